@@ -1,0 +1,129 @@
+"""Build the Application: services in bot_data, handlers in order, one error handler, jobs."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+import traceback
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    ExtBot,
+    JobQueue,
+)
+from telegram.request import BaseRequest
+
+from bot.context import BotData, Context
+from bot.texts import COMMANDS, LANGUAGES, t
+from config.settings import Settings
+from handlers import coordinator, labeling
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+LabelgramApp = Application[
+    ExtBot[Any], Context, dict[str, object], dict[str, object], BotData, JobQueue[Context]
+]
+EXPIRE_JOB = "expire-assignments"
+_ADMIN_ALERT_EVERY_S = 60.0
+
+
+def build_application(
+    settings: Settings,
+    repo: Repository,
+    *,
+    token: str | None = None,
+    request: BaseRequest | None = None,
+) -> LabelgramApp:
+    """Wire the bot: settings and repository in, an Application ready to start out."""
+    secret = token or (settings.token.get_secret_value() if settings.token else None)
+    if not secret:
+        raise ValueError("a bot token is required")
+    builder = (
+        ApplicationBuilder()
+        .token(secret)
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.file_url)
+        .context_types(ContextTypes(bot_data=BotData))
+        .concurrent_updates(settings.concurrent_updates)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if settings.rate_limit:
+        # Retries on 429 after the server's retry_after; keeps sends under Telegram's limits.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    app = builder.build()
+    app.bot_data.attach(repo, settings)
+    app.add_handlers(labeling.build_handlers() + coordinator.build_handlers())
+    app.add_handlers(labeling.build_fallbacks(), group=1)
+    app.add_error_handler(on_error)
+    return app  # type: ignore[return-value]
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    """Open the database, publish the command menu and schedule the expiry job."""
+    data: BotData = app.bot_data
+    if data.repo._db is None:  # tests and the demo may open it first
+        await data.repo.open()
+    for lang in LANGUAGES:
+        commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in COMMANDS]
+        await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+    if app.job_queue is not None:
+        for job in app.job_queue.get_jobs_by_name(EXPIRE_JOB):
+            job.schedule_removal()
+        app.job_queue.run_repeating(
+            expire_assignments, interval=data.settings.expire_every_s, first=1, name=EXPIRE_JOB
+        )
+
+
+async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    """Close the database."""
+    await app.bot_data.repo.close()
+
+
+async def expire_assignments(context: Context) -> None:
+    """Return assignments nobody answered in time to the pool."""
+    count = await context.bot_data.repo.expire_due()
+    if count:
+        log.info("returned %d timed-out assignments to the pool", count)
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the error, tell the user something went wrong and alert the admins (rate-limited)."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_user is not None:
+        user = update.effective_user
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(t("en", "error")[:200])
+            elif update.effective_chat is not None:
+                lang = await _safe_lang(context, user.id)
+                await context.bot.send_message(update.effective_chat.id, t(lang, "error"))
+        except TelegramError:
+            pass  # we are already handling an error; the log has it
+    last = context.bot_data.__dict__.get("_last_alert", 0.0)
+    now = time.monotonic()
+    if now - last < _ADMIN_ALERT_EVERY_S or not context.bot_data.settings.admins:
+        return
+    context.bot_data.__dict__["_last_alert"] = now
+    tb = "".join(traceback.format_exception(context.error)) if context.error else ""
+    text = f"⚠️ Labelgram error\n<pre>{html.escape(tb[-3000:])}</pre>"
+    for admin in context.bot_data.settings.admins:
+        try:
+            await context.bot.send_message(admin, text, parse_mode="HTML")
+        except (Forbidden, TelegramError):
+            log.warning("could not alert admin %s", admin)
+
+
+async def _safe_lang(context: Context, user_id: int) -> str:
+    worker = await context.bot_data.repo.get_worker(user_id)
+    return worker.language if worker else "en"

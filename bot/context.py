@@ -1,0 +1,61 @@
+"""Typed bot_data: the services handlers reach through `context.bot_data`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import User
+from telegram.ext import CallbackContext, ExtBot
+
+from config.settings import Settings
+from storage.repository import Repository
+
+
+class BotData:
+    """Services shared by all handlers; attached before the application starts."""
+
+    def __init__(self) -> None:
+        self._repo: Repository | None = None
+        self._settings: Settings | None = None
+
+    def attach(self, repo: Repository, settings: Settings) -> None:
+        """Give the handlers their repository and settings."""
+        self._repo, self._settings = repo, settings
+
+    @property
+    def repo(self) -> Repository:
+        """The repository (fails loudly if wiring forgot it)."""
+        if self._repo is None:
+            raise RuntimeError("BotData.attach() was not called")
+        return self._repo
+
+    @property
+    def settings(self) -> Settings:
+        """The runtime settings."""
+        if self._settings is None:
+            raise RuntimeError("BotData.attach() was not called")
+        return self._settings
+
+    def is_admin(self, user_id: int) -> bool:
+        """Whether the user is an admin from the settings."""
+        return user_id in self.settings.admins
+
+
+# ExtBot[Any]: the rate limiter's argument type differs between real and test wiring.
+Context = CallbackContext[ExtBot[Any], dict[str, object], dict[str, object], BotData]
+
+
+async def lang_of(context: Context, user: User) -> str:
+    """The user's interface language (cached per user; the database is the truth)."""
+    cache = context.user_data
+    cached = cache.get("lang") if cache is not None else None
+    if isinstance(cached, str):
+        return cached
+    worker = await context.bot_data.repo.get_worker(user.id)
+    if worker is not None:
+        lang = worker.language
+    else:
+        lang = "ko" if (user.language_code or "").lower().startswith("ko") else "en"
+    if cache is not None:
+        cache["lang"] = lang
+    return lang

@@ -1,0 +1,163 @@
+"""Every user-facing text, in English and Korean; handlers never hold literal texts."""
+
+from __future__ import annotations
+
+from string import Formatter
+
+LANGUAGES = ("en", "ko")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "welcome": {
+        "en": "Hi {name}! Labelgram turns data labeling into quick taps.\n"
+        "To join a project, open the invite link your coordinator sent you.",
+        "ko": "안녕하세요 {name}님! Labelgram은 데이터 라벨링을 간단한 탭으로 바꿔 줍니다.\n"
+        "프로젝트에 참여하려면 코디네이터가 보낸 초대 링크를 여세요.",
+    },
+    "joined": {
+        "en": "You joined “{project}” as {role}.",
+        "ko": "“{project}” 프로젝트에 {role}(으)로 참여했습니다.",
+    },
+    "welcome_back": {
+        "en": "Welcome back to “{project}”.",
+        "ko": "“{project}”에 다시 오신 것을 환영합니다.",
+    },
+    "guide": {
+        "en": "📖 Guide — {project}\n\nQuestion: {question}\n\n{guide}",
+        "ko": "📖 가이드 — {project}\n\n질문: {question}\n\n{guide}",
+    },
+    "invite_invalid": {
+        "en": "This invite link is not valid. Ask your coordinator for a new one.",
+        "ko": "유효하지 않은 초대 링크입니다. 코디네이터에게 새 링크를 요청하세요.",
+    },
+    "no_project": {
+        "en": "You are not in a project yet. Open the invite link from your coordinator.",
+        "ko": "아직 참여한 프로젝트가 없습니다. 코디네이터가 보낸 초대 링크를 여세요.",
+    },
+    "role_worker": {"en": "a worker", "ko": "작업자"},
+    "role_coordinator": {"en": "a coordinator", "ko": "코디네이터"},
+    "btn_start": {"en": "▶ Start labeling", "ko": "▶ 라벨링 시작"},
+    "btn_guide": {"en": "📖 Guide", "ko": "📖 가이드"},
+    "btn_skip": {"en": "↷ Skip", "ko": "↷ 건너뛰기"},
+    "btn_report": {"en": "⚠ Report problem", "ko": "⚠ 문제 신고"},
+    "btn_back": {"en": "← Back", "ko": "← 뒤로"},
+    "reason_broken": {"en": "Broken / won't open", "ko": "깨짐 / 열리지 않음"},
+    "reason_unclear": {"en": "Unclear / ambiguous", "ko": "불분명 / 애매함"},
+    "reason_other": {"en": "Other problem", "ko": "기타 문제"},
+    "question_mark": {"en": "❓ {question}", "ko": "❓ {question}"},
+    "saved": {"en": "Saved: {option}", "ko": "저장됨: {option}"},
+    "already_saved": {"en": "Already saved: {option}", "ko": "이미 저장됨: {option}"},
+    "expired": {
+        "en": "This card expired, so it went to someone else. Here is a fresh one.",
+        "ko": "이 카드는 시간이 지나 다른 사람에게 넘어갔습니다. 새 카드를 보내 드립니다.",
+    },
+    "closed": {
+        "en": "This card is no longer active. Use the newest card.",
+        "ko": "더 이상 유효하지 않은 카드입니다. 가장 최근 카드를 사용하세요.",
+    },
+    "invalid_button": {
+        "en": "That button is not valid. Use the newest card or send /start.",
+        "ko": "유효하지 않은 버튼입니다. 가장 최근 카드를 사용하거나 /start 를 보내세요.",
+    },
+    "skipped": {"en": "Skipped", "ko": "건너뜀"},
+    "reported": {"en": "Thanks — reported.", "ko": "신고해 주셔서 감사합니다."},
+    "report_ask": {"en": "What is wrong with this sample?", "ko": "이 샘플의 문제는 무엇인가요?"},
+    "mark_chosen": {"en": "✓ {option}", "ko": "✓ {option}"},
+    "mark_skipped": {"en": "↷ Skipped", "ko": "↷ 건너뜀"},
+    "mark_reported": {"en": "⚠ Reported", "ko": "⚠ 신고됨"},
+    "mark_inactive": {"en": "⌛ No longer active", "ko": "⌛ 만료됨"},
+    "all_done": {
+        "en": "🎉 All done in “{project}” — nothing is left for you right now.\n"
+        "We will tell you when there is more.",
+        "ko": "🎉 “{project}”의 작업을 모두 마쳤습니다. 지금은 남은 샘플이 없습니다.\n"
+        "새 작업이 생기면 알려 드리겠습니다.",
+    },
+    "sample_broken": {
+        "en": "A sample could not be shown; it was reported for you. Here is the next one.",
+        "ko": "샘플을 표시할 수 없어 자동으로 신고했습니다. 다음 샘플입니다.",
+    },
+    "undo_done": {
+        "en": "↩ Your last label was taken back. Here is that sample again.",
+        "ko": "↩ 마지막 라벨을 취소했습니다. 해당 샘플을 다시 보내 드립니다.",
+    },
+    "undo_nothing": {
+        "en": "There is no label to take back.",
+        "ko": "취소할 라벨이 없습니다.",
+    },
+    "undo_too_late": {
+        "en": "Too late to undo: that sample already has all its labels.",
+        "ko": "취소할 수 없습니다: 해당 샘플의 라벨링이 이미 끝났습니다.",
+    },
+    "me": {
+        "en": "📊 Your work\nLabels: {labels} (today: {today})\nSkipped: {skipped} · "
+        "Reported: {reported}\nProjects: {projects}",
+        "ko": "📊 내 작업\n라벨: {labels}개 (오늘 {today}개)\n건너뜀: {skipped} · "
+        "신고: {reported}\n프로젝트: {projects}개",
+    },
+    "lang_choose": {"en": "Choose your language:", "ko": "언어를 선택하세요:"},
+    "lang_set": {"en": "Language: English", "ko": "언어: 한국어"},
+    "not_allowed": {
+        "en": "This command is for coordinators. Ask an admin if you need access.",
+        "ko": "코디네이터 전용 명령입니다. 권한이 필요하면 관리자에게 문의하세요.",
+    },
+    "admin_only": {
+        "en": "Only admins can make coordinator invites.",
+        "ko": "코디네이터 초대 링크는 관리자만 만들 수 있습니다.",
+    },
+    "invite_usage": {
+        "en": "Usage: /invite <project> [worker|coordinator]\nProjects: {projects}",
+        "ko": "사용법: /invite <프로젝트> [worker|coordinator]\n프로젝트: {projects}",
+    },
+    "invite_made": {
+        "en": "Invite link for {role} of “{project}” (share it privately):\n{link}",
+        "ko": "“{project}” {role} 초대 링크 (개별적으로 공유하세요):\n{link}",
+    },
+    "unknown_project": {
+        "en": "There is no project “{project}” you manage. Projects: {projects}",
+        "ko": "관리 중인 프로젝트 중 “{project}”이(가) 없습니다. 프로젝트: {projects}",
+    },
+    "no_projects": {
+        "en": "No projects yet. Create one with `labelgram project create FILE`.",
+        "ko": "아직 프로젝트가 없습니다. `labelgram project create FILE`로 만드세요.",
+    },
+    "status": {
+        "en": "📈 {project} ({slug})\nSamples done: {done}/{total} ({pct}%)\nLabels: {labels}"
+        " · open cards: {open}\nMembers: {members} · active in 24 h: {active}\n"
+        "Problem reports: {reports}",
+        "ko": "📈 {project} ({slug})\n완료된 샘플: {done}/{total} ({pct}%)\n라벨: {labels}"
+        " · 진행 중 카드: {open}\n참여자: {members} · 24시간 내 활동: {active}\n"
+        "문제 신고: {reports}",
+    },
+    "help": {
+        "en": "/start — join or continue labeling\n/guide — the labeling guide\n"
+        "/undo — take back your last label\n/me — your counts\n/lang — language\n"
+        "Coordinators: /status, /invite",
+        "ko": "/start — 참여 또는 라벨링 계속\n/guide — 라벨링 가이드\n"
+        "/undo — 마지막 라벨 취소\n/me — 내 작업 현황\n/lang — 언어\n"
+        "코디네이터: /status, /invite",
+    },
+    "error": {
+        "en": "Something went wrong on our side. Your saved labels are safe; try again "
+        "or send /start.",
+        "ko": "서버에서 문제가 발생했습니다. 저장된 라벨은 안전합니다. 다시 시도하거나 "
+        "/start 를 보내세요.",
+    },
+    "cmd_start": {"en": "Join or continue labeling", "ko": "참여 또는 라벨링 계속"},
+    "cmd_guide": {"en": "Show the labeling guide", "ko": "라벨링 가이드 보기"},
+    "cmd_undo": {"en": "Take back your last label", "ko": "마지막 라벨 취소"},
+    "cmd_me": {"en": "Your counts", "ko": "내 작업 현황"},
+    "cmd_lang": {"en": "Change language", "ko": "언어 변경"},
+    "cmd_help": {"en": "What this bot can do", "ko": "도움말"},
+}
+
+COMMANDS = ("start", "guide", "undo", "me", "lang", "help")
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    """The text `key` in `lang` (English if missing), with `values` filled in."""
+    texts = TEXTS[key]
+    return texts.get(lang, texts["en"]).format(**values)
+
+
+def placeholders(text: str) -> set[str]:
+    """The {names} a text expects (used to check both languages agree)."""
+    return {name for _, name, _, _ in Formatter().parse(text) if name}

@@ -1,0 +1,107 @@
+"""Coordinator commands: invite links and project status. Admins come from the settings."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler
+
+from bot.context import Context, lang_of
+from bot.texts import t
+from storage.models import Project, Role
+
+
+async def managed_projects(context: Context, user_id: int) -> list[Project]:
+    """Projects the user may manage: all for admins, their own for coordinators."""
+    repo = context.bot_data.repo
+    if context.bot_data.is_admin(user_id):
+        return await repo.list_projects()
+    return await repo.projects_of(user_id, Role.COORDINATOR)
+
+
+def _choose(projects: list[Project], wanted: str | None) -> Project | None:
+    if wanted is None:
+        return projects[0] if len(projects) == 1 else None
+    return next((p for p in projects if wanted in (p.slug, str(p.id))), None)
+
+
+async def invite(update: Update, context: Context) -> None:
+    """Make a worker or coordinator invite link: /invite <project> [worker|coordinator]."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    projects = await managed_projects(context, user.id)
+    if not projects:
+        key = "no_projects" if context.bot_data.is_admin(user.id) else "not_allowed"
+        await message.reply_text(t(lang, key))
+        return
+    args = list(context.args or [])
+    role = Role.WORKER
+    if args and args[-1].lower() in ("worker", "coordinator"):
+        role = Role(args.pop().lower())
+    names = ", ".join(p.slug for p in projects)
+    if len(args) > 1:
+        await message.reply_text(t(lang, "invite_usage", projects=names))
+        return
+    project = _choose(projects, args[0] if args else None)
+    if project is None:
+        key = "unknown_project" if args else "invite_usage"
+        await message.reply_text(t(lang, key, project=args[0] if args else "", projects=names))
+        return
+    if role is Role.COORDINATOR and not context.bot_data.is_admin(user.id):
+        await message.reply_text(t(lang, "admin_only"))
+        return
+    code = await context.bot_data.repo.create_invite(project.id, role, actor=user.id)
+    link = f"https://t.me/{context.bot.username}?start={code}"
+    await message.reply_text(
+        t(lang, "invite_made", role=t(lang, f"role_{role.value}"), project=project.name, link=link)
+    )
+
+
+async def status(update: Update, context: Context) -> None:
+    """Show progress per project: /status [project]."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    projects = await managed_projects(context, user.id)
+    if not projects:
+        key = "no_projects" if context.bot_data.is_admin(user.id) else "not_allowed"
+        await message.reply_text(t(lang, key))
+        return
+    if context.args:
+        chosen = _choose(projects, context.args[0])
+        if chosen is None:
+            names = ", ".join(p.slug for p in projects)
+            await message.reply_text(
+                t(lang, "unknown_project", project=context.args[0], projects=names)
+            )
+            return
+        projects = [chosen]
+    repo = context.bot_data.repo
+    blocks = []
+    for project in projects[:20]:
+        s = await repo.project_status(project.id)
+        pct = round(100 * s.samples_done / s.samples) if s.samples else 0
+        blocks.append(
+            t(
+                lang,
+                "status",
+                project=project.name,
+                slug=project.slug,
+                done=s.samples_done,
+                total=s.samples,
+                pct=pct,
+                labels=s.labels,
+                open=s.open_assignments,
+                members=s.members,
+                active=s.active_workers,
+                reports=s.reports,
+            )
+        )
+    await message.reply_text("\n\n".join(blocks)[:4096])
+
+
+def build_handlers() -> list[BaseHandler[Update, Context, None]]:
+    """The coordinator commands."""
+    return [CommandHandler("invite", invite), CommandHandler("status", status)]

@@ -1,0 +1,424 @@
+"""The worker's loop: join, read the guide, tap a label, get the next sample, undo, skip."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import (
+    CallbackData,
+    CallbackError,
+    GuideTap,
+    LabelTap,
+    LangTap,
+    Noop,
+    ReportBack,
+    ReportReason,
+    ReportTap,
+    SkipTap,
+    StartTap,
+)
+from bot.cards import SampleUnavailable, send_card
+from bot.context import Context, lang_of
+from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
+from bot.texts import t
+from config.project import pick_text
+from storage.errors import NotFound
+from storage.models import Card, LabelStatus, Project, UndoStatus
+
+log = logging.getLogger(__name__)
+
+# A worker whose samples keep failing to send is not stuck in a loop forever.
+_MAX_BROKEN_IN_A_ROW = 5
+
+
+async def safe_answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a callback query; a replayed or stale query is not an error worth raising."""
+    try:
+        await query.answer(text)
+    except BadRequest as exc:
+        log.debug("callback %s not answered: %s", query.id, exc.message)
+
+
+async def safe_edit_markup(query: CallbackQuery, markup: object) -> None:
+    """Change a card's buttons; 'message is not modified' means it already shows this."""
+    try:
+        await query.edit_message_reply_markup(markup)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower() and "not found" not in exc.message.lower():
+            raise
+
+
+async def send_guide(context: Context, chat_id: int, project: Project, lang: str) -> None:
+    """Send the project's guide with a Start button."""
+    text = t(
+        lang,
+        "guide",
+        project=project.name,
+        question=pick_text(project.question, lang),
+        guide=pick_text(project.guide, lang),
+    )
+    await context.bot.send_message(
+        chat_id, text[:4096], reply_markup=start_keyboard(project.id, lang)
+    )
+
+
+async def send_next(context: Context, user_id: int, project_id: int, lang: str) -> None:
+    """Assign and send the worker's next sample, or tell them everything is done."""
+    repo = context.bot_data.repo
+    try:
+        for _ in range(_MAX_BROKEN_IN_A_ROW):
+            card = await repo.next_card(user_id, project_id)
+            if card is None:
+                project = await repo.get_project(project_id)
+                await context.bot.send_message(user_id, t(lang, "all_done", project=project.name))
+                return
+            try:
+                await send_card(context.bot, repo, user_id, card, lang)
+                return
+            except SampleUnavailable as exc:
+                log.warning("%s; reported automatically", exc)
+                await repo.close_assignment(card.assignment_id, user_id, "reported", "broken")
+                await context.bot.send_message(user_id, t(lang, "sample_broken"))
+    except Forbidden:
+        # The worker blocked the bot; their open card times out and goes back to the pool.
+        log.info("user %s blocked the bot", user_id)
+
+
+async def resend_card(context: Context, user_id: int, card: Card, lang: str) -> None:
+    """Send a card that is already assigned (after /undo)."""
+    try:
+        await send_card(context.bot, context.bot_data.repo, user_id, card, lang)
+    except SampleUnavailable:
+        await send_next(context, user_id, card.project.id, lang)
+
+
+async def reject(query: CallbackQuery, lang: str) -> None:
+    """Refuse a button the bot did not make (or not for this user): a notice, nothing stored."""
+    await safe_answer(query, t(lang, "invalid_button"))
+
+
+# ------------------------------------------------------------------------ commands
+
+
+async def start(update: Update, context: Context) -> None:
+    """Join a project from an invite deep link, or show the current project's guide."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    repo = context.bot_data.repo
+    worker = await repo.upsert_worker(user.id, user.first_name, user.username, user.language_code)
+    lang = worker.language
+    if context.user_data is not None:
+        context.user_data["lang"] = lang
+    if context.args:
+        try:
+            project, role = await repo.redeem_invite(context.args[0][:64], user.id)
+        except NotFound:
+            await message.reply_text(t(lang, "invite_invalid"))
+            return
+        await message.reply_text(
+            t(lang, "joined", project=project.name, role=t(lang, f"role_{role.value}"))
+        )
+        await send_guide(context, user.id, project, lang)
+        return
+    if worker.current_project_id is None:
+        await message.reply_text(t(lang, "welcome", name=user.first_name))
+        return
+    project = await repo.get_project(worker.current_project_id)
+    await message.reply_text(t(lang, "welcome_back", project=project.name))
+    await send_guide(context, user.id, project, lang)
+
+
+async def current_project(context: Context, user_id: int) -> Project | None:
+    """The project the user labels in, if they joined one."""
+    repo = context.bot_data.repo
+    worker = await repo.get_worker(user_id)
+    if worker is None or worker.current_project_id is None:
+        return None
+    return await repo.get_project(worker.current_project_id)
+
+
+async def guide(update: Update, context: Context) -> None:
+    """Show the labeling guide of the current project."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    project = await current_project(context, user.id)
+    if project is None:
+        await message.reply_text(t(lang, "no_project"))
+        return
+    await send_guide(context, user.id, project, lang)
+
+
+async def undo(update: Update, context: Context) -> None:
+    """Take back the last label while its sample is still open, and show it again."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    project = await current_project(context, user.id)
+    if project is None:
+        await message.reply_text(t(lang, "no_project"))
+        return
+    outcome = await context.bot_data.repo.undo_last(user.id, project.id)
+    if outcome.status is UndoStatus.NOTHING:
+        await message.reply_text(t(lang, "undo_nothing"))
+    elif outcome.status is UndoStatus.TOO_LATE:
+        await message.reply_text(t(lang, "undo_too_late"))
+    elif outcome.card is not None:
+        await message.reply_text(t(lang, "undo_done"))
+        await resend_card(context, user.id, outcome.card, lang)
+
+
+async def me(update: Update, context: Context) -> None:
+    """Show the worker's own counts."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    s = await context.bot_data.repo.worker_stats(user.id)
+    await message.reply_text(
+        t(
+            lang,
+            "me",
+            labels=s.labels,
+            today=s.labels_today,
+            skipped=s.skipped,
+            reported=s.reported,
+            projects=s.projects,
+        )
+    )
+
+
+async def lang_command(update: Update, context: Context) -> None:
+    """Offer the interface languages."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    await message.reply_text(t(lang, "lang_choose"), reply_markup=language_keyboard())
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """List the commands."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    await message.reply_text(t(await lang_of(context, user), "help"))
+
+
+# ------------------------------------------------------------------------ buttons
+
+
+async def label_tap(update: Update, context: Context) -> None:
+    """Store the pressed label, acknowledge it, mark the card and send the next sample."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    try:
+        tap = LabelTap.unpack(query.data)
+    except CallbackError:
+        await reject(query, lang)
+        return
+    assert isinstance(tap, LabelTap)
+    outcome = await context.bot_data.repo.record_label(tap.assignment_id, user.id, tap.option)
+    status = outcome.status
+    if status is LabelStatus.RECORDED and outcome.option and outcome.project_id:
+        # The label is committed; only now is the tap acknowledged.
+        chosen = pick_text(outcome.option.texts, lang)
+        await asyncio.gather(
+            safe_answer(query, t(lang, "saved", option=chosen)),
+            safe_edit_markup(query, marker(t(lang, "mark_chosen", option=chosen))),
+            send_next(context, user.id, outcome.project_id, lang),
+        )
+    elif status is LabelStatus.DUPLICATE:
+        chosen = pick_text(outcome.option.texts, lang) if outcome.option else "?"
+        await safe_answer(query, t(lang, "already_saved", option=chosen))
+    elif status is LabelStatus.EXPIRED and outcome.project_id:
+        await asyncio.gather(
+            safe_answer(query, t(lang, "expired")),
+            safe_edit_markup(query, marker(t(lang, "mark_inactive"))),
+            send_next(context, user.id, outcome.project_id, lang),
+        )
+    elif status is LabelStatus.CLOSED:
+        await asyncio.gather(
+            safe_answer(query, t(lang, "closed")),
+            safe_edit_markup(query, marker(t(lang, "mark_inactive"))),
+        )
+    else:
+        await reject(query, lang)
+
+
+async def skip_or_report(update: Update, context: Context) -> None:
+    """Skip a card, or record a problem report with its reason; then send the next sample."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    try:
+        tap = CallbackData.unpack(query.data)
+    except CallbackError:
+        await reject(query, lang)
+        return
+    if isinstance(tap, SkipTap):
+        status, reason, done_key, mark_key = "skipped", None, "skipped", "mark_skipped"
+    elif isinstance(tap, ReportReason):
+        status, reason, done_key, mark_key = "reported", tap.reason, "reported", "mark_reported"
+    else:
+        await reject(query, lang)
+        return
+    repo = context.bot_data.repo
+    result = await repo.close_assignment(tap.assignment_id, user.id, status, reason)
+    if result.status is LabelStatus.RECORDED and result.project_id is not None:
+        await asyncio.gather(
+            safe_answer(query, t(lang, done_key)),
+            safe_edit_markup(query, marker(t(lang, mark_key))),
+            send_next(context, user.id, result.project_id, lang),
+        )
+    elif result.status is LabelStatus.NOT_YOURS:
+        await reject(query, lang)
+    else:
+        await safe_answer(query, t(lang, "closed"))
+
+
+async def report_tap(update: Update, context: Context) -> None:
+    """Ask what is wrong with the sample (the card's buttons become the reasons)."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    try:
+        tap = CallbackData.unpack(query.data)
+    except CallbackError:
+        await reject(query, lang)
+        return
+    assert isinstance(tap, ReportTap | ReportBack)
+    card = await context.bot_data.repo.open_card(tap.assignment_id, user.id)
+    if card is None:
+        await safe_answer(query, t(lang, "closed"))
+        return
+    markup = (
+        report_keyboard(card.assignment_id, lang)
+        if isinstance(tap, ReportTap)
+        else card_keyboard(card, lang)
+    )
+    await asyncio.gather(
+        safe_answer(query, t(lang, "report_ask") if isinstance(tap, ReportTap) else None),
+        safe_edit_markup(query, markup),
+    )
+
+
+async def start_tap(update: Update, context: Context) -> None:
+    """Start (or continue) labeling in the project on the button."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    try:
+        tap = StartTap.unpack(query.data)
+    except CallbackError:
+        await reject(query, lang)
+        return
+    assert isinstance(tap, StartTap)
+    repo = context.bot_data.repo
+    if await repo.role_of(user.id, tap.project_id) is None:
+        await reject(query, lang)
+        return
+    await repo.set_current_project(user.id, tap.project_id)
+    await asyncio.gather(safe_answer(query), send_next(context, user.id, tap.project_id, lang))
+
+
+async def guide_tap(update: Update, context: Context) -> None:
+    """Show the guide of the project on the card."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    try:
+        tap = GuideTap.unpack(query.data)
+    except CallbackError:
+        await reject(query, lang)
+        return
+    assert isinstance(tap, GuideTap)
+    repo = context.bot_data.repo
+    if await repo.role_of(user.id, tap.project_id) is None:
+        await reject(query, lang)
+        return
+    project = await repo.get_project(tap.project_id)
+    text = t(
+        lang,
+        "guide",
+        project=project.name,
+        question=pick_text(project.question, lang),
+        guide=pick_text(project.guide, lang),
+    )
+    await asyncio.gather(safe_answer(query), context.bot.send_message(user.id, text[:4096]))
+
+
+async def lang_tap(update: Update, context: Context) -> None:
+    """Switch the interface language."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    try:
+        tap = LangTap.unpack(query.data)
+    except CallbackError:
+        await reject(query, await lang_of(context, user))
+        return
+    assert isinstance(tap, LangTap)
+    repo = context.bot_data.repo
+    await repo.upsert_worker(user.id, user.first_name, user.username, user.language_code)
+    await repo.set_language(user.id, tap.lang)
+    if context.user_data is not None:
+        context.user_data["lang"] = tap.lang
+    await asyncio.gather(
+        safe_answer(query, t(tap.lang, "lang_set")),
+        safe_edit_markup(query, marker(t(tap.lang, "lang_set"))),
+    )
+
+
+async def noop_tap(update: Update, context: Context) -> None:
+    """A marker button: just stop the client's spinner."""
+    if update.callback_query is not None:
+        await safe_answer(update.callback_query)
+
+
+async def unknown_tap(update: Update, context: Context) -> None:
+    """Any callback data not matched above was not made by this bot."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    await reject(query, await lang_of(context, user))
+
+
+def build_handlers() -> list[BaseHandler[Update, Context, None]]:
+    """The worker-facing handlers, in order (the catch-all button handler last)."""
+    return [
+        CommandHandler("start", start),
+        CommandHandler("guide", guide),
+        CommandHandler("undo", undo),
+        CommandHandler("me", me),
+        CommandHandler("lang", lang_command),
+        CommandHandler("help", help_command),
+        CallbackQueryHandler(label_tap, pattern=LabelTap.pattern()),
+        CallbackQueryHandler(skip_or_report, pattern=SkipTap.pattern()),
+        CallbackQueryHandler(skip_or_report, pattern=ReportReason.pattern()),
+        CallbackQueryHandler(report_tap, pattern=ReportTap.pattern()),
+        CallbackQueryHandler(report_tap, pattern=ReportBack.pattern()),
+        CallbackQueryHandler(start_tap, pattern=StartTap.pattern()),
+        CallbackQueryHandler(guide_tap, pattern=GuideTap.pattern()),
+        CallbackQueryHandler(lang_tap, pattern=LangTap.pattern()),
+        CallbackQueryHandler(noop_tap, pattern=Noop.pattern()),
+    ]
+
+
+def build_fallbacks() -> list[BaseHandler[Update, Context, None]]:
+    """Handlers that must come after every feature's own."""
+    return [CallbackQueryHandler(unknown_tap)]

@@ -1,0 +1,8 @@
+"""Labelgram entry point: `python main.py ...` does what the `labelgram` command does."""
+
+import sys
+
+from bot.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

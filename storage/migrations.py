@@ -1,0 +1,152 @@
+"""Append-only schema migrations; the applied version lives in PRAGMA user_version.
+
+Never edit a migration that has shipped: add a new one at the end.
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: core tables for labeling.
+    """
+    CREATE TABLE projects (
+        id                 INTEGER PRIMARY KEY,
+        slug               TEXT NOT NULL UNIQUE,
+        name               TEXT NOT NULL,
+        question           TEXT NOT NULL,          -- JSON {lang: text}
+        guide              TEXT NOT NULL,          -- JSON {lang: text}
+        guide_version      INTEGER NOT NULL DEFAULT 1,
+        overlap            INTEGER NOT NULL CHECK (overlap >= 1),
+        assignment_timeout REAL NOT NULL CHECK (assignment_timeout > 0),
+        spec               TEXT NOT NULL,          -- the validated project file, as JSON
+        created_at         REAL NOT NULL
+    );
+    CREATE TABLE options (
+        id         INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,
+        key        TEXT NOT NULL,
+        texts      TEXT NOT NULL,                  -- JSON {lang: text}
+        UNIQUE (project_id, idx),
+        UNIQUE (project_id, key)
+    );
+    CREATE TABLE samples (
+        id         INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        ext_id     TEXT NOT NULL,
+        kind       TEXT NOT NULL
+                   CHECK (kind IN ('text', 'photo', 'audio', 'voice', 'video', 'document')),
+        text       TEXT,
+        media      TEXT,                           -- file path or http(s) URL
+        file_id    TEXT,                           -- Telegram file_id once uploaded
+        truth      TEXT,                           -- option key, if known
+        target     INTEGER NOT NULL CHECK (target >= 1),  -- labels wanted
+        n_labels   INTEGER NOT NULL DEFAULT 0,     -- live labels
+        n_open     INTEGER NOT NULL DEFAULT 0,     -- assignments shown, not yet answered
+        need       INTEGER NOT NULL,               -- target - n_labels - n_open
+        created_at REAL NOT NULL,
+        UNIQUE (project_id, ext_id)
+    );
+    -- The hot query: the next sample for a worker walks this index in priority order.
+    CREATE INDEX samples_pick ON samples (project_id, need, id) WHERE need > 0;
+
+    CREATE TABLE workers (
+        id                 INTEGER PRIMARY KEY,    -- Telegram user id
+        first_name         TEXT NOT NULL DEFAULT '',
+        username           TEXT,
+        language           TEXT NOT NULL DEFAULT 'en',
+        language_chosen    INTEGER NOT NULL DEFAULT 0,  -- 1 after /lang: beats Telegram's
+        current_project_id INTEGER REFERENCES projects(id),
+        created_at         REAL NOT NULL
+    );
+    CREATE TABLE memberships (
+        worker_id  INTEGER NOT NULL REFERENCES workers(id),
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        role       TEXT NOT NULL CHECK (role IN ('worker', 'coordinator')),
+        joined_at  REAL NOT NULL,
+        PRIMARY KEY (worker_id, project_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX memberships_project ON memberships (project_id);
+    CREATE TABLE invites (
+        code       TEXT PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        role       TEXT NOT NULL CHECK (role IN ('worker', 'coordinator')),
+        created_by INTEGER,
+        created_at REAL NOT NULL,
+        uses       INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+
+    CREATE TABLE assignments (
+        id         INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        sample_id  INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        worker_id  INTEGER NOT NULL REFERENCES workers(id),
+        status     TEXT NOT NULL
+                   CHECK (status IN ('open', 'done', 'skipped', 'reported', 'expired',
+                                     'released')),
+        shown_at   REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        closed_at  REAL,
+        UNIQUE (sample_id, worker_id)              -- a worker never sees a sample twice
+    );
+    CREATE INDEX assignments_open_worker ON assignments (worker_id, project_id)
+        WHERE status = 'open';
+    CREATE INDEX assignments_open_expiry ON assignments (expires_at) WHERE status = 'open';
+    CREATE INDEX assignments_worker_closed ON assignments (worker_id, closed_at);
+
+    CREATE TABLE labels (
+        id            INTEGER PRIMARY KEY,
+        assignment_id INTEGER NOT NULL REFERENCES assignments(id) ON DELETE CASCADE,
+        project_id    INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        sample_id     INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        worker_id     INTEGER NOT NULL REFERENCES workers(id),
+        option_id     INTEGER NOT NULL REFERENCES options(id),
+        shown_at      REAL NOT NULL,
+        answered_at   REAL NOT NULL,
+        guide_version INTEGER NOT NULL,
+        retracted_at  REAL                         -- set by /undo; the row itself is kept
+    );
+    CREATE UNIQUE INDEX labels_one_live ON labels (assignment_id) WHERE retracted_at IS NULL;
+    CREATE INDEX labels_project_sample ON labels (project_id, sample_id);
+    CREATE INDEX labels_worker ON labels (worker_id, answered_at);
+
+    CREATE TABLE reports (
+        id            INTEGER PRIMARY KEY,
+        assignment_id INTEGER NOT NULL REFERENCES assignments(id) ON DELETE CASCADE,
+        project_id    INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        sample_id     INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        worker_id     INTEGER NOT NULL REFERENCES workers(id),
+        reason        TEXT NOT NULL,
+        created_at    REAL NOT NULL
+    );
+    CREATE INDEX reports_project ON reports (project_id, created_at);
+
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY,
+        at         REAL NOT NULL,
+        actor      INTEGER,                        -- Telegram user id, NULL for the system
+        project_id INTEGER,
+        kind       TEXT NOT NULL,
+        data       TEXT NOT NULL DEFAULT '{}'      -- JSON
+    );
+    CREATE INDEX events_project ON events (project_id, at);
+    CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+    -- Sample counters follow assignment status, so no code path can forget to update them.
+    CREATE TRIGGER assignment_shown AFTER INSERT ON assignments WHEN NEW.status = 'open'
+        BEGIN UPDATE samples SET n_open = n_open + 1, need = need - 1
+              WHERE id = NEW.sample_id; END;
+    CREATE TRIGGER assignment_answered AFTER UPDATE OF status ON assignments
+        WHEN OLD.status = 'open' AND NEW.status = 'done'
+        BEGIN UPDATE samples SET n_open = n_open - 1, n_labels = n_labels + 1
+              WHERE id = NEW.sample_id; END;
+    CREATE TRIGGER assignment_returned AFTER UPDATE OF status ON assignments
+        WHEN OLD.status = 'open' AND NEW.status NOT IN ('open', 'done')
+        BEGIN UPDATE samples SET n_open = n_open - 1, need = need + 1
+              WHERE id = NEW.sample_id; END;
+    CREATE TRIGGER assignment_undone AFTER UPDATE OF status ON assignments
+        WHEN OLD.status = 'done' AND NEW.status = 'open'
+        BEGIN UPDATE samples SET n_open = n_open + 1, n_labels = n_labels - 1
+              WHERE id = NEW.sample_id; END;
+    """,
+)

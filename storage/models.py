@@ -1,0 +1,156 @@
+"""Typed rows that the repository takes and returns."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SAMPLE_KINDS = ("text", "photo", "audio", "voice", "video", "document")
+
+
+class Role(StrEnum):
+    """What a member may do in a project (admins come from settings, not from here)."""
+
+    WORKER = "worker"
+    COORDINATOR = "coordinator"
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Option(_Row):
+    """A label option of a project."""
+
+    id: int
+    project_id: int
+    idx: int
+    key: str
+    texts: dict[str, str]
+
+
+class Project(_Row):
+    """A labeling project."""
+
+    id: int
+    slug: str
+    name: str
+    question: dict[str, str]
+    guide: dict[str, str]
+    guide_version: int
+    overlap: int
+    assignment_timeout: float
+    created_at: float
+
+
+class SampleIn(_Row):
+    """A sample to import: text and/or a media path or URL, with an optional known answer."""
+
+    ext_id: str = Field(min_length=1, max_length=200)
+    kind: str = "text"
+    text: str | None = None
+    media: str | None = None
+    truth: str | None = None
+
+
+class Sample(_Row):
+    """A stored sample with its labeling progress."""
+
+    id: int
+    project_id: int
+    ext_id: str
+    kind: str
+    text: str | None
+    media: str | None
+    file_id: str | None
+    truth: str | None
+    target: int
+    n_labels: int
+    n_open: int
+
+
+class Worker(_Row):
+    """A Telegram user known to the bot."""
+
+    id: int
+    first_name: str
+    username: str | None
+    language: str
+    language_chosen: bool
+    current_project_id: int | None
+
+
+class Card(_Row):
+    """Everything needed to show one assignment to its worker."""
+
+    assignment_id: int
+    project: Project
+    sample: Sample
+    options: tuple[Option, ...]
+    expires_at: float
+
+
+class LabelStatus(StrEnum):
+    """What happened to a label tap."""
+
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"  # this assignment already has this worker's label
+    EXPIRED = "expired"
+    CLOSED = "closed"  # skipped, reported or released earlier
+    NOT_YOURS = "not_yours"  # unknown assignment or another worker's
+    BAD_OPTION = "bad_option"
+
+
+class LabelOutcome(_Row):
+    """The result of a label tap: its status and, when recorded or duplicate, the option."""
+
+    status: LabelStatus
+    project_id: int | None = None
+    option: Option | None = None
+
+
+class UndoStatus(StrEnum):
+    """What happened to /undo."""
+
+    UNDONE = "undone"
+    NOTHING = "nothing"  # no label to take back
+    TOO_LATE = "too_late"  # the sample already has all its labels
+
+
+class UndoOutcome(_Row):
+    """The result of /undo: on success, the card to show again."""
+
+    status: UndoStatus
+    card: Card | None = None
+
+
+class WorkerStats(_Row):
+    """A worker's own counts, for /me."""
+
+    labels: int
+    labels_today: int
+    skipped: int
+    reported: int
+    projects: int
+
+
+class ProjectStatus(_Row):
+    """A project's progress, for /status."""
+
+    project: Project
+    samples: int
+    samples_done: int
+    labels: int
+    open_assignments: int
+    members: int
+    active_workers: int  # labeled in the last 24 hours
+    reports: int
+
+
+class LabelRow(_Row):
+    """One live label for aggregation: worker, sample and option key."""
+
+    worker_id: int
+    sample_id: int
+    option_key: str

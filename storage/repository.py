@@ -1,0 +1,826 @@
+"""The only place with SQL: one aiosqlite connection, WAL, foreign keys on.
+
+Every write is one transaction behind an asyncio lock: the single connection is shared by
+concurrent handlers, and without the lock one handler's statements could land inside
+another's transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from config.project import ProjectSpec
+from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
+from storage.migrations import MIGRATIONS
+from storage.models import (
+    SAMPLE_KINDS,
+    Card,
+    LabelOutcome,
+    LabelRow,
+    LabelStatus,
+    Option,
+    Project,
+    ProjectStatus,
+    Role,
+    Sample,
+    SampleIn,
+    UndoOutcome,
+    UndoStatus,
+    Worker,
+    WorkerStats,
+)
+
+# The next sample for a worker: walk the pick index in priority order (fewest labels still
+# needed first, so started samples finish), skipping samples this worker was ever shown.
+PICK_SQL = """
+SELECT s.id FROM samples AS s
+WHERE s.project_id = ? AND s.need > 0
+  AND NOT EXISTS (SELECT 1 FROM assignments AS a WHERE a.sample_id = s.id AND a.worker_id = ?)
+ORDER BY s.need, s.id
+LIMIT 1
+"""
+
+_PROJECT_COLS = (
+    "id, slug, name, question, guide, guide_version, overlap, assignment_timeout, created_at"
+)
+_SAMPLE_COLS = (
+    "id, project_id, ext_id, kind, text, media, file_id, truth, target, n_labels, n_open"
+)
+_WORKER_COLS = "id, first_name, username, language, language_chosen, current_project_id"
+_DAY = 86400.0
+
+
+def _project(row: sqlite3.Row | tuple[Any, ...]) -> Project:
+    return Project(
+        id=row[0],
+        slug=row[1],
+        name=row[2],
+        question=json.loads(row[3]),
+        guide=json.loads(row[4]),
+        guide_version=row[5],
+        overlap=row[6],
+        assignment_timeout=row[7],
+        created_at=row[8],
+    )
+
+
+def _sample(row: sqlite3.Row | tuple[Any, ...]) -> Sample:
+    return Sample(
+        id=row[0],
+        project_id=row[1],
+        ext_id=row[2],
+        kind=row[3],
+        text=row[4],
+        media=row[5],
+        file_id=row[6],
+        truth=row[7],
+        target=row[8],
+        n_labels=row[9],
+        n_open=row[10],
+    )
+
+
+def _worker(row: sqlite3.Row | tuple[Any, ...]) -> Worker:
+    return Worker(
+        id=row[0],
+        first_name=row[1],
+        username=row[2],
+        language=row[3],
+        language_chosen=bool(row[4]),
+        current_project_id=row[5],
+    )
+
+
+class Repository:
+    """Typed async access to the Labelgram database."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._options: dict[int, tuple[Option, ...]] = {}
+        self._projects: dict[int, Project] = {}
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def open(self) -> None:
+        """Open (creating if needed) and migrate the database."""
+        if self.path != Path(":memory:") and not self.path.parent.is_dir():
+            raise DatabaseUnavailable(
+                f"cannot open database {self.path}: folder {self.path.parent} does not exist; "
+                "create it or set LABELGRAM_DB_PATH"
+            )
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a commit survives a crash of this process (it is in the WAL
+            # file before COMMIT returns); only a power loss can drop the last transactions.
+            await self._db.execute("PRAGMA synchronous = NORMAL")
+            await self._db.execute("PRAGMA foreign_keys = ON")
+            await self._db.execute("PRAGMA busy_timeout = 5000")
+            await self._migrate()
+        except sqlite3.Error as exc:
+            await self.close()
+            raise DatabaseUnavailable(
+                f"cannot open database {self.path}: {exc}; "
+                "check that it is a Labelgram database and writable, or set LABELGRAM_DB_PATH"
+            ) from exc
+
+    async def close(self) -> None:
+        """Close the connection (safe to call twice)."""
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    async def __aenter__(self) -> Repository:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The open connection."""
+        if self._db is None:
+            raise StorageError("the repository is not open")
+        return self._db
+
+    async def _migrate(self) -> None:
+        async with self.db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise DatabaseUnavailable(
+                f"database {self.path} has schema version {version}, newer than this "
+                f"Labelgram ({len(MIGRATIONS)}); upgrade Labelgram"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits first, so the version bump rides in the same script.
+            await self.db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One atomic write: everything inside lands, or nothing does."""
+        async with self._lock:
+            db = self.db
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        async with self.db.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return tuple(row) if row is not None else None
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async with self.db.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return [tuple(r) for r in rows]
+
+    async def schema_version(self) -> int:
+        """The applied migration number."""
+        row = await self._one("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def log_event(
+        self,
+        kind: str,
+        *,
+        actor: int | None = None,
+        project_id: int | None = None,
+        data: dict[str, Any] | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Append one event to the audit log (its own transaction)."""
+        async with self.transaction() as db:
+            await _event(db, kind, actor, project_id, data, now)
+
+    # ---------------------------------------------------------------- projects
+
+    async def create_project(self, spec: ProjectSpec, *, actor: int | None = None) -> Project:
+        """Store a project and its options; the slug must be new."""
+        now = time.time()
+        async with self.transaction() as db:
+            try:
+                cur = await db.execute(
+                    "INSERT INTO projects (slug, name, question, guide, overlap,"
+                    " assignment_timeout, spec, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        spec.slug,
+                        spec.name,
+                        json.dumps(spec.question, ensure_ascii=False),
+                        json.dumps(spec.guide, ensure_ascii=False),
+                        spec.overlap,
+                        spec.assignment_timeout,
+                        spec.model_dump_json(),
+                        now,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(
+                    f"a project with slug '{spec.slug}' already exists; set another 'slug'"
+                ) from exc
+            project_id = cur.lastrowid
+            assert project_id is not None
+            await db.executemany(
+                "INSERT INTO options (project_id, idx, key, texts) VALUES (?, ?, ?, ?)",
+                [
+                    (project_id, i, o.id, json.dumps(o.text, ensure_ascii=False))
+                    for i, o in enumerate(spec.options)
+                ],
+            )
+            await _event(db, "project.created", actor, project_id, {"slug": spec.slug}, now)
+        return await self.get_project(project_id)
+
+    async def get_project(self, key: int | str) -> Project:
+        """A project by id or slug."""
+        if isinstance(key, int) and key in self._projects:
+            return self._projects[key]
+        where = "id = ?" if isinstance(key, int) else "slug = ?"
+        row = await self._one(f"SELECT {_PROJECT_COLS} FROM projects WHERE {where}", (key,))
+        if row is None:
+            raise NotFound(f"no project '{key}'; `labelgram project list` shows the projects")
+        project = _project(row)
+        self._projects[project.id] = project
+        return project
+
+    async def list_projects(self) -> list[Project]:
+        """All projects, oldest first."""
+        rows = await self._all(f"SELECT {_PROJECT_COLS} FROM projects ORDER BY id")
+        return [_project(r) for r in rows]
+
+    async def options(self, project_id: int) -> tuple[Option, ...]:
+        """A project's options in button order (cached: options never change)."""
+        cached = self._options.get(project_id)
+        if cached is not None:
+            return cached
+        rows = await self._all(
+            "SELECT id, project_id, idx, key, texts FROM options WHERE project_id = ?"
+            " ORDER BY idx",
+            (project_id,),
+        )
+        opts = tuple(
+            Option(id=r[0], project_id=r[1], idx=r[2], key=r[3], texts=json.loads(r[4]))
+            for r in rows
+        )
+        self._options[project_id] = opts
+        return opts
+
+    # ---------------------------------------------------------------- samples
+
+    async def import_samples(
+        self, project_id: int, samples: Iterable[SampleIn], *, actor: int | None = None
+    ) -> tuple[int, int]:
+        """Add samples in one transaction; ids already in the project are left alone.
+
+        Returns (added, already present). Truth values must be option keys of the project.
+        """
+        project = await self.get_project(project_id)
+        keys = {o.key for o in await self.options(project_id)}
+        now = time.time()
+        added = seen = 0
+        async with self.transaction() as db:
+            batch: list[tuple[Any, ...]] = []
+            for s in samples:
+                if s.kind not in SAMPLE_KINDS:
+                    raise ValueError(f"sample {s.ext_id}: kind must be one of {SAMPLE_KINDS}")
+                if s.truth is not None and s.truth not in keys:
+                    raise ValueError(
+                        f"sample {s.ext_id}: truth '{s.truth}' is not an option "
+                        f"({', '.join(sorted(keys))})"
+                    )
+                batch.append(
+                    (
+                        project_id,
+                        s.ext_id,
+                        s.kind,
+                        s.text,
+                        s.media,
+                        s.truth,
+                        project.overlap,
+                        project.overlap,
+                        now,
+                    )
+                )
+                if len(batch) >= 5000:
+                    n = await _insert_samples(db, batch)
+                    added, seen = added + n, seen + len(batch) - n
+                    batch.clear()
+            if batch:
+                n = await _insert_samples(db, batch)
+                added, seen = added + n, seen + len(batch) - n
+            await _event(
+                db, "samples.imported", actor, project_id, {"added": added, "present": seen}, now
+            )
+        return added, seen
+
+    async def sample(self, sample_id: int) -> Sample:
+        """One sample by id."""
+        row = await self._one(f"SELECT {_SAMPLE_COLS} FROM samples WHERE id = ?", (sample_id,))
+        if row is None:
+            raise NotFound(f"no sample {sample_id}")
+        return _sample(row)
+
+    async def set_file_id(self, sample_id: int, file_id: str) -> None:
+        """Remember Telegram's file_id so the media is uploaded only once."""
+        async with self.transaction() as db:
+            await db.execute("UPDATE samples SET file_id = ? WHERE id = ?", (file_id, sample_id))
+
+    # ---------------------------------------------------------------- workers and roles
+
+    async def upsert_worker(
+        self, user_id: int, first_name: str, username: str | None, language_code: str | None
+    ) -> Worker:
+        """Create or refresh a worker from their Telegram profile.
+
+        Telegram's language code sets the UI language until the worker picks one with /lang.
+        """
+        lang = "ko" if (language_code or "").lower().startswith("ko") else "en"
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO workers (id, first_name, username, language, created_at)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name,"
+                " username = excluded.username,"
+                " language = CASE WHEN language_chosen THEN language ELSE excluded.language END",
+                (user_id, first_name, username, lang, time.time()),
+            )
+            async with db.execute(
+                f"SELECT {_WORKER_COLS} FROM workers WHERE id = ?", (user_id,)
+            ) as cur:
+                row = await cur.fetchone()
+        assert row is not None
+        return _worker(tuple(row))
+
+    async def get_worker(self, user_id: int) -> Worker | None:
+        """A worker by Telegram id, or None."""
+        row = await self._one(f"SELECT {_WORKER_COLS} FROM workers WHERE id = ?", (user_id,))
+        return _worker(row) if row else None
+
+    async def set_language(self, user_id: int, lang: str) -> None:
+        """Pin the worker's UI language."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE workers SET language = ?, language_chosen = 1 WHERE id = ?",
+                (lang, user_id),
+            )
+            await _event(db, "worker.language", user_id, None, {"language": lang}, None)
+
+    async def set_current_project(self, user_id: int, project_id: int) -> None:
+        """Make `project_id` the project the worker labels in."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE workers SET current_project_id = ? WHERE id = ?", (project_id, user_id)
+            )
+
+    async def create_invite(self, project_id: int, role: Role, *, actor: int | None = None) -> str:
+        """A new invite code (valid as a t.me deep-link start parameter)."""
+        await self.get_project(project_id)
+        code = f"{'c' if role is Role.COORDINATOR else 'w'}{secrets.token_urlsafe(12)}"
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO invites (code, project_id, role, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (code, project_id, role.value, actor, time.time()),
+            )
+            await _event(db, "invite.created", actor, project_id, {"role": role.value}, None)
+        return code
+
+    async def redeem_invite(self, code: str, user_id: int) -> tuple[Project, Role]:
+        """Join the invite's project (a coordinator is never demoted by a worker link)."""
+        now = time.time()
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT project_id, role FROM invites WHERE code = ?", (code,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise NotFound("this invite link is not valid; ask your coordinator for a new one")
+            project_id, role = int(row[0]), Role(row[1])
+            await db.execute("UPDATE invites SET uses = uses + 1 WHERE code = ?", (code,))
+            await db.execute(
+                "INSERT INTO memberships (worker_id, project_id, role, joined_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (worker_id, project_id) DO UPDATE SET"
+                " role = CASE WHEN role = 'coordinator' THEN role ELSE excluded.role END",
+                (user_id, project_id, role.value, now),
+            )
+            await db.execute(
+                "UPDATE workers SET current_project_id = ? WHERE id = ?", (project_id, user_id)
+            )
+            async with db.execute(
+                "SELECT role FROM memberships WHERE worker_id = ? AND project_id = ?",
+                (user_id, project_id),
+            ) as cur:
+                got = await cur.fetchone()
+            assert got is not None
+            await _event(db, "member.joined", user_id, project_id, {"role": got[0]}, now)
+        return await self.get_project(project_id), Role(got[0])
+
+    async def role_of(self, user_id: int, project_id: int) -> Role | None:
+        """The user's role in the project, or None if not a member."""
+        row = await self._one(
+            "SELECT role FROM memberships WHERE worker_id = ? AND project_id = ?",
+            (user_id, project_id),
+        )
+        return Role(row[0]) if row else None
+
+    async def projects_of(self, user_id: int, role: Role | None = None) -> list[Project]:
+        """Projects the user belongs to (optionally with a given role)."""
+        sql = (
+            f"SELECT {', '.join('p.' + c.strip() for c in _PROJECT_COLS.split(','))}"
+            " FROM projects p JOIN memberships m ON m.project_id = p.id WHERE m.worker_id = ?"
+        )
+        params: list[Any] = [user_id]
+        if role is not None:
+            sql += " AND m.role = ?"
+            params.append(role.value)
+        return [_project(r) for r in await self._all(sql + " ORDER BY p.id", params)]
+
+    # ---------------------------------------------------------------- assignment
+
+    async def next_card(
+        self, user_id: int, project_id: int, now: float | None = None
+    ) -> Card | None:
+        """The worker's open card in the project, or a newly assigned one; None if none is left."""
+        now = time.time() if now is None else now
+        project = await self.get_project(project_id)
+        async with self.transaction() as db:
+            await _expire(db, now)
+            async with db.execute(
+                "SELECT id, sample_id, expires_at FROM assignments"
+                " WHERE worker_id = ? AND project_id = ? AND status = 'open' LIMIT 1",
+                (user_id, project_id),
+            ) as cur:
+                held = await cur.fetchone()
+            if held is not None:
+                row: tuple[int, int, float] = (held[0], held[1], held[2])
+            else:
+                async with db.execute(PICK_SQL, (project_id, user_id)) as cur:
+                    pick = await cur.fetchone()
+                if pick is None:
+                    return None
+                expires = now + project.assignment_timeout
+                cur = await db.execute(
+                    "INSERT INTO assignments (project_id, sample_id, worker_id, status,"
+                    " shown_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?)",
+                    (project_id, pick[0], user_id, now, expires),
+                )
+                assert cur.lastrowid is not None
+                row = (cur.lastrowid, pick[0], expires)
+            async with db.execute(
+                f"SELECT {_SAMPLE_COLS} FROM samples WHERE id = ?", (row[1],)
+            ) as cur:
+                srow = await cur.fetchone()
+        assert srow is not None
+        return Card(
+            assignment_id=row[0],
+            project=project,
+            sample=_sample(tuple(srow)),
+            options=await self.options(project_id),
+            expires_at=row[2],
+        )
+
+    async def record_label(
+        self, assignment_id: int, user_id: int, option_idx: int, now: float | None = None
+    ) -> LabelOutcome:
+        """Store a tapped label if the assignment is this worker's, open and unexpired."""
+        now = time.time() if now is None else now
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT a.project_id, a.sample_id, a.worker_id, a.status, a.shown_at,"
+                " a.expires_at, p.guide_version FROM assignments a"
+                " JOIN projects p ON p.id = a.project_id WHERE a.id = ?",
+                (assignment_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None or row[2] != user_id:
+                return LabelOutcome(status=LabelStatus.NOT_YOURS)
+            project_id, sample_id, _, status, shown_at, expires_at, guide_version = row
+            options = await self.options(project_id)
+            if status == "done":
+                async with db.execute(
+                    "SELECT option_id FROM labels"
+                    " WHERE assignment_id = ? AND retracted_at IS NULL",
+                    (assignment_id,),
+                ) as cur:
+                    live = await cur.fetchone()
+                chosen = next((o for o in options if live and o.id == live[0]), None)
+                return LabelOutcome(
+                    status=LabelStatus.DUPLICATE, project_id=project_id, option=chosen
+                )
+            if status != "open":
+                closed = LabelStatus.EXPIRED if status == "expired" else LabelStatus.CLOSED
+                return LabelOutcome(status=closed, project_id=project_id)
+            if not 0 <= option_idx < len(options):
+                return LabelOutcome(status=LabelStatus.BAD_OPTION, project_id=project_id)
+            if expires_at <= now:
+                await db.execute(
+                    "UPDATE assignments SET status = 'expired', closed_at = ? WHERE id = ?",
+                    (now, assignment_id),
+                )
+                return LabelOutcome(status=LabelStatus.EXPIRED, project_id=project_id)
+            option = options[option_idx]
+            await db.execute(
+                "UPDATE assignments SET status = 'done', closed_at = ? WHERE id = ?",
+                (now, assignment_id),
+            )
+            await db.execute(
+                "INSERT INTO labels (assignment_id, project_id, sample_id, worker_id, option_id,"
+                " shown_at, answered_at, guide_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    assignment_id,
+                    project_id,
+                    sample_id,
+                    user_id,
+                    option.id,
+                    shown_at,
+                    now,
+                    guide_version,
+                ),
+            )
+            await _event(
+                db,
+                "label.recorded",
+                user_id,
+                project_id,
+                {"assignment": assignment_id, "sample": sample_id, "option": option.key},
+                now,
+            )
+        return LabelOutcome(status=LabelStatus.RECORDED, project_id=project_id, option=option)
+
+    async def close_assignment(
+        self,
+        assignment_id: int,
+        user_id: int,
+        status: str,
+        reason: str | None = None,
+        now: float | None = None,
+    ) -> LabelOutcome:
+        """Skip or report an open assignment; the sample goes back to the pool for others."""
+        if status not in ("skipped", "reported"):
+            raise ValueError("status must be 'skipped' or 'reported'")
+        now = time.time() if now is None else now
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT project_id, sample_id, worker_id, status FROM assignments WHERE id = ?",
+                (assignment_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None or row[2] != user_id:
+                return LabelOutcome(status=LabelStatus.NOT_YOURS)
+            project_id, sample_id, _, current = row
+            if current == "done":
+                return LabelOutcome(status=LabelStatus.DUPLICATE, project_id=project_id)
+            if current != "open":
+                closed = LabelStatus.EXPIRED if current == "expired" else LabelStatus.CLOSED
+                return LabelOutcome(status=closed, project_id=project_id)
+            # A skip or report after the timeout still counts: the worker looked at it.
+            await db.execute(
+                "UPDATE assignments SET status = ?, closed_at = ? WHERE id = ?",
+                (status, now, assignment_id),
+            )
+            if status == "reported":
+                await db.execute(
+                    "INSERT INTO reports (assignment_id, project_id, sample_id, worker_id,"
+                    " reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (assignment_id, project_id, sample_id, user_id, reason or "other", now),
+                )
+            await _event(
+                db,
+                f"assignment.{status}",
+                user_id,
+                project_id,
+                {"assignment": assignment_id, "sample": sample_id, "reason": reason},
+                now,
+            )
+        return LabelOutcome(status=LabelStatus.RECORDED, project_id=project_id)
+
+    async def open_card(self, assignment_id: int, user_id: int) -> Card | None:
+        """The card of an assignment that is this worker's and still open, else None."""
+        row = await self._one(
+            "SELECT project_id, sample_id, expires_at FROM assignments"
+            " WHERE id = ? AND worker_id = ? AND status = 'open'",
+            (assignment_id, user_id),
+        )
+        if row is None:
+            return None
+        return Card(
+            assignment_id=assignment_id,
+            project=await self.get_project(row[0]),
+            sample=await self.sample(row[1]),
+            options=await self.options(row[0]),
+            expires_at=row[2],
+        )
+
+    async def undo_last(
+        self, user_id: int, project_id: int, now: float | None = None
+    ) -> UndoOutcome:
+        """Take back the worker's last live label while its sample still wants labels.
+
+        The card the worker holds now goes back to the pool; the undone sample is reopened.
+        """
+        now = time.time() if now is None else now
+        project = await self.get_project(project_id)
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT l.id, l.assignment_id, s.n_labels, s.target FROM labels l"
+                " JOIN samples s ON s.id = l.sample_id"
+                " WHERE l.worker_id = ? AND l.project_id = ? AND l.retracted_at IS NULL"
+                " ORDER BY l.answered_at DESC, l.id DESC LIMIT 1",
+                (user_id, project_id),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return UndoOutcome(status=UndoStatus.NOTHING)
+            label_id, assignment_id, n_labels, target = row
+            if n_labels >= target:
+                return UndoOutcome(status=UndoStatus.TOO_LATE)
+            await db.execute(
+                "UPDATE assignments SET status = 'released', closed_at = ?"
+                " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
+                (now, user_id, project_id),
+            )
+            await db.execute("UPDATE labels SET retracted_at = ? WHERE id = ?", (now, label_id))
+            expires = now + project.assignment_timeout
+            await db.execute(
+                "UPDATE assignments SET status = 'open', closed_at = NULL, shown_at = ?,"
+                " expires_at = ? WHERE id = ?",
+                (now, expires, assignment_id),
+            )
+            await _event(
+                db,
+                "label.undone",
+                user_id,
+                project_id,
+                {"assignment": assignment_id, "label": label_id},
+                now,
+            )
+            async with db.execute(
+                f"SELECT {', '.join('s.' + c.strip() for c in _SAMPLE_COLS.split(','))}"
+                " FROM samples s JOIN assignments a ON a.sample_id = s.id WHERE a.id = ?",
+                (assignment_id,),
+            ) as cur:
+                srow = await cur.fetchone()
+        assert srow is not None
+        card = Card(
+            assignment_id=assignment_id,
+            project=project,
+            sample=_sample(tuple(srow)),
+            options=await self.options(project_id),
+            expires_at=expires,
+        )
+        return UndoOutcome(status=UndoStatus.UNDONE, card=card)
+
+    async def expire_due(self, now: float | None = None) -> int:
+        """Return timed-out assignments to the pool; the number returned."""
+        async with self.transaction() as db:
+            return await _expire(db, time.time() if now is None else now)
+
+    # ---------------------------------------------------------------- reporting
+
+    async def worker_stats(self, user_id: int, now: float | None = None) -> WorkerStats:
+        """The worker's own counts across projects."""
+        now = time.time() if now is None else now
+        row = await self._one(
+            "SELECT"
+            " (SELECT COUNT(*) FROM labels WHERE worker_id = ?1 AND retracted_at IS NULL),"
+            " (SELECT COUNT(*) FROM labels WHERE worker_id = ?1 AND retracted_at IS NULL"
+            "   AND answered_at >= ?2),"
+            " (SELECT COUNT(*) FROM assignments WHERE worker_id = ?1 AND status = 'skipped'),"
+            " (SELECT COUNT(*) FROM assignments WHERE worker_id = ?1 AND status = 'reported'),"
+            " (SELECT COUNT(*) FROM memberships WHERE worker_id = ?1)",
+            (user_id, now - now % _DAY),
+        )
+        assert row is not None
+        return WorkerStats(
+            labels=row[0], labels_today=row[1], skipped=row[2], reported=row[3], projects=row[4]
+        )
+
+    async def project_status(self, project_id: int, now: float | None = None) -> ProjectStatus:
+        """Progress of one project."""
+        now = time.time() if now is None else now
+        project = await self.get_project(project_id)
+        row = await self._one(
+            "SELECT"
+            " (SELECT COUNT(*) FROM samples WHERE project_id = ?1),"
+            " (SELECT COUNT(*) FROM samples WHERE project_id = ?1 AND n_labels >= target),"
+            " (SELECT COUNT(*) FROM labels WHERE project_id = ?1 AND retracted_at IS NULL),"
+            " (SELECT COUNT(*) FROM assignments WHERE project_id = ?1 AND status = 'open'),"
+            " (SELECT COUNT(*) FROM memberships WHERE project_id = ?1),"
+            " (SELECT COUNT(DISTINCT worker_id) FROM labels WHERE project_id = ?1"
+            "   AND answered_at >= ?2),"
+            " (SELECT COUNT(*) FROM reports WHERE project_id = ?1)",
+            (project_id, now - _DAY),
+        )
+        assert row is not None
+        return ProjectStatus(
+            project=project,
+            samples=row[0],
+            samples_done=row[1],
+            labels=row[2],
+            open_assignments=row[3],
+            members=row[4],
+            active_workers=row[5],
+            reports=row[6],
+        )
+
+    async def live_labels(self, project_id: int) -> list[LabelRow]:
+        """Every live label of a project, for aggregation."""
+        rows = await self._all(
+            "SELECT l.worker_id, l.sample_id, o.key FROM labels l"
+            " JOIN options o ON o.id = l.option_id"
+            " WHERE l.project_id = ? AND l.retracted_at IS NULL",
+            (project_id,),
+        )
+        return [LabelRow(worker_id=r[0], sample_id=r[1], option_key=r[2]) for r in rows]
+
+    async def truths(self, project_id: int) -> dict[int, str]:
+        """Known answers by sample id."""
+        rows = await self._all(
+            "SELECT id, truth FROM samples WHERE project_id = ? AND truth IS NOT NULL",
+            (project_id,),
+        )
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    async def events(
+        self, project_id: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The newest audit events, newest first."""
+        sql = "SELECT id, at, actor, project_id, kind, data FROM events"
+        params: list[Any] = []
+        if project_id is not None:
+            sql += " WHERE project_id = ?"
+            params.append(project_id)
+        rows = await self._all(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [
+            {
+                "id": r[0],
+                "at": r[1],
+                "actor": r[2],
+                "project_id": r[3],
+                "kind": r[4],
+                "data": json.loads(r[5]),
+            }
+            for r in rows
+        ]
+
+
+async def _insert_samples(db: aiosqlite.Connection, batch: list[tuple[Any, ...]]) -> int:
+    before = db.total_changes
+    await db.executemany(
+        "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target, need,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (project_id, ext_id) DO NOTHING",
+        batch,
+    )
+    return db.total_changes - before
+
+
+async def _expire(db: aiosqlite.Connection, now: float) -> int:
+    cur = await db.execute(
+        "UPDATE assignments SET status = 'expired', closed_at = ?"
+        " WHERE status = 'open' AND expires_at <= ?",
+        (now, now),
+    )
+    count = cur.rowcount
+    if count > 0:
+        await _event(db, "assignments.expired", None, None, {"count": count}, now)
+    return count
+
+
+async def _event(
+    db: aiosqlite.Connection,
+    kind: str,
+    actor: int | None,
+    project_id: int | None,
+    data: dict[str, Any] | None,
+    now: float | None,
+) -> None:
+    await db.execute(
+        "INSERT INTO events (at, actor, project_id, kind, data) VALUES (?, ?, ?, ?, ?)",
+        (
+            time.time() if now is None else now,
+            actor,
+            project_id,
+            kind,
+            json.dumps(data or {}, ensure_ascii=False),
+        ),
+    )

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from config.project import ProjectSpec
+from storage.models import Project, SampleIn
+from storage.repository import Repository
+
+
+def make_spec(**overrides: object) -> ProjectSpec:
+    raw: dict[str, object] = {
+        "name": "Colours",
+        "slug": "colours",
+        "question": {"en": "Which colour?", "ko": "무슨 색인가요?"},
+        "guide": {"en": "Pick the main colour.", "ko": "주된 색을 고르세요."},
+        "overlap": 2,
+        "assignment_timeout": 60,
+        "options": [
+            {"id": "red", "text": {"en": "Red", "ko": "빨강"}},
+            {"id": "green", "text": {"en": "Green", "ko": "초록"}},
+            {"id": "blue", "text": {"en": "Blue", "ko": "파랑"}},
+        ],
+    }
+    raw.update(overrides)
+    return ProjectSpec.model_validate(raw)
+
+
+@pytest.fixture
+async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
+    async with Repository(tmp_path / "test.db") as r:
+        yield r
+
+
+async def add_project(
+    repo: Repository, n_samples: int = 5, **overrides: object
+) -> Project:
+    project = await repo.create_project(make_spec(**overrides))
+    await repo.import_samples(
+        project.id,
+        [SampleIn(ext_id=f"s{i}", text=f"sample {i}", truth="red") for i in range(n_samples)],
+    )
+    return project
+
+
+async def add_worker(repo: Repository, user_id: int, project: Project) -> None:
+    await repo.upsert_worker(user_id, f"W{user_id}", None, "en")
+    from storage.models import Role
+
+    code = await repo.create_invite(project.id, Role.WORKER)
+    await repo.redeem_invite(code, user_id)

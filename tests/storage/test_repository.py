@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage.errors import Conflict, DatabaseUnavailable, NotFound
+from storage.migrations import MIGRATIONS
+from storage.models import LabelStatus, Role, SampleIn, UndoStatus
+from storage.repository import PICK_SQL, Repository
+from tests.conftest import add_project, add_worker, make_spec
+
+
+async def test_migrations_set_user_version_and_pragmas(repo: Repository) -> None:
+    assert await repo.schema_version() == len(MIGRATIONS)
+    row = await repo._one("PRAGMA journal_mode")
+    assert row == ("wal",)
+    row = await repo._one("PRAGMA foreign_keys")
+    assert row == (1,)
+
+
+async def test_reopen_keeps_data_and_does_not_remigrate(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    async with Repository(path) as repo:
+        await add_project(repo, 3)
+    async with Repository(path) as repo:
+        status = await repo.project_status((await repo.get_project("colours")).id)
+        assert status.samples == 3
+
+
+async def test_unopenable_path_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseUnavailable, match="does not exist"):
+        await Repository(tmp_path / "missing" / "x.db").open()
+    not_db = tmp_path / "junk.db"
+    not_db.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(DatabaseUnavailable, match="cannot open database"):
+        await Repository(not_db).open()
+
+
+async def test_duplicate_slug_is_a_conflict(repo: Repository) -> None:
+    await repo.create_project(make_spec())
+    with pytest.raises(Conflict, match="slug 'colours'"):
+        await repo.create_project(make_spec())
+
+
+async def test_import_is_idempotent_and_checks_truth(repo: Repository) -> None:
+    project = await add_project(repo, 4)
+    added, present = await repo.import_samples(
+        project.id, [SampleIn(ext_id="s1", text="again"), SampleIn(ext_id="new", text="n")]
+    )
+    assert (added, present) == (1, 1)
+    with pytest.raises(ValueError, match="truth 'purple' is not an option"):
+        await repo.import_samples(
+            project.id,
+            [SampleIn(ext_id="ok", text="fine"), SampleIn(ext_id="bad", text="x", truth="purple")],
+        )
+    # the failed import left nothing behind, not even its valid first row
+    assert (await repo.project_status(project.id)).samples == 5
+
+
+async def test_overlap_distinct_workers_and_no_repeats(repo: Repository) -> None:
+    project = await add_project(repo, 3, overlap=2)
+    for w in (1, 2, 3):
+        await add_worker(repo, w, project)
+    seen: dict[int, list[int]] = {1: [], 2: [], 3: []}
+    for _ in range(10):
+        for w in (1, 2, 3):
+            card = await repo.next_card(w, project.id)
+            if card is None:
+                continue
+            seen[w].append(card.sample.id)
+            outcome = await repo.record_label(card.assignment_id, w, 0)
+            assert outcome.status is LabelStatus.RECORDED
+    for samples in seen.values():
+        assert len(samples) == len(set(samples)), "a worker saw a sample twice"
+    labels = await repo.live_labels(project.id)
+    assert len(labels) == 3 * 2
+    per_sample: dict[int, set[int]] = {}
+    for label in labels:
+        per_sample.setdefault(label.sample_id, set()).add(label.worker_id)
+    assert all(len(workers) == 2 for workers in per_sample.values())
+    for w in (1, 2, 3):
+        assert await repo.next_card(w, project.id) is None
+
+
+async def test_partly_labeled_samples_go_first(repo: Repository) -> None:
+    project = await add_project(repo, 5, overlap=3)
+    for w in (1, 2):
+        await add_worker(repo, w, project)
+    first = await repo.next_card(1, project.id)
+    assert first is not None
+    await repo.record_label(first.assignment_id, 1, 0)
+    second = await repo.next_card(2, project.id)
+    assert second is not None
+    assert second.sample.id == first.sample.id
+
+
+async def test_open_card_is_returned_again_not_a_new_one(repo: Repository) -> None:
+    project = await add_project(repo, 5)
+    await add_worker(repo, 1, project)
+    a = await repo.next_card(1, project.id)
+    b = await repo.next_card(1, project.id)
+    assert a is not None and b is not None
+    assert a.assignment_id == b.assignment_id
+    assert (await repo.project_status(project.id)).open_assignments == 1
+
+
+async def test_expired_assignment_returns_to_pool(repo: Repository) -> None:
+    project = await add_project(repo, 1, overlap=1, assignment_timeout=60)
+    for w in (1, 2):
+        await add_worker(repo, w, project)
+    card = await repo.next_card(1, project.id, now=1000.0)
+    assert card is not None
+    assert await repo.next_card(2, project.id, now=1030.0) is None  # still held by worker 1
+    late = await repo.next_card(2, project.id, now=1061.0)
+    assert late is not None and late.sample.id == card.sample.id
+    # worker 1's tap on the expired card records nothing
+    outcome = await repo.record_label(card.assignment_id, 1, 0, now=1062.0)
+    assert outcome.status is LabelStatus.EXPIRED
+    recorded = await repo.record_label(late.assignment_id, 2, 1, now=1063.0)
+    assert recorded.status is LabelStatus.RECORDED
+    labels = await repo.live_labels(project.id)
+    assert [(label.worker_id, label.option_key) for label in labels] == [(2, "green")]
+    # worker 1 never gets that sample again
+    assert await repo.next_card(1, project.id, now=1065.0) is None
+
+
+async def test_expiry_in_record_label_itself(repo: Repository) -> None:
+    project = await add_project(repo, 1, overlap=1, assignment_timeout=60)
+    await add_worker(repo, 1, project)
+    card = await repo.next_card(1, project.id, now=0.0)
+    assert card is not None
+    outcome = await repo.record_label(card.assignment_id, 1, 0, now=61.0)
+    assert outcome.status is LabelStatus.EXPIRED
+    assert (await repo.sample(card.sample.id)).n_open == 0
+
+
+async def test_double_tap_records_one_label(repo: Repository) -> None:
+    project = await add_project(repo, 2)
+    await add_worker(repo, 1, project)
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    first = await repo.record_label(card.assignment_id, 1, 2)
+    again = await repo.record_label(card.assignment_id, 1, 0)
+    assert first.status is LabelStatus.RECORDED
+    assert again.status is LabelStatus.DUPLICATE
+    assert again.option is not None and again.option.key == "blue"
+    assert len(await repo.live_labels(project.id)) == 1
+
+
+async def test_foreign_and_invalid_taps_record_nothing(repo: Repository) -> None:
+    project = await add_project(repo, 2)
+    for w in (1, 2):
+        await add_worker(repo, w, project)
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    assert (await repo.record_label(card.assignment_id, 2, 0)).status is LabelStatus.NOT_YOURS
+    assert (await repo.record_label(999_999, 1, 0)).status is LabelStatus.NOT_YOURS
+    assert (await repo.record_label(card.assignment_id, 1, 3)).status is LabelStatus.BAD_OPTION
+    assert await repo.live_labels(project.id) == []
+
+
+async def test_skip_and_report_return_sample_and_are_final(repo: Repository) -> None:
+    project = await add_project(repo, 2, overlap=1)
+    await add_worker(repo, 1, project)
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    result = await repo.close_assignment(card.assignment_id, 1, "reported", "broken")
+    assert result.status is LabelStatus.RECORDED
+    assert (await repo.record_label(card.assignment_id, 1, 0)).status is LabelStatus.CLOSED
+    sample = await repo.sample(card.sample.id)
+    assert (sample.n_open, sample.n_labels) == (0, 0)
+    assert (await repo.project_status(project.id)).reports == 1
+
+
+async def test_undo_takes_back_last_label_and_reopens_it(repo: Repository) -> None:
+    project = await add_project(repo, 3, overlap=2)
+    await add_worker(repo, 1, project)
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    await repo.record_label(card.assignment_id, 1, 0)
+    held = await repo.next_card(1, project.id)
+    assert held is not None
+    undone = await repo.undo_last(1, project.id)
+    assert undone.status is UndoStatus.UNDONE
+    assert undone.card is not None and undone.card.assignment_id == card.assignment_id
+    assert await repo.live_labels(project.id) == []
+    # the card the worker held went back to the pool
+    assert (await repo.record_label(held.assignment_id, 1, 0)).status is LabelStatus.CLOSED
+    relabel = await repo.record_label(card.assignment_id, 1, 1)
+    assert relabel.status is LabelStatus.RECORDED
+    labels = await repo.live_labels(project.id)
+    assert [label.option_key for label in labels] == ["green"]
+    raw = await repo._all("SELECT retracted_at IS NOT NULL FROM labels ORDER BY id")
+    assert raw == [(1,), (0,)]  # the taken-back label is kept, marked retracted
+
+
+async def test_undo_refused_when_sample_is_finished(repo: Repository) -> None:
+    project = await add_project(repo, 1, overlap=1)
+    await add_worker(repo, 1, project)
+    assert (await repo.undo_last(1, project.id)).status is UndoStatus.NOTHING
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    await repo.record_label(card.assignment_id, 1, 0)
+    assert (await repo.undo_last(1, project.id)).status is UndoStatus.TOO_LATE
+
+
+async def test_invites_roles_and_no_demotion(repo: Repository) -> None:
+    project = await add_project(repo, 1)
+    await repo.upsert_worker(7, "C", None, "ko")
+    coord = await repo.create_invite(project.id, Role.COORDINATOR)
+    worker = await repo.create_invite(project.id, Role.WORKER)
+    _, role = await repo.redeem_invite(coord, 7)
+    assert role is Role.COORDINATOR
+    _, role = await repo.redeem_invite(worker, 7)
+    assert role is Role.COORDINATOR
+    with pytest.raises(NotFound):
+        await repo.redeem_invite("nope", 7)
+    w = await repo.get_worker(7)
+    assert w is not None and w.language == "ko" and w.current_project_id == project.id
+
+
+async def test_language_choice_survives_profile_refresh(repo: Repository) -> None:
+    await repo.upsert_worker(5, "A", None, "en")
+    await repo.set_language(5, "ko")
+    w = await repo.upsert_worker(5, "A", None, "en-US")
+    assert w.language == "ko"
+
+
+async def test_event_log_is_append_only(repo: Repository) -> None:
+    await add_project(repo, 1)
+    events = await repo.events()
+    assert {e["kind"] for e in events} >= {"project.created", "samples.imported"}
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await repo.db.execute("DELETE FROM events")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await repo.db.execute("UPDATE events SET kind = 'x'")
+
+
+async def test_pick_query_uses_the_index_not_a_scan(repo: Repository) -> None:
+    project = await add_project(repo, 50)
+    async with repo.db.execute("EXPLAIN QUERY PLAN " + PICK_SQL, (project.id, 1)) as cur:
+        plan = " | ".join(str(row[3]) for row in await cur.fetchall())
+    assert "USING INDEX samples_pick" in plan or "USING COVERING INDEX samples_pick" in plan
+    assert "SCAN s" not in plan.replace("SCAN s USING", "")  # no full scan of samples
+    assert "TEMP B-TREE" not in plan  # the index gives the order; no sort of candidates
+    assert "sqlite_autoindex_assignments_1" in plan  # the seen-check is an index lookup
