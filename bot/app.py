@@ -63,8 +63,10 @@ def build_application(
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     app = builder.build()
     app.bot_data.attach(repo, settings)
-    app.add_handlers(labeling.build_handlers() + coordinator.build_handlers())
-    app.add_handlers(labeling.build_fallbacks(), group=1)
+    # One group: the first matching handler wins, so the catch-all must come last.
+    app.add_handlers(
+        labeling.build_handlers() + coordinator.build_handlers() + labeling.build_fallbacks()
+    )
     app.add_error_handler(on_error)
     return app  # type: ignore[return-value]
 

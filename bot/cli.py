@@ -88,10 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         if args.command == "sandbox":
-            from bot.sandbox.server import serve_forever
+            from bot.sandbox.server import main as sandbox_main
 
-            asyncio.run(serve_forever(port=args.port))
-            return 0
+            return sandbox_main(["--port", str(args.port)])
         overrides = {"db_path": args.db} if args.db else {}
         settings = load_settings(**overrides)
         if args.command == "run":

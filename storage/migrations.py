@@ -84,9 +84,11 @@ MIGRATIONS: tuple[str, ...] = (
         shown_at   REAL NOT NULL,
         expires_at REAL NOT NULL,
         closed_at  REAL,
+        option_id  INTEGER REFERENCES options(id), -- the answer, once status is 'done'
         UNIQUE (sample_id, worker_id)              -- a worker never sees a sample twice
     );
-    CREATE INDEX assignments_open_worker ON assignments (worker_id, project_id)
+    -- One card at a time: a second open assignment for the same worker cannot exist.
+    CREATE UNIQUE INDEX assignments_open_worker ON assignments (worker_id, project_id)
         WHERE status = 'open';
     CREATE INDEX assignments_open_expiry ON assignments (expires_at) WHERE status = 'open';
     CREATE INDEX assignments_worker_closed ON assignments (worker_id, closed_at);
@@ -104,6 +106,8 @@ MIGRATIONS: tuple[str, ...] = (
         retracted_at  REAL                         -- set by /undo; the row itself is kept
     );
     CREATE UNIQUE INDEX labels_one_live ON labels (assignment_id) WHERE retracted_at IS NULL;
+    -- Foreign-key children need an index on the key, or every write to the parent scans them.
+    CREATE INDEX labels_assignment ON labels (assignment_id);
     CREATE INDEX labels_project_sample ON labels (project_id, sample_id);
     CREATE INDEX labels_worker ON labels (worker_id, answered_at);
 
@@ -117,6 +121,7 @@ MIGRATIONS: tuple[str, ...] = (
         created_at    REAL NOT NULL
     );
     CREATE INDEX reports_project ON reports (project_id, created_at);
+    CREATE INDEX reports_assignment ON reports (assignment_id);
 
     CREATE TABLE events (
         id         INTEGER PRIMARY KEY,
@@ -136,10 +141,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER assignment_shown AFTER INSERT ON assignments WHEN NEW.status = 'open'
         BEGIN UPDATE samples SET n_open = n_open + 1, need = need - 1
               WHERE id = NEW.sample_id; END;
+    -- Answering is one UPDATE of the assignment; the label row and its audit event are
+    -- written here, in the same statement, so a label is never half-stored.
     CREATE TRIGGER assignment_answered AFTER UPDATE OF status ON assignments
         WHEN OLD.status = 'open' AND NEW.status = 'done'
-        BEGIN UPDATE samples SET n_open = n_open - 1, n_labels = n_labels + 1
-              WHERE id = NEW.sample_id; END;
+        BEGIN
+            UPDATE samples SET n_open = n_open - 1, n_labels = n_labels + 1
+                WHERE id = NEW.sample_id;
+            INSERT INTO labels (assignment_id, project_id, sample_id, worker_id, option_id,
+                                shown_at, answered_at, guide_version)
+                VALUES (NEW.id, NEW.project_id, NEW.sample_id, NEW.worker_id, NEW.option_id,
+                        NEW.shown_at, NEW.closed_at,
+                        (SELECT guide_version FROM projects WHERE id = NEW.project_id));
+            INSERT INTO events (at, actor, project_id, kind, data)
+                VALUES (NEW.closed_at, NEW.worker_id, NEW.project_id, 'label.recorded',
+                        json_object('assignment', NEW.id, 'sample', NEW.sample_id,
+                                    'option', NEW.option_id));
+        END;
     CREATE TRIGGER assignment_returned AFTER UPDATE OF status ON assignments
         WHEN OLD.status = 'open' AND NEW.status NOT IN ('open', 'done')
         BEGIN UPDATE samples SET n_open = n_open - 1, need = need + 1

@@ -42,12 +42,31 @@ from storage.models import (
 
 # The next sample for a worker: walk the pick index in priority order (fewest labels still
 # needed first, so started samples finish), skipping samples this worker was ever shown.
-PICK_SQL = """
-SELECT s.id FROM samples AS s
-WHERE s.project_id = ? AND s.need > 0
-  AND NOT EXISTS (SELECT 1 FROM assignments AS a WHERE a.sample_id = s.id AND a.worker_id = ?)
+_PICK = """
+FROM samples AS s
+WHERE s.project_id = :project AND s.need > 0
+  AND NOT EXISTS (SELECT 1 FROM assignments AS a
+                  WHERE a.sample_id = s.id AND a.worker_id = :worker)
 ORDER BY s.need, s.id
 LIMIT 1
+"""
+PICK_SQL = "SELECT s.id" + _PICK
+# Pick and claim in one statement: nothing can take the sample in between.
+CLAIM_SQL = (
+    "INSERT INTO assignments (sample_id, project_id, worker_id, status, shown_at, expires_at)"
+    " SELECT s.id, s.project_id, :worker, 'open', :now, :expires"
+    + _PICK
+    + " RETURNING id, sample_id, expires_at"
+)
+# A label is one UPDATE; triggers add the label row, the counters and the audit event.
+ANSWER_SQL = """
+UPDATE assignments SET status = 'done', closed_at = :now,
+    option_id = (SELECT o.id FROM options AS o
+                 WHERE o.project_id = assignments.project_id AND o.idx = :idx)
+WHERE id = :assignment AND worker_id = :worker AND status = 'open' AND expires_at > :now
+  AND EXISTS (SELECT 1 FROM options AS o WHERE o.project_id = assignments.project_id
+              AND o.idx = :idx)
+RETURNING project_id, option_id
 """
 
 _PROJECT_COLS = (
@@ -58,6 +77,8 @@ _SAMPLE_COLS = (
 )
 _WORKER_COLS = "id, first_name, username, language, language_chosen, current_project_id"
 _DAY = 86400.0
+_SWEEP_EVERY_S = 1.0
+Row = tuple[Any, ...]
 
 
 def _project(row: sqlite3.Row | tuple[Any, ...]) -> Project:
@@ -110,6 +131,7 @@ class Repository:
         self._lock = asyncio.Lock()
         self._options: dict[int, tuple[Option, ...]] = {}
         self._projects: dict[int, Project] = {}
+        self._sweep_due = 0.0
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -185,15 +207,16 @@ class Repository:
                 raise
             await db.execute("COMMIT")
 
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        async with self.db.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return tuple(row) if row is not None else None
+    # execute_fetchall is one trip to the connection's thread; execute + fetchone + close is
+    # three, and under load every trip waits its turn on the event loop.
+    async def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Row | None:
+        rows = await self.db.execute_fetchall(sql, params)
+        for row in rows:
+            return tuple(row)
+        return None
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self.db.execute(sql, params) as cur:
-            rows = await cur.fetchall()
-        return [tuple(r) for r in rows]
+    async def _all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
+        return [tuple(r) for r in await self.db.execute_fetchall(sql, params)]
 
     async def schema_version(self) -> int:
         """The applied migration number."""
@@ -462,109 +485,99 @@ class Repository:
         """The worker's open card in the project, or a newly assigned one; None if none is left."""
         now = time.time() if now is None else now
         project = await self.get_project(project_id)
-        async with self.transaction() as db:
-            await _expire(db, now)
-            async with db.execute(
-                "SELECT id, sample_id, expires_at FROM assignments"
-                " WHERE worker_id = ? AND project_id = ? AND status = 'open' LIMIT 1",
-                (user_id, project_id),
-            ) as cur:
-                held = await cur.fetchone()
-            if held is not None:
-                row: tuple[int, int, float] = (held[0], held[1], held[2])
-            else:
-                async with db.execute(PICK_SQL, (project_id, user_id)) as cur:
-                    pick = await cur.fetchone()
-                if pick is None:
-                    return None
-                expires = now + project.assignment_timeout
-                cur = await db.execute(
-                    "INSERT INTO assignments (project_id, sample_id, worker_id, status,"
-                    " shown_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?)",
-                    (project_id, pick[0], user_id, now, expires),
+        params = {
+            "project": project_id,
+            "worker": user_id,
+            "now": now,
+            "expires": now + project.assignment_timeout,
+        }
+        async with self._lock:
+            if now >= self._sweep_due:
+                # Timed-out cards go back to the pool before picking (at most once a second;
+                # the scheduled job covers quiet times).
+                self._sweep_due = now + _SWEEP_EVERY_S
+                await self._in_transaction(_expire, now)
+            try:
+                claimed = await self.db.execute_fetchall(CLAIM_SQL, params)
+            except sqlite3.IntegrityError:
+                # The worker already holds an open card here (one at a time): show it again.
+                claimed = await self.db.execute_fetchall(
+                    "SELECT id, sample_id, expires_at FROM assignments"
+                    " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
+                    (user_id, project_id),
                 )
-                assert cur.lastrowid is not None
-                row = (cur.lastrowid, pick[0], expires)
-            async with db.execute(
-                f"SELECT {_SAMPLE_COLS} FROM samples WHERE id = ?", (row[1],)
-            ) as cur:
-                srow = await cur.fetchone()
+            row = next(iter(claimed), None)
+            if row is None:
+                return None
+            assignment_id, sample_id, expires_at = row
+            srow = await self._one(
+                f"SELECT {_SAMPLE_COLS} FROM samples WHERE id = ?", (sample_id,)
+            )
         assert srow is not None
         return Card(
-            assignment_id=row[0],
+            assignment_id=assignment_id,
             project=project,
-            sample=_sample(tuple(srow)),
+            sample=_sample(srow),
             options=await self.options(project_id),
-            expires_at=row[2],
+            expires_at=expires_at,
         )
+
+    async def _in_transaction(self, fn: Any, *args: Any) -> Any:
+        """Run `fn(db, *args)` in BEGIN IMMEDIATE ... COMMIT; the caller holds the lock."""
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            result = await fn(db, *args)
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
+        return result
 
     async def record_label(
         self, assignment_id: int, user_id: int, option_idx: int, now: float | None = None
     ) -> LabelOutcome:
         """Store a tapped label if the assignment is this worker's, open and unexpired."""
         now = time.time() if now is None else now
-        async with self.transaction() as db:
-            async with db.execute(
-                "SELECT a.project_id, a.sample_id, a.worker_id, a.status, a.shown_at,"
-                " a.expires_at, p.guide_version FROM assignments a"
-                " JOIN projects p ON p.id = a.project_id WHERE a.id = ?",
-                (assignment_id,),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None or row[2] != user_id:
-                return LabelOutcome(status=LabelStatus.NOT_YOURS)
-            project_id, sample_id, _, status, shown_at, expires_at, guide_version = row
-            options = await self.options(project_id)
-            if status == "done":
-                async with db.execute(
-                    "SELECT option_id FROM labels"
-                    " WHERE assignment_id = ? AND retracted_at IS NULL",
-                    (assignment_id,),
-                ) as cur:
-                    live = await cur.fetchone()
-                chosen = next((o for o in options if live and o.id == live[0]), None)
-                return LabelOutcome(
-                    status=LabelStatus.DUPLICATE, project_id=project_id, option=chosen
-                )
-            if status != "open":
-                closed = LabelStatus.EXPIRED if status == "expired" else LabelStatus.CLOSED
-                return LabelOutcome(status=closed, project_id=project_id)
-            if not 0 <= option_idx < len(options):
-                return LabelOutcome(status=LabelStatus.BAD_OPTION, project_id=project_id)
-            if expires_at <= now:
-                await db.execute(
-                    "UPDATE assignments SET status = 'expired', closed_at = ? WHERE id = ?",
-                    (now, assignment_id),
-                )
-                return LabelOutcome(status=LabelStatus.EXPIRED, project_id=project_id)
-            option = options[option_idx]
-            await db.execute(
-                "UPDATE assignments SET status = 'done', closed_at = ? WHERE id = ?",
+        params = {"assignment": assignment_id, "worker": user_id, "idx": option_idx, "now": now}
+        async with self._lock:
+            rows = await self.db.execute_fetchall(ANSWER_SQL, params)
+            row = next(iter(rows), None)
+            if row is not None:
+                options = await self.options(row[0])
+                option = next(o for o in options if o.id == row[1])
+                return LabelOutcome(status=LabelStatus.RECORDED, project_id=row[0], option=option)
+            return await self._why_not_recorded(assignment_id, user_id, option_idx, now)
+
+    async def _why_not_recorded(
+        self, assignment_id: int, user_id: int, option_idx: int, now: float
+    ) -> LabelOutcome:
+        """Explain a tap that stored nothing (the caller holds the lock)."""
+        row = await self._one(
+            "SELECT project_id, worker_id, status, expires_at, option_id FROM assignments"
+            " WHERE id = ?",
+            (assignment_id,),
+        )
+        if row is None or row[1] != user_id:
+            return LabelOutcome(status=LabelStatus.NOT_YOURS)
+        project_id, _, status, expires_at, option_id = row
+        options = await self.options(project_id)
+        if status == "done":
+            chosen = next((o for o in options if o.id == option_id), None)
+            return LabelOutcome(status=LabelStatus.DUPLICATE, project_id=project_id, option=chosen)
+        if status != "open":
+            closed = LabelStatus.EXPIRED if status == "expired" else LabelStatus.CLOSED
+            return LabelOutcome(status=closed, project_id=project_id)
+        if not 0 <= option_idx < len(options):
+            return LabelOutcome(status=LabelStatus.BAD_OPTION, project_id=project_id)
+        if expires_at <= now:
+            await self.db.execute(
+                "UPDATE assignments SET status = 'expired', closed_at = ?"
+                " WHERE id = ? AND status = 'open'",
                 (now, assignment_id),
             )
-            await db.execute(
-                "INSERT INTO labels (assignment_id, project_id, sample_id, worker_id, option_id,"
-                " shown_at, answered_at, guide_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    assignment_id,
-                    project_id,
-                    sample_id,
-                    user_id,
-                    option.id,
-                    shown_at,
-                    now,
-                    guide_version,
-                ),
-            )
-            await _event(
-                db,
-                "label.recorded",
-                user_id,
-                project_id,
-                {"assignment": assignment_id, "sample": sample_id, "option": option.key},
-                now,
-            )
-        return LabelOutcome(status=LabelStatus.RECORDED, project_id=project_id, option=option)
+            return LabelOutcome(status=LabelStatus.EXPIRED, project_id=project_id)
+        raise StorageError(f"assignment {assignment_id}: label not stored for an unknown reason")
 
     async def close_assignment(
         self,
