@@ -105,9 +105,7 @@ async def run_demo(opts: DemoOptions) -> int:
             return await _run(opts, spec, db_path, sandbox)
 
 
-async def _run(
-    opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: SandboxServer
-) -> int:
+async def _run(opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: SandboxServer) -> int:
     if spec.data is None:
         raise ValueError("the demo project names no data file")
     settings = Settings(
@@ -126,8 +124,11 @@ async def _run(
     options = await repo.options(project.id)
     index = {o.key: o.idx for o in options}
     truths = await repo.truths(project.id)
-    texts = {s.id: s.text for s in [await repo.sample(i) for i in truths]}
-    truth_by_text = {texts[i]: index[k] for i, k in truths.items() if texts[i]}
+    truth_by_text: dict[str, int] = {}
+    for sample_id, key in truths.items():
+        text = (await repo.sample(sample_id)).text
+        if text:
+            truth_by_text[text] = index[key]
 
     profiles = mixed_profiles(opts.workers)
     kinds = Counter(p.kind for p in profiles)

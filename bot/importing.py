@@ -49,7 +49,7 @@ async def import_file(
     stats = IntakeStats()
 
     def samples() -> Iterator[SampleIn]:
-        for n, raw in enumerate(read_samples(path, columns or Columns(), stats)):
+        for n, raw in enumerate(read_samples(path, columns, stats)):
             if limit is not None and n >= limit:
                 return
             yield SampleIn(

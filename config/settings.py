@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -41,7 +42,9 @@ class Settings(BaseSettings):
         default=None, description="File download base URL; derived from bot_api_url if unset."
     )
     db_path: Path = Field(default=Path("labelgram.db"), description="SQLite database file.")
-    admins: list[int] = Field(default_factory=list, description="Telegram user ids of admins.")
+    admins: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Telegram user ids of admins: '1,2' or '[1, 2]'."
+    )
     log_level: str = "INFO"
     rate_limit: bool = Field(
         default=True, description="Throttle outgoing messages to Telegram's published limits."
@@ -57,6 +60,19 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _admins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().strip("[]")
+            try:
+                return [int(part) for part in text.replace(",", " ").split()]
+            except ValueError:
+                raise ValueError(
+                    "must be Telegram user ids separated by commas, e.g. 12345,67890"
+                ) from None
+        return value
 
     @field_validator("log_level")
     @classmethod

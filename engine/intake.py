@@ -12,13 +12,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 TEXT_COLUMNS = ("text", "sentence", "content", "review", "body", "message")
 MEDIA_COLUMNS = ("media", "image", "photo", "path", "file", "url", "audio", "video")
 ID_COLUMNS = ("id", "sample_id", "item", "task", "uid")
 TRUTH_COLUMNS = ("truth", "gold", "answer", "label")
 
+Numbered = tuple[int, dict[str, Any]]
 _KIND_BY_SUFFIX = {
     **dict.fromkeys((".jpg", ".jpeg", ".png", ".webp", ".bmp"), "photo"),
     **dict.fromkeys((".mp3", ".m4a", ".wav", ".flac", ".aac"), "audio"),
@@ -101,40 +102,25 @@ def resolve_columns(found: list[str], wanted: Columns) -> Columns:
     return cols
 
 
-def _rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
-    """Column names and (line number, row) pairs of a CSV/TSV or JSONL file."""
-    suffix = path.suffix.lower()
+def _rows(handle: TextIO, suffix: str, path: Path) -> tuple[list[str], Iterator[Numbered]]:
+    """Column names and (line number, row) pairs of an open CSV/TSV or JSONL file."""
     if suffix in (".jsonl", ".ndjson"):
-        handle = path.open(encoding="utf-8-sig")
-        first: dict[str, Any] | None = None
-        first_line = 0
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                first, first_line = _json_row(line, number, path), number
-                break
+        lines = enumerate(handle, start=1)
+        first = next(((n, line) for n, line in lines if line.strip()), None)
+        if first is None:
+            return [], iter(())
+        head = (first[0], _json_row(first[1], first[0], path))
 
-        def jsonl() -> Iterator[tuple[int, dict[str, Any]]]:
-            with handle:
-                if first is None:
-                    return
-                yield first_line, first
-                for number, line in enumerate(handle, start=first_line + 1):
-                    if line.strip():
-                        yield number, _json_row(line, number, path)
+        def jsonl() -> Iterator[Numbered]:
+            yield head
+            for number, line in lines:
+                if line.strip():
+                    yield number, _json_row(line, number, path)
 
-        return (list(first) if first else []), jsonl()
-    if suffix in (".csv", ".tsv", ".txt"):
-        handle = path.open(encoding="utf-8-sig", newline="")
-        reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
-        names = list(reader.fieldnames or [])
-
-        def table() -> Iterator[tuple[int, dict[str, Any]]]:
-            with handle:
-                for row in reader:
-                    yield reader.line_num, row
-
-        return names, table()
-    raise IntakeError(f"{path.name}: use a .csv, .tsv or .jsonl data file")
+        return list(head[1]), jsonl()
+    reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+    names = list(reader.fieldnames or [])
+    return names, ((reader.line_num, row) for row in reader)
 
 
 def _json_row(line: str, number: int, path: Path) -> dict[str, Any]:
@@ -158,50 +144,60 @@ def _cell(row: dict[str, Any], column: str | None) -> str | None:
 
 
 def read_samples(
-    path: Path, columns: Columns = Columns(), stats: IntakeStats | None = None
+    path: Path, columns: Columns | None = None, stats: IntakeStats | None = None
 ) -> Iterator[RawSample]:
     """Stream the samples of a data file; rows with nothing to label are counted, not kept."""
     stats = stats if stats is not None else IntakeStats()
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".txt", ".jsonl", ".ndjson"):
+        raise IntakeError(f"{path.name}: use a .csv, .tsv or .jsonl data file")
     try:
-        names, rows = _rows(path)
+        handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise IntakeError(f"{path}: cannot read the data file ({exc.strerror})") from exc
-    cols = resolve_columns(names, columns)
-    seen: set[str] = set()
-    try:
-        for number, row in rows:
-            stats.rows += 1
-            text, media = _cell(row, cols.text), _cell(row, cols.media)
-            if text is None and media is None:
-                stats.empty += 1
-                stats.drop(f"line {number}: empty")
-                continue
-            if media is not None and not media.startswith(("http://", "https://")):
-                media_path = Path(media)
-                if not media_path.is_absolute():
-                    media_path = path.parent / media_path
-                media = str(media_path.resolve())
-            ext_id = _cell(row, cols.id) or _content_id(text, media)
-            if ext_id in seen:
-                stats.duplicate_ids += 1
-                stats.drop(f"line {number}: id '{ext_id}' already in this file")
-                continue
-            seen.add(ext_id)
-            stats.kept += 1
-            yield RawSample(
-                ext_id=ext_id,
-                kind=media_kind(media) if media else "text",
-                text=text,
-                media=media,
-                truth=_cell(row, cols.truth),
-            )
-    except UnicodeDecodeError as exc:
-        raise IntakeError(
-            f"{path.name}: not UTF-8 text (byte {exc.start} of a read block); "
-            "save it as UTF-8 and import again"
-        ) from exc
-    except csv.Error as exc:
-        raise IntakeError(f"{path.name}: malformed CSV: {exc}") from exc
+    with handle:
+        try:
+            names, rows = _rows(handle, suffix, path)
+            cols = resolve_columns(names, columns or Columns())
+            seen: set[str] = set()
+            for number, row in rows:
+                stats.rows += 1
+                sample = _sample(row, cols, path)
+                if sample is None:
+                    stats.empty += 1
+                    stats.drop(f"line {number}: empty")
+                elif sample.ext_id in seen:
+                    stats.duplicate_ids += 1
+                    stats.drop(f"line {number}: id '{sample.ext_id}' already in this file")
+                else:
+                    seen.add(sample.ext_id)
+                    stats.kept += 1
+                    yield sample
+        except UnicodeDecodeError as exc:
+            raise IntakeError(
+                f"{path.name}: not UTF-8 text (byte {exc.start} of a read block); "
+                "save it as UTF-8 and import again"
+            ) from exc
+        except csv.Error as exc:
+            raise IntakeError(f"{path.name}: malformed CSV: {exc}") from exc
+
+
+def _sample(row: dict[str, Any], cols: Columns, path: Path) -> RawSample | None:
+    text, media = _cell(row, cols.text), _cell(row, cols.media)
+    if text is None and media is None:
+        return None
+    if media is not None and not media.startswith(("http://", "https://")):
+        media_path = Path(media)
+        if not media_path.is_absolute():
+            media_path = path.parent / media_path
+        media = str(media_path.resolve())
+    return RawSample(
+        ext_id=_cell(row, cols.id) or _content_id(text, media),
+        kind=media_kind(media) if media else "text",
+        text=text,
+        media=media,
+        truth=_cell(row, cols.truth),
+    )
 
 
 def _content_id(text: str | None, media: str | None) -> str:

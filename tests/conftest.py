@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import os
+
+# Opt in to python-telegram-bot's timedelta retry_after now: without it every 429 emits a
+# deprecation warning, which filterwarnings=error turns into a failure.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -34,9 +40,7 @@ async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
         yield r
 
 
-async def add_project(
-    repo: Repository, n_samples: int = 5, **overrides: object
-) -> Project:
+async def add_project(repo: Repository, n_samples: int = 5, **overrides: object) -> Project:
     project = await repo.create_project(make_spec(**overrides))
     await repo.import_samples(
         project.id,

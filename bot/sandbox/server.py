@@ -5,38 +5,43 @@ The real bot runs against it unchanged, over HTTP, by pointing python-telegram-b
 :attr:`SandboxServer.file_url`. Simulated users (see :mod:`bot.sandbox.client`) talk to the
 control API under ``/sandbox/``. The server listens on 127.0.0.1 and keeps everything in memory.
 
+Bot API methods: getMe, getUpdates, deleteWebhook, getWebhookInfo, setMyCommands,
+getMyCommands, deleteMyCommands, sendMessage, sendPhoto, sendAudio, sendVoice, sendVideo,
+sendDocument, editMessageText, editMessageCaption, editMessageReplyMarkup, deleteMessage,
+answerCallbackQuery, getFile, sendChatAction, logOut, close (names are case-insensitive).
+
 What it emulates: private chats with users created through the control API; long polling with
 offsets, limits, remembered ``allowed_updates`` and the 409 conflict of a second poller; text and
-media messages with their current state (edits, deletions, inline keyboards); callback queries;
-file uploads, ``file_id`` reuse and downloads; Telegram's error shape and description texts for
-the common mistakes (chat not found, empty or too long text and captions, invalid callback data,
-malformed markup, edits of unknown or unchanged messages, stale callback queries, unknown files,
-users who blocked the bot, HTML that Telegram would refuse); token-bucket flood limits (429).
+media messages with their current state (edits, deletions, inline keyboards, replies); callback
+queries; ``my_chat_member`` updates on block/unblock; file uploads, ``file_id`` reuse and
+downloads; Telegram's error shape and description texts for the common mistakes (chat not found,
+empty or too long text and captions, invalid callback data, malformed markup, edits of unknown or
+unchanged messages, stale callback queries, unknown files, sends and edits to a user who blocked
+the bot, HTML that Telegram would refuse); token-bucket flood limits (429 with retry_after).
 
 What it does not emulate:
 
 - groups, supergroups, channels, topics, business accounts, inline mode, payments, games,
   stickers, polls, reactions, media groups, ``copyMessage``/``forwardMessage`` and every other
-  method not listed in ``_METHODS`` (they answer 404 "Not Found", as Telegram does for unknown
-  methods);
+  method not listed above: they answer 404 "Not Found", as Telegram does for unknown methods;
 - webhooks (``setWebhook`` answers 404; only ``getUpdates`` delivers updates);
 - users sending anything but text; users editing or deleting their own messages;
 - ``/command`` entities anywhere but at offset 0, and any other automatic entity (URLs,
   mentions, hashtags);
 - ``parse_mode`` ``Markdown``/``MarkdownV2``: the text is stored verbatim, without validation;
-  HTML is parsed (tags become entities, errors become "can't parse entities"), but the exact
-  wording after that prefix is only close to Telegram's, and leading/trailing whitespace is not
-  trimmed;
+  HTML is parsed (tags become entities, errors become "can't parse entities"), but the wording
+  after that prefix is only close to Telegram's, and leading/trailing whitespace is not trimmed;
+  lengths are counted in code points;
 - reply keyboards (``keyboard``, ``remove_keyboard``, ``force_reply``): accepted, not shown;
   a simulated user types the button's text instead;
 - file contents sent by ``http(s)`` URL: never downloaded (no network); the message gets a new
   ``file_id`` without ``file_size``, and downloading that file answers 404;
-- thumbnails and extra photo sizes (a photo has one ``PhotoSize``), media durations (taken from
-  the request, else 0), video dimensions (from the request, else 0);
-- the 48-hour limit on deleting messages, callback queries expiring after a while, and limits
-  other than the ``RateLimits`` buckets (which apply to ``send*`` except ``sendChatAction``,
-  and to ``edit*``);
-- persistence: everything is lost when the server stops.
+- thumbnails and extra photo sizes (a photo has one ``PhotoSize``), media durations and video
+  dimensions (taken from the request, else 0), re-encoding of photos;
+- the scope/language fallback of getMyCommands (a list is found only under its exact key);
+- the 48-hour limit on deleting messages, callback queries expiring, and limits other than the
+  ``RateLimits`` buckets (which apply to ``send*`` except ``sendChatAction``, and to ``edit*``);
+- persistence: all state lives in the SandboxServer object's memory.
 
 Run it standalone with ``python -m bot.sandbox.server --port 8081``.
 """
@@ -136,7 +141,7 @@ _LEADING_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{1,64})?(?=\s
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Token buckets for message-sending methods (send*, edit*); None disables a bucket."""
+    """Token buckets for sending and editing messages (not sendChatAction); None disables one."""
 
     global_rate: float | None = 30.0  # per second, whole bot
     global_burst: int = 30
@@ -1257,6 +1262,8 @@ class SandboxServer:
         body = await self._json_body(request)
         message_id, data = body.get("message_id"), body.get("data")
         strict = body.get("strict", True)
+        if not isinstance(strict, bool):
+            raise _bad("strict must be a boolean")
         if not isinstance(message_id, int) or not isinstance(data, str):
             raise _bad("message_id must be an integer and data a string")
         if chat.blocked:

@@ -19,9 +19,9 @@ def label_buttons(card: dict) -> list[tuple[str, str]]:
     return [b for b in buttons(card) if b[1].startswith("v1:l:")]
 
 
-async def edited(user: SandboxUser, card: dict, timeout: float = 5.0) -> dict:
+async def edited(user: SandboxUser, card: dict, wait_s: float = 5.0) -> dict:
     """The card once the bot has edited it (edits run alongside the next send)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         current = await user.message(card["message_id"])
         if current.get("reply_markup") != card.get("reply_markup"):
@@ -60,8 +60,10 @@ async def test_tap_records_label_marks_card_and_sends_next(world: World) -> None
     cb = await user.press(card, data=red[1])
     nxt = await user.next_message()
     answer = await user.answer(cb)
-    assert answer["answered"] and answer["text"] == "Saved: Red"
-    assert nxt["text"].startswith("text sample") and nxt["text"] != card["text"]
+    assert answer["answered"]
+    assert answer["text"] == "Saved: Red"
+    assert nxt["text"].startswith("text sample")
+    assert nxt["text"] != card["text"]
     assert buttons(await edited(user, card)) == [("✓ Red", "v1:n")]
     labels = await world.repo.live_labels(world.project.id)
     assert [(lb.worker_id, lb.option_key) for lb in labels] == [(1, "red")]
@@ -79,7 +81,7 @@ async def test_double_tap_records_one_label(world: World) -> None:
 
 
 async def test_replayed_update_records_one_label(world: World) -> None:
-    user, card = await world.first_card(1)
+    _user, card = await world.first_card(1)
     red = label_buttons(card)[0]
     update = Update.de_json(
         {
@@ -101,7 +103,7 @@ async def test_replayed_update_records_one_label(world: World) -> None:
 
 async def test_forged_and_malformed_callbacks_record_nothing(world: World) -> None:
     user, card = await world.first_card(1)
-    other, other_card = await world.first_card(2)
+    _other, other_card = await world.first_card(2)
     foreign = label_buttons(other_card)[0][1]  # worker 2's assignment
     aid = foreign.split(":")[2]
     for data in (foreign, f"v1:l:{aid}:7", "v1:l:abc:0", "hello", "v9:l:1:0", "v1:rr:1:evil"):
@@ -118,7 +120,8 @@ async def test_expired_card_records_nothing_and_a_fresh_one_arrives(world: World
     cb = await user.press(card, data=label_buttons(card)[0][1])
     fresh = await user.next_message()
     assert "expired" in (await user.answer(cb))["text"]
-    assert label_buttons(fresh) and fresh["text"] != card["text"]
+    assert label_buttons(fresh)
+    assert fresh["text"] != card["text"]
     assert await world.repo.live_labels(world.project.id) == []
     assert buttons(await edited(user, card))[0][0] == "⌛ No longer active"
 
@@ -146,7 +149,8 @@ async def test_all_done_when_nothing_is_left(world: World) -> None:
     for _ in range(3):
         await user.press(card, data=label_buttons(card)[0][1])
         card = await user.next_message()
-    assert "All done" in card["text"] and not buttons(card)
+    assert "All done" in card["text"]
+    assert not buttons(card)
     await user.send("/me")
     assert "Labels: 3" in (await user.next_message())["text"]
 
@@ -164,7 +168,8 @@ async def test_skip_and_report_move_on(world: World) -> None:
     card3 = await user.next_message()
     assert label_buttons(card3)
     status = await world.repo.project_status(world.project.id)
-    assert status.reports == 1 and status.labels == 0
+    assert status.reports == 1
+    assert status.labels == 0
 
 
 async def test_worker_cannot_run_coordinator_commands(world: World) -> None:
@@ -240,7 +245,7 @@ async def test_photo_sample_uploads_once_then_reuses_file_id(photo_world: World)
             break
         await asyncio.sleep(0.01)
     assert stored == (file_id,)
-    other, card2 = await world.first_card(2)
+    _other, card2 = await world.first_card(2)
     assert card2["photo"][-1]["file_id"] == file_id
     await user.press(card, data=label_buttons(card)[0][1])
     # the other photo's file is missing: reported automatically, the worker is told, no crash

@@ -101,7 +101,8 @@ async def test_open_card_is_returned_again_not_a_new_one(repo: Repository) -> No
     await add_worker(repo, 1, project)
     a = await repo.next_card(1, project.id)
     b = await repo.next_card(1, project.id)
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     assert a.assignment_id == b.assignment_id
     assert (await repo.project_status(project.id)).open_assignments == 1
 
@@ -114,7 +115,8 @@ async def test_expired_assignment_returns_to_pool(repo: Repository) -> None:
     assert card is not None
     assert await repo.next_card(2, project.id, now=1030.0) is None  # still held by worker 1
     late = await repo.next_card(2, project.id, now=1061.0)
-    assert late is not None and late.sample.id == card.sample.id
+    assert late is not None
+    assert late.sample.id == card.sample.id
     # worker 1's tap on the expired card records nothing
     outcome = await repo.record_label(card.assignment_id, 1, 0, now=1062.0)
     assert outcome.status is LabelStatus.EXPIRED
@@ -145,7 +147,8 @@ async def test_double_tap_records_one_label(repo: Repository) -> None:
     again = await repo.record_label(card.assignment_id, 1, 0)
     assert first.status is LabelStatus.RECORDED
     assert again.status is LabelStatus.DUPLICATE
-    assert again.option is not None and again.option.key == "blue"
+    assert again.option is not None
+    assert again.option.key == "blue"
     assert len(await repo.live_labels(project.id)) == 1
 
 
@@ -184,7 +187,8 @@ async def test_undo_takes_back_last_label_and_reopens_it(repo: Repository) -> No
     assert held is not None
     undone = await repo.undo_last(1, project.id)
     assert undone.status is UndoStatus.UNDONE
-    assert undone.card is not None and undone.card.assignment_id == card.assignment_id
+    assert undone.card is not None
+    assert undone.card.assignment_id == card.assignment_id
     assert await repo.live_labels(project.id) == []
     # the card the worker held went back to the pool
     assert (await repo.record_label(held.assignment_id, 1, 0)).status is LabelStatus.CLOSED
@@ -218,7 +222,9 @@ async def test_invites_roles_and_no_demotion(repo: Repository) -> None:
     with pytest.raises(NotFound):
         await repo.redeem_invite("nope", 7)
     w = await repo.get_worker(7)
-    assert w is not None and w.language == "ko" and w.current_project_id == project.id
+    assert w is not None
+    assert w.language == "ko"
+    assert w.current_project_id == project.id
 
 
 async def test_language_choice_survives_profile_refresh(repo: Repository) -> None:
@@ -241,8 +247,14 @@ async def test_event_log_is_append_only(repo: Repository) -> None:
 @pytest.mark.parametrize("sql", [PICK_SQL, CLAIM_SQL, ANSWER_SQL])
 async def test_hot_queries_use_indexes_not_scans(repo: Repository, sql: str) -> None:
     project = await add_project(repo, 50)
-    params = {"project": project.id, "worker": 1, "now": 0.0, "expires": 1.0,
-              "assignment": 1, "idx": 0}
+    params = {
+        "project": project.id,
+        "worker": 1,
+        "now": 0.0,
+        "expires": 1.0,
+        "assignment": 1,
+        "idx": 0,
+    }
     names = {n for n in params if f":{n}" in sql}
     plan_rows = await repo._all("EXPLAIN QUERY PLAN " + sql, {n: params[n] for n in names})
     plan = " | ".join(str(row[3]) for row in plan_rows)

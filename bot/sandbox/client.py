@@ -1,0 +1,201 @@
+"""A simulated Telegram user that talks to the sandbox server's control API.
+
+One :class:`SandboxUser` per simulated person. Benchmarks that run many users at once should
+share one ``httpx.AsyncClient`` whose pool admits every concurrent long poll, e.g.
+``httpx.AsyncClient(limits=httpx.Limits(max_connections=None))``.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+JSON = dict[str, Any]
+
+# Extra seconds the HTTP request may take beyond the server-side long-poll timeout.
+_POLL_SLACK = 5.0
+
+
+class SandboxError(Exception):
+    """The control API refused a request."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+
+
+def buttons(message: JSON) -> list[tuple[str, str]]:
+    """Return the (text, callback_data) of a message's inline callback buttons, row by row."""
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [
+        (button["text"], button["callback_data"])
+        for row in rows
+        for button in row
+        if "callback_data" in button
+    ]
+
+
+def _local_client() -> httpx.AsyncClient:
+    """Return a client for the local sandbox, deaf to proxy settings in the environment."""
+    return httpx.AsyncClient(trust_env=False)
+
+
+def _result(response: httpx.Response) -> Any:
+    """Return the result of a control-API answer, or raise its refusal."""
+    body = response.json()
+    if not body.get("ok"):
+        raise SandboxError(
+            body.get("error_code", response.status_code), body.get("description", "")
+        )
+    return body["result"]
+
+
+async def calls(base_url: str, *, client: httpx.AsyncClient | None = None) -> dict[str, int]:
+    """Return how many times the bot called each Bot API method since start or reset."""
+    if client is not None:
+        return dict(_result(await client.get(f"{base_url}/sandbox/calls")))
+    async with _local_client() as own:
+        return dict(_result(await own.get(f"{base_url}/sandbox/calls")))
+
+
+async def reset_calls(base_url: str, *, client: httpx.AsyncClient | None = None) -> None:
+    """Reset the server's per-method call counter."""
+    if client is not None:
+        _result(await client.post(f"{base_url}/sandbox/calls/reset"))
+        return
+    async with _local_client() as own:
+        _result(await own.post(f"{base_url}/sandbox/calls/reset"))
+
+
+class SandboxUser:
+    """A simulated user: sends text, presses inline buttons, reads what the bot sent."""
+
+    def __init__(
+        self,
+        base_url: str,
+        user_id: int,
+        first_name: str,
+        *,
+        username: str | None = None,
+        language_code: str | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.user_id = user_id
+        self.first_name = first_name
+        self.username = username
+        self.language_code = language_code
+        # The id of the newest bot message this user has seen; next_message() reads after it.
+        self.last_seen = 0
+        self._own_client = client is None
+        self._client = client if client is not None else _local_client()
+
+    @property
+    def _path(self) -> str:
+        """Return the URL of this user's control resource."""
+        return f"{self.base_url}/sandbox/users/{self.user_id}"
+
+    async def __aenter__(self) -> Self:
+        """Return the user; the HTTP client closes on exit (if this user created it)."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the HTTP client if this user created it."""
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this user created it; a shared one stays open."""
+        if self._own_client:
+            await self._client.aclose()
+
+    async def create(self) -> JSON:
+        """Register the user with the server (idempotent) and return the User object."""
+        body: JSON = {"id": self.user_id, "first_name": self.first_name}
+        if self.username is not None:
+            body["username"] = self.username
+        if self.language_code is not None:
+            body["language_code"] = self.language_code
+        user: JSON = _result(await self._client.post(f"{self.base_url}/sandbox/users", json=body))
+        return user
+
+    async def send(self, text: str) -> JSON:
+        """Send the bot a text message and return it."""
+        message: JSON = _result(
+            await self._client.post(f"{self._path}/messages", json={"text": text})
+        )
+        return message
+
+    async def press(
+        self,
+        message: JSON,
+        *,
+        data: str | None = None,
+        text: str | None = None,
+        strict: bool = True,
+    ) -> str:
+        """Press an inline button, chosen by callback data or visible text; return the query id."""
+        if (data is None) == (text is None):
+            raise ValueError("give exactly one of data= and text=")
+        if text is not None:
+            matches = [d for label, d in buttons(message) if label == text]
+            if not matches:
+                raise LookupError(f"no button {text!r} in message {message['message_id']}")
+            data = matches[0]
+        body = {"message_id": message["message_id"], "data": data, "strict": strict}
+        answer = _result(await self._client.post(f"{self._path}/callback", json=body))
+        return str(answer["callback_query_id"])
+
+    # The timeouts below are long-poll durations the server waits for (ASYNC109 assumes a
+    # client-side cancel timeout).
+    async def messages_after(self, after: int, timeout: float = 0.0) -> list[JSON]:  # noqa: ASYNC109
+        """Wait up to ``timeout`` s for bot messages newer than ``after``; oldest first."""
+        response = await self._client.get(
+            f"{self._path}/inbox",
+            params={"after": after, "timeout": timeout},
+            timeout=timeout + _POLL_SLACK,
+        )
+        messages: list[JSON] = _result(response)
+        if messages:
+            self.last_seen = max(self.last_seen, messages[-1]["message_id"])
+        return messages
+
+    async def next_message(self, timeout: float = 5.0) -> JSON:  # noqa: ASYNC109
+        """Return the next bot message after the last one seen, or raise TimeoutError."""
+        after = self.last_seen
+        messages = await self.messages_after(after, timeout)
+        if not messages:
+            raise TimeoutError(f"user {self.user_id} got no bot message after {after}")
+        # The rest stay unseen, so the following call returns them one by one.
+        self.last_seen = messages[0]["message_id"]
+        return messages[0]
+
+    async def message(self, message_id: int) -> JSON:
+        """Return the current state of a message in this user's chat."""
+        message: JSON = _result(await self._client.get(f"{self._path}/messages/{message_id}"))
+        return message
+
+    async def answer(self, callback_id: str, timeout: float = 5.0) -> JSON:  # noqa: ASYNC109
+        """Wait for the bot's answer to a button press: ``{answered, text, show_alert, url}``."""
+        response = await self._client.get(
+            f"{self.base_url}/sandbox/callbacks/{callback_id}",
+            params={"timeout": timeout},
+            timeout=timeout + _POLL_SLACK,
+        )
+        answer: JSON = _result(response)
+        return answer
+
+    async def block(self) -> None:
+        """Block the bot: its sends to this user now fail with 403."""
+        _result(await self._client.post(f"{self._path}/block"))
+
+    async def unblock(self) -> None:
+        """Unblock the bot."""
+        _result(await self._client.post(f"{self._path}/unblock"))

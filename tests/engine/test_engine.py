@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from engine.consensus import Vote, accuracy, majority_vote
+from engine.intake import Columns, IntakeError, IntakeStats, media_kind, read_samples
+from engine.stats import percentile
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile([5], 99) == 5
+    assert percentile([3, 1, 2], 0) == 1
+    assert math.isnan(percentile([], 50))
+
+
+def test_majority_vote_reports_ties_deterministically() -> None:
+    votes = [
+        Vote(1, "a", "x"),
+        Vote(2, "a", "x"),
+        Vote(3, "a", "y"),
+        Vote(1, "b", "y"),
+        Vote(2, "b", "x"),
+    ]
+    decisions = majority_vote(votes)
+    assert decisions["a"].label == "x"
+    assert not decisions["a"].tie
+    assert decisions["a"].support == pytest.approx(2 / 3)
+    assert decisions["b"].label == "x"
+    assert decisions["b"].tie
+    assert accuracy(decisions, {"a": "x", "b": "y", "c": "z"}) == 0.5
+
+
+def test_csv_with_autodetected_columns(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "id,Text,label\n1,hello,red\n2,,blue\n3,  world  ,\n1,dup,red\n", encoding="utf-8-sig"
+    )
+    stats = IntakeStats()
+    rows = list(read_samples(path, stats=stats))
+    assert [(r.ext_id, r.text, r.truth) for r in rows] == [
+        ("1", "hello", "red"),
+        ("3", "world", None),
+    ]
+    assert (stats.rows, stats.kept, stats.empty, stats.duplicate_ids) == (4, 2, 1, 1)
+    assert stats.examples == ["line 3: empty", "line 5: id '1' already in this file"]
+
+
+def test_jsonl_media_paths_and_content_ids(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"image": "img/a.png"}\n\n{"image": "https://x.org/b.mp4?s=1"}\n')
+    rows = list(read_samples(path))
+    assert rows[0].kind == "photo"
+    assert rows[0].media == str(tmp_path / "img" / "a.png")
+    assert rows[1].kind == "video"
+    assert rows[1].media.startswith("https://")
+    assert rows[0].ext_id.startswith("h")
+    assert rows[0].ext_id != rows[1].ext_id
+    assert [r.ext_id for r in read_samples(path)] == [r.ext_id for r in rows]  # stable
+
+
+def test_errors_say_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(IntakeError, match=r"no text or media column.*the file has: a, b"):
+        list(read_samples(path))
+    with pytest.raises(IntakeError, match="no text column 'body'; the file has: a, b"):
+        list(read_samples(path, Columns(text="body")))
+    bad = tmp_path / "d.jsonl"
+    bad.write_text('{"text": "ok"}\n{"text": broken}\n')
+    with pytest.raises(IntakeError, match="line 2: not valid JSON"):
+        list(read_samples(bad))
+    cp949 = tmp_path / "k.csv"
+    cp949.write_bytes("text\n안녕하세요\n".encode("cp949"))
+    with pytest.raises(IntakeError, match="not UTF-8"):
+        list(read_samples(cp949))
+    with pytest.raises(IntakeError, match=r"use a \.csv, \.tsv or \.jsonl"):
+        list(read_samples(tmp_path / "d.xlsx"))
+
+
+def test_media_kind_by_extension() -> None:
+    assert media_kind("a.JPG") == "photo"
+    assert media_kind("a.ogg") == "voice"
+    assert media_kind("a.mp3") == "audio"
+    assert media_kind("a.pdf") == "document"
