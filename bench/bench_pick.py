@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import random
@@ -51,24 +52,18 @@ class Timings:
     name: str
     ns: list[int] = field(default_factory=list)
 
-    def row(self) -> str:
-        """One line of the result table: n, p50, p99 and max in milliseconds."""
-        s = sorted(self.ns)
-        if not s:
-            return f"{self.name:<38} {0:>7}"
-
-        def pct(q: float) -> float:
-            # nearest rank: the smallest value with at least q of the samples at or below it
-            return s[max(0, min(len(s) - 1, -(-len(s) * q // 1) - 1))] / 1e6
-
-        return (
-            f"{self.name:<38} {len(s):>7} {pct(0.50):>9.3f} {pct(0.99):>9.3f} {s[-1] / 1e6:>9.3f}"
-        )
-
     def p(self, q: float) -> float:
         """The q-quantile in milliseconds (nearest rank)."""
         s = sorted(self.ns)
-        return s[max(0, min(len(s) - 1, -(-len(s) * q // 1) - 1))] / 1e6
+        return s[max(0, math.ceil(len(s) * q) - 1)] / 1e6 if s else float("nan")
+
+    def row(self) -> str:
+        """One line of the result table: n, p50, p99 and max in milliseconds."""
+        worst = max(self.ns, default=0) / 1e6
+        return (
+            f"{self.name:<38} {len(self.ns):>7} {self.p(0.50):>9.3f} {self.p(0.99):>9.3f}"
+            f" {worst:>9.3f}"
+        )
 
 
 def spec() -> ProjectSpec:
@@ -387,7 +382,7 @@ def _timed(label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.perf_counter()
     result = fn()
     took = time.perf_counter() - t0
-    print(f"  {label}: {took:.1f} s", file=sys.stderr)
+    print(f"build     {label}: {took:.1f} s", flush=True)
     return result, took
 
 
@@ -412,7 +407,7 @@ def run(args: argparse.Namespace, path: Path) -> int:
         project_id = int(row[0])
         print(f"database  {path}: reused as left by earlier runs (--samples/--workers ignored)")
     else:
-        print(f"building {args.samples:,} samples, {args.workers:,} workers ...", file=sys.stderr)
+        print(f"build     {args.samples:,} samples, {args.workers:,} workers ...", flush=True)
         (project_id, imp_s), _ = _timed(
             "create_project + import_samples",
             lambda: asyncio.run(_create_and_import(path, args.samples)),
