@@ -21,6 +21,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.context import BotData, Context
+from bot.keyboards import start_keyboard
 from bot.texts import COMMANDS, LANGUAGES, t
 from config.settings import Settings
 from handlers import coordinator, labeling
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 LabelgramApp = Application[
     ExtBot[Any], Context, dict[str, object], dict[str, object], BotData, JobQueue[Context]
 ]
-EXPIRE_JOB = "expire-assignments"
+HOUSEKEEPING_JOB = "housekeeping"
 _ADMIN_ALERT_EVERY_S = 60.0
 
 
@@ -80,10 +81,10 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in COMMANDS]
         await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
     if app.job_queue is not None:
-        for job in app.job_queue.get_jobs_by_name(EXPIRE_JOB):
+        for job in app.job_queue.get_jobs_by_name(HOUSEKEEPING_JOB):
             job.schedule_removal()
         app.job_queue.run_repeating(
-            expire_assignments, interval=data.settings.expire_every_s, first=1, name=EXPIRE_JOB
+            housekeeping, interval=data.settings.expire_every_s, first=1, name=HOUSEKEEPING_JOB
         )
 
 
@@ -92,11 +93,24 @@ async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
     await app.bot_data.repo.close()
 
 
-async def expire_assignments(context: Context) -> None:
-    """Return assignments nobody answered in time to the pool."""
-    count = await context.bot_data.repo.expire_due()
+async def housekeeping(context: Context) -> None:
+    """Return timed-out cards to the pool; tell idle workers when there is work again."""
+    repo = context.bot_data.repo
+    count = await repo.expire_due()
     if count:
         log.info("returned %d timed-out assignments to the pool", count)
+    for user_id, project_id in await repo.take_idle_with_work():
+        worker = await repo.get_worker(user_id)
+        lang = worker.language if worker else "en"
+        project = await repo.get_project(project_id)
+        try:
+            await context.bot.send_message(
+                user_id,
+                t(lang, "more_work", project=project.name),
+                reply_markup=start_keyboard(project_id, lang),
+            )
+        except Forbidden:
+            log.info("user %s blocked the bot; not told about new work", user_id)
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -112,11 +126,11 @@ async def on_error(update: object, context: Context) -> None:
                 await context.bot.send_message(update.effective_chat.id, t(lang, "error"))
         except TelegramError:
             pass  # we are already handling an error; the log has it
-    last = context.bot_data.__dict__.get("_last_alert", 0.0)
     now = time.monotonic()
-    if now - last < _ADMIN_ALERT_EVERY_S or not context.bot_data.settings.admins:
+    data = context.bot_data
+    if now - data.last_admin_alert < _ADMIN_ALERT_EVERY_S or not data.settings.admins:
         return
-    context.bot_data.__dict__["_last_alert"] = now
+    data.last_admin_alert = now
     tb = "".join(traceback.format_exception(context.error)) if context.error else ""
     text = f"⚠️ Labelgram error\n<pre>{html.escape(tb[-3000:])}</pre>"
     for admin in context.bot_data.settings.admins:

@@ -33,6 +33,11 @@ def _fit(body: str | None, tail: str, limit: int) -> str:
     return f"{body}\n\n{tail}"
 
 
+async def _is_file(path: str) -> bool:
+    """Whether a local media file exists (checked off the event loop: disks can be slow)."""
+    return await asyncio.to_thread(Path(path).is_file)
+
+
 def _file_id(message: Message) -> str | None:
     if message.photo:
         return message.photo[-1].file_id
@@ -52,15 +57,12 @@ async def send_card(bot: Bot, repo: Repository, chat_id: int, card: Card, lang: 
             chat_id, _fit(sample.text, question, TEXT_LIMIT), reply_markup=markup
         )
     media: str | Path
-    is_url = bool(sample.media and sample.media.startswith(("http://", "https://")))
-    local = Path(sample.media) if sample.media and not is_url else None
-    local_ok = local is not None and await asyncio.to_thread(local.is_file)
     if sample.file_id:
         media = sample.file_id
-    elif is_url and sample.media:
+    elif sample.media and sample.media.startswith(("http://", "https://")):
         media = sample.media
-    elif local_ok and local is not None:
-        media = local
+    elif sample.media and await _is_file(sample.media):
+        media = Path(sample.media)
     else:
         raise SampleUnavailable(f"sample {sample.ext_id}: file {sample.media!r} not found")
     caption = _fit(sample.text, question, CAPTION_LIMIT)

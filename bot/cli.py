@@ -110,7 +110,8 @@ def _run(settings: Settings) -> int:
     from bot.app import build_application
 
     logging.getLogger().setLevel(settings.log_level)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "apscheduler"):  # one line per request / per job run otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     repo = Repository(settings.db_path)
     # Open once here so a bad path is one clear line, not a traceback from inside the bot.
     asyncio.run(_check_db(repo))

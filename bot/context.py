@@ -17,6 +17,7 @@ class BotData:
     def __init__(self) -> None:
         self._repo: Repository | None = None
         self._settings: Settings | None = None
+        self.last_admin_alert = 0.0  # monotonic time of the last error alert to admins
 
     def attach(self, repo: Repository, settings: Settings) -> None:
         """Give the handlers their repository and settings."""

@@ -71,6 +71,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "🎉 “{project}”의 작업을 모두 마쳤습니다. 지금은 남은 샘플이 없습니다.\n"
         "새 작업이 생기면 알려 드리겠습니다.",
     },
+    "more_work": {
+        "en": "🆕 New samples are ready in “{project}”. Tap Start when you are ready.",
+        "ko": "🆕 “{project}”에 새 샘플이 준비되었습니다. 준비되면 시작을 누르세요.",
+    },
     "sample_broken": {
         "en": "A sample could not be shown; it was reported for you. Here is the next one.",
         "ko": "샘플을 표시할 수 없어 자동으로 신고했습니다. 다음 샘플입니다.",

@@ -76,6 +76,7 @@ async def send_next(context: Context, user_id: int, project_id: int, lang: str) 
             if card is None:
                 project = await repo.get_project(project_id)
                 await context.bot.send_message(user_id, t(lang, "all_done", project=project.name))
+                await repo.mark_idle(user_id, project_id)
                 return
             try:
                 await send_card(context.bot, repo, user_id, card, lang)

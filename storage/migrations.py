@@ -61,9 +61,11 @@ MIGRATIONS: tuple[str, ...] = (
         project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
         role       TEXT NOT NULL CHECK (role IN ('worker', 'coordinator')),
         joined_at  REAL NOT NULL,
+        idle_since REAL,                           -- told "all done"; told again when work comes
         PRIMARY KEY (worker_id, project_id)
     ) WITHOUT ROWID;
     CREATE INDEX memberships_project ON memberships (project_id);
+    CREATE INDEX memberships_idle ON memberships (project_id) WHERE idle_since IS NOT NULL;
     CREATE TABLE invites (
         code       TEXT PRIMARY KEY,
         project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -110,6 +112,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX labels_assignment ON labels (assignment_id);
     CREATE INDEX labels_project_sample ON labels (project_id, sample_id);
     CREATE INDEX labels_worker ON labels (worker_id, answered_at);
+    CREATE INDEX labels_project_time ON labels (project_id, answered_at);
 
     CREATE TABLE reports (
         id            INTEGER PRIMARY KEY,

@@ -58,6 +58,15 @@ CLAIM_SQL = (
     + _PICK
     + " RETURNING id, sample_id, expires_at"
 )
+# Workers told "all done" for whom a sample is available again (new data, expired cards).
+IDLE_WITH_WORK_SQL = """
+SELECT m.worker_id, m.project_id FROM memberships AS m
+WHERE m.idle_since IS NOT NULL
+  AND EXISTS (SELECT 1 FROM samples AS s
+              WHERE s.project_id = m.project_id AND s.need > 0
+                AND NOT EXISTS (SELECT 1 FROM assignments AS a
+                                WHERE a.sample_id = s.id AND a.worker_id = m.worker_id))
+"""
 # A label is one UPDATE; triggers add the label row, the counters and the audit event.
 ANSWER_SQL = """
 UPDATE assignments SET status = 'done', closed_at = :now,
@@ -701,6 +710,25 @@ class Repository:
             expires_at=expires,
         )
         return UndoOutcome(status=UndoStatus.UNDONE, card=card)
+
+    async def mark_idle(self, user_id: int, project_id: int, now: float | None = None) -> None:
+        """Remember that the worker was told there is nothing left for them."""
+        async with self._lock:
+            await self.db.execute(
+                "UPDATE memberships SET idle_since = ? WHERE worker_id = ? AND project_id = ?",
+                (time.time() if now is None else now, user_id, project_id),
+            )
+
+    async def take_idle_with_work(self) -> list[tuple[int, int]]:
+        """Idle (worker, project) pairs that have work again; they are no longer idle after."""
+        async with self._lock:
+            rows = await self.db.execute_fetchall(IDLE_WITH_WORK_SQL)
+            pairs = [(int(r[0]), int(r[1])) for r in rows]
+            await self.db.executemany(
+                "UPDATE memberships SET idle_since = NULL WHERE worker_id = ? AND project_id = ?",
+                pairs,
+            )
+        return pairs
 
     async def expire_due(self, now: float | None = None) -> int:
         """Return timed-out assignments to the pool; the number returned."""

@@ -254,3 +254,20 @@ async def test_photo_sample_uploads_once_then_reuses_file_id(photo_world: World)
     done = await user.next_message()
     assert "All done" in done["text"]
     assert (await world.repo.project_status(world.project.id)).reports == 1
+
+
+async def test_idle_worker_is_told_when_new_samples_arrive(world: World) -> None:
+    from bot.app import housekeeping
+
+    user, card = await world.first_card(1)
+    for _ in range(3):
+        await user.press(card, data=label_buttons(card)[0][1])
+        card = await user.next_message()
+    assert "All done" in card["text"]
+    await world.repo.import_samples(world.project.id, [SampleIn(ext_id="late", text="late one")])
+    assert world.app.job_queue is not None
+    world.app.job_queue.run_once(housekeeping, 0)
+    note = await user.next_message()
+    assert "New samples are ready" in note["text"]
+    await user.press(note, text="▶ Start labeling")
+    assert (await user.next_message())["text"].startswith("late one")

@@ -263,3 +263,18 @@ async def test_hot_queries_use_indexes_not_scans(repo: Repository, sql: str) -> 
     if "samples" in sql:
         assert "INDEX samples_pick" in plan
         assert "sqlite_autoindex_assignments_1" in plan  # the seen-check is an index lookup
+
+
+async def test_idle_workers_are_found_once_when_work_returns(repo: Repository) -> None:
+    project = await add_project(repo, 1, overlap=1)
+    for w in (1, 2):
+        await add_worker(repo, w, project)
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    await repo.record_label(card.assignment_id, 1, 0)
+    await repo.mark_idle(1, project.id)
+    await repo.mark_idle(2, project.id)
+    assert await repo.take_idle_with_work() == []  # nothing new yet
+    await repo.import_samples(project.id, [SampleIn(ext_id="new", text="new one")])
+    assert sorted(await repo.take_idle_with_work()) == [(1, project.id), (2, project.id)]
+    assert await repo.take_idle_with_work() == []  # each is told once
