@@ -22,7 +22,7 @@ from bot.callbacks import (
     SkipTap,
     StartTap,
 )
-from bot.cards import SampleUnavailable, send_card
+from bot.cards import TEXT_LIMIT, SampleUnavailable, send_card
 from bot.context import Context, lang_of
 from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
 from bot.texts import t
@@ -53,8 +53,8 @@ async def safe_edit_markup(query: CallbackQuery, markup: object) -> None:
             raise
 
 
-async def send_guide(context: Context, chat_id: int, project: Project, lang: str) -> None:
-    """Send the project's guide with a Start button."""
+def guide_text(project: Project, lang: str) -> str:
+    """The project's question and guide, within Telegram's message limit."""
     text = t(
         lang,
         "guide",
@@ -62,9 +62,13 @@ async def send_guide(context: Context, chat_id: int, project: Project, lang: str
         question=pick_text(project.question, lang),
         guide=pick_text(project.guide, lang),
     )
-    await context.bot.send_message(
-        chat_id, text[:4096], reply_markup=start_keyboard(project.id, lang)
-    )
+    return text[:TEXT_LIMIT]
+
+
+async def send_guide(context: Context, chat_id: int, project: Project, lang: str) -> None:
+    """Send the project's guide with a Start button."""
+    markup = start_keyboard(project.id, lang)
+    await context.bot.send_message(chat_id, guide_text(project, lang), reply_markup=markup)
 
 
 async def send_next(context: Context, user_id: int, project_id: int, lang: str) -> None:
@@ -353,14 +357,9 @@ async def guide_tap(update: Update, context: Context) -> None:
         await reject(query, lang)
         return
     project = await repo.get_project(tap.project_id)
-    text = t(
-        lang,
-        "guide",
-        project=project.name,
-        question=pick_text(project.question, lang),
-        guide=pick_text(project.guide, lang),
+    await asyncio.gather(
+        safe_answer(query), context.bot.send_message(user.id, guide_text(project, lang))
     )
-    await asyncio.gather(safe_answer(query), context.bot.send_message(user.id, text[:4096]))
 
 
 async def lang_tap(update: Update, context: Context) -> None:

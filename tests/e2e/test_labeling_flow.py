@@ -271,3 +271,15 @@ async def test_idle_worker_is_told_when_new_samples_arrive(world: World) -> None
     assert "New samples are ready" in note["text"]
     await user.press(note, text="▶ Start labeling")
     assert (await user.next_message())["text"].startswith("late one")
+
+
+async def test_guide_is_one_tap_away_on_every_card(world: World) -> None:
+    user, card = await world.first_card(1)
+    await user.press(card, text="📖 Guide")
+    guide = await user.next_message()
+    assert "Pick the main colour." in guide["text"]
+    await user.send("/guide")
+    assert "Pick the main colour." in (await user.next_message())["text"]
+    # the card is still there to answer
+    await user.press(card, data=label_buttons(card)[0][1])
+    assert label_buttons(await user.next_message())
