@@ -278,3 +278,45 @@ async def test_idle_workers_are_found_once_when_work_returns(repo: Repository) -
     await repo.import_samples(project.id, [SampleIn(ext_id="new", text="new one")])
     assert sorted(await repo.take_idle_with_work()) == [(1, project.id), (2, project.id)]
     assert await repo.take_idle_with_work() == []  # each is told once
+
+
+async def test_concurrent_workers_keep_counters_consistent(repo: Repository) -> None:
+    import asyncio
+    import random
+
+    project = await add_project(repo, 40, overlap=3)
+    workers = list(range(1, 9))
+    for w in workers:
+        await add_worker(repo, w, project)
+
+    async def work(w: int) -> int:
+        rng = random.Random(w)
+        done = 0
+        while (card := await repo.next_card(w, project.id)) is not None:
+            roll = rng.random()
+            if roll < 0.1:
+                await repo.close_assignment(card.assignment_id, w, "skipped")
+                continue
+            taps = [repo.record_label(card.assignment_id, w, rng.randrange(3)) for _ in range(2)]
+            outcomes = await asyncio.gather(*taps)  # a double tap, processed concurrently
+            assert sorted(o.status.value for o in outcomes) == ["duplicate", "recorded"]
+            done += 1
+            if roll > 0.95 and (await repo.undo_last(w, project.id)).card is not None:
+                done -= 1  # taken back; the same card comes next and is labeled again
+        return done
+
+    totals = await asyncio.gather(*(work(w) for w in workers))
+    labels = await repo.live_labels(project.id)
+    assert len(labels) == sum(totals)
+    rows = await repo._all(
+        "SELECT s.id, s.target, s.n_labels, s.n_open, s.need,"
+        " (SELECT COUNT(*) FROM labels l WHERE l.sample_id = s.id AND l.retracted_at IS NULL),"
+        " (SELECT COUNT(*) FROM assignments a WHERE a.sample_id = s.id AND a.status = 'open')"
+        " FROM samples s"
+    )
+    for _, target, n_labels, n_open, need, live, open_ in rows:
+        assert (n_labels, n_open) == (live, open_)
+        assert need == target - n_labels - n_open
+        assert n_labels <= target
+    pairs = [(lb.worker_id, lb.sample_id) for lb in labels]
+    assert len(pairs) == len(set(pairs)), "a worker labeled a sample twice"
