@@ -84,13 +84,26 @@ class Crowd:
 
     async def run(self) -> list[WorkerResult]:
         """Let every worker label until the bot says all is done."""
-        limits = httpx.Limits(max_connections=len(self.profiles) * 2 + 4)
-        async with httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=30) as http:
-            self.results = [
-                WorkerResult(self.first_user_id + i, f"worker{i + 1:02d}", p)
-                for i, p in enumerate(self.profiles)
-            ]
-            await asyncio.gather(*(self._work(http, r, i) for i, r in enumerate(self.results)))
+        self.results = [
+            WorkerResult(self.first_user_id + i, f"worker{i + 1:02d}", p)
+            for i, p in enumerate(self.profiles)
+        ]
+        # A client per worker, as phones have: one shared httpx pool spends more CPU on its own
+        # bookkeeping than on requests once dozens of workers long-poll at once (measured).
+        clients = [
+            httpx.AsyncClient(base_url=self.base_url, timeout=30, trust_env=False)
+            for _ in self.results
+        ]
+        try:
+            await asyncio.gather(
+                *(
+                    self._work(http, result, i)
+                    for i, (http, result) in enumerate(zip(clients, self.results, strict=True))
+                )
+            )
+        finally:
+            for http in clients:
+                await http.aclose()
         return self.results
 
     async def _work(self, http: httpx.AsyncClient, result: WorkerResult, index: int) -> None:
