@@ -33,6 +33,8 @@ LabelgramApp = Application[
     ExtBot[Any], Context, dict[str, object], dict[str, object], BotData, JobQueue[Context]
 ]
 HOUSEKEEPING_JOB = "housekeeping"
+CHECKPOINT_JOB = "wal-checkpoint"
+CHECKPOINT_EVERY_S = 1.0
 _ADMIN_ALERT_EVERY_S = 60.0
 
 
@@ -81,16 +83,25 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in COMMANDS]
         await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
     if app.job_queue is not None:
-        for job in app.job_queue.get_jobs_by_name(HOUSEKEEPING_JOB):
-            job.schedule_removal()
+        for name in (HOUSEKEEPING_JOB, CHECKPOINT_JOB):
+            for job in app.job_queue.get_jobs_by_name(name):
+                job.schedule_removal()
         app.job_queue.run_repeating(
             housekeeping, interval=data.settings.expire_every_s, first=1, name=HOUSEKEEPING_JOB
+        )
+        app.job_queue.run_repeating(
+            checkpoint, interval=CHECKPOINT_EVERY_S, first=CHECKPOINT_EVERY_S, name=CHECKPOINT_JOB
         )
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
     """Close the database."""
     await app.bot_data.repo.close()
+
+
+async def checkpoint(context: Context) -> None:
+    """Copy the write-ahead log into the database, off the labeling path."""
+    await context.bot_data.repo.checkpoint()
 
 
 async def housekeeping(context: Context) -> None:

@@ -58,6 +58,7 @@ CLAIM_SQL = (
     + _PICK
     + " RETURNING id, sample_id, expires_at"
 )
+DUE_SQL = "SELECT 1 FROM assignments WHERE status = 'open' AND expires_at <= ? LIMIT 1"
 # Workers told "all done" for whom a sample is available again (new data, expired cards).
 IDLE_WITH_WORK_SQL = """
 SELECT m.worker_id, m.project_id FROM memberships AS m
@@ -87,6 +88,7 @@ _SAMPLE_COLS = (
 _WORKER_COLS = "id, first_name, username, language, language_chosen, current_project_id"
 _DAY = 86400.0
 _SWEEP_EVERY_S = 1.0
+_AUTOCHECKPOINT_PAGES = 20_000
 Row = tuple[Any, ...]
 
 
@@ -141,6 +143,7 @@ class Repository:
         self._options: dict[int, tuple[Option, ...]] = {}
         self._projects: dict[int, Project] = {}
         self._sweep_due = 0.0
+        self._checkpointer: aiosqlite.Connection | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -160,7 +163,15 @@ class Repository:
             await self._db.execute("PRAGMA synchronous = NORMAL")
             await self._db.execute("PRAGMA foreign_keys = ON")
             await self._db.execute("PRAGMA busy_timeout = 5000")
+            # Checkpoints run from a second connection (checkpoint(), scheduled by the bot):
+            # SQLite's automatic one would copy ~1,000 pages and fsync inside some unlucky
+            # label's COMMIT (measured: record_label p99 9 ms instead of 0.4 ms). The large
+            # automatic threshold stays as a safety net when nothing schedules checkpoints.
+            await self._db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
             await self._migrate()
+            if self.path != Path(":memory:"):
+                self._checkpointer = await aiosqlite.connect(self.path)
+                await self._checkpointer.execute("PRAGMA busy_timeout = 5000")
         except sqlite3.Error as exc:
             await self.close()
             raise DatabaseUnavailable(
@@ -169,10 +180,25 @@ class Repository:
             ) from exc
 
     async def close(self) -> None:
-        """Close the connection (safe to call twice)."""
+        """Close the connections (safe to call twice)."""
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            await checkpointer.close()
         if self._db is not None:
             db, self._db = self._db, None
             await db.close()
+
+    async def checkpoint(self) -> tuple[int, int]:
+        """Copy the WAL into the database without blocking writers: (WAL pages, copied).
+
+        Runs on its own connection and thread and takes no repository lock: a PASSIVE
+        checkpoint never waits for, nor stops, the writes of labeling.
+        """
+        if self._checkpointer is None:
+            return (0, 0)
+        rows = await self._checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        row = next(iter(rows), (0, 0, 0))
+        return int(row[1]), int(row[2])
 
     async def __aenter__(self) -> Repository:
         await self.open()
@@ -505,7 +531,8 @@ class Repository:
                 # Timed-out cards go back to the pool before picking (at most once a second;
                 # the scheduled job covers quiet times).
                 self._sweep_due = now + _SWEEP_EVERY_S
-                await self._in_transaction(_expire, now)
+                if await self._one(DUE_SQL, (now,)):  # cheap probe; the sweep writes
+                    await self._in_transaction(_expire, now)
             try:
                 claimed = await self.db.execute_fetchall(CLAIM_SQL, params)
             except sqlite3.IntegrityError:

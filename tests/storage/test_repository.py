@@ -320,3 +320,15 @@ async def test_concurrent_workers_keep_counters_consistent(repo: Repository) -> 
         assert n_labels <= target
     pairs = [(lb.worker_id, lb.sample_id) for lb in labels]
     assert len(pairs) == len(set(pairs)), "a worker labeled a sample twice"
+
+
+async def test_checkpoint_copies_the_wal_from_its_own_connection(repo: Repository) -> None:
+    row = await repo._one("PRAGMA wal_autocheckpoint")
+    assert row is not None
+    assert row[0] > 1000  # the automatic checkpoint is only a safety net
+    project = await add_project(repo, 200)
+    await add_worker(repo, 1, project)
+    async with repo.transaction():  # a writer holding the lock does not block the checkpoint
+        pages, copied = await repo.checkpoint()
+    assert pages > 0
+    assert copied == pages
