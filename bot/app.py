@@ -25,6 +25,7 @@ from bot.keyboards import start_keyboard
 from bot.texts import COMMANDS, LANGUAGES, t
 from config.settings import Settings
 from handlers import coordinator, labeling
+from storage.errors import StorageError
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -130,12 +131,12 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(update, Update) and update.effective_user is not None:
         user = update.effective_user
         try:
+            lang = await _safe_lang(context, user.id)
             if update.callback_query is not None:
-                await update.callback_query.answer(t("en", "error")[:200])
+                await update.callback_query.answer(t(lang, "error")[:200])
             elif update.effective_chat is not None:
-                lang = await _safe_lang(context, user.id)
                 await context.bot.send_message(update.effective_chat.id, t(lang, "error"))
-        except TelegramError:
+        except (TelegramError, StorageError):
             pass  # we are already handling an error; the log has it
     now = time.monotonic()
     data = context.bot_data

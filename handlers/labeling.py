@@ -304,7 +304,9 @@ async def report_tap(update: Update, context: Context) -> None:
     except CallbackError:
         await reject(query, lang)
         return
-    assert isinstance(tap, ReportTap | ReportBack)
+    if not isinstance(tap, ReportTap | ReportBack):
+        await reject(query, lang)
+        return
     card = await context.bot_data.repo.open_card(tap.assignment_id, user.id)
     if card is None:
         await safe_answer(query, t(lang, "closed"))

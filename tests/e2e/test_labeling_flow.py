@@ -283,3 +283,23 @@ async def test_guide_is_one_tap_away_on_every_card(world: World) -> None:
     # the card is still there to answer
     await user.press(card, data=label_buttons(card)[0][1])
     assert label_buttons(await user.next_message())
+
+
+async def test_a_failure_is_logged_the_user_told_and_admins_alerted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = world.user(ADMIN_ID)
+    await admin.create()
+    await admin.send("/help")  # an admin who has talked to the bot can be alerted
+    await admin.next_message()
+    user, card = await world.first_card(1)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(world.repo, "record_label", broken)
+    cb = await user.press(card, data=label_buttons(card)[0][1])
+    assert "Something went wrong" in (await user.answer(cb))["text"]
+    alert = await admin.next_message()
+    assert "Labelgram error" in alert["text"]
+    assert "disk on fire" in alert["text"]
