@@ -170,4 +170,24 @@ MIGRATIONS: tuple[str, ...] = (
         BEGIN UPDATE samples SET n_open = n_open + 1, n_labels = n_labels - 1
               WHERE id = NEW.sample_id; END;
     """,
+    # 2: data intake — content keys for duplicate checks, and a stored report per import.
+    """
+    ALTER TABLE samples ADD COLUMN content_key TEXT;   -- digest of the cleaned content
+    ALTER TABLE samples ADD COLUMN import_id INTEGER;  -- the import that added it
+    ALTER TABLE samples ADD COLUMN meta TEXT;          -- JSON of extra columns kept on import
+    CREATE INDEX samples_content ON samples (project_id, content_key);
+    CREATE TABLE imports (
+        id         INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        at         REAL NOT NULL,
+        actor      INTEGER,
+        source     TEXT NOT NULL,
+        rows_read  INTEGER NOT NULL DEFAULT 0,
+        added      INTEGER NOT NULL DEFAULT 0,
+        dropped    INTEGER NOT NULL DEFAULT 0,
+        seconds    REAL NOT NULL DEFAULT 0,
+        report     TEXT NOT NULL DEFAULT '{}'        -- JSON: every rule's count and examples
+    );
+    CREATE INDEX imports_project ON imports (project_id, at);
+    """,
 )

@@ -52,6 +52,22 @@ class SampleIn(_Row):
     text: str | None = None
     media: str | None = None
     truth: str | None = None
+    content_key: str | None = None  # digest of the cleaned content, for duplicate checks
+    meta: dict[str, str] | None = None
+
+
+class ImportSummary(_Row):
+    """A stored import report, newest first in /status."""
+
+    id: int
+    project_id: int
+    at: float
+    source: str
+    rows_read: int
+    added: int
+    dropped: int
+    seconds: float
+    report: dict[str, object]
 
 
 class Sample(_Row):

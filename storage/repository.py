@@ -25,6 +25,7 @@ from storage.migrations import MIGRATIONS
 from storage.models import (
     SAMPLE_KINDS,
     Card,
+    ImportSummary,
     LabelOutcome,
     LabelRow,
     LabelStatus,
@@ -389,6 +390,67 @@ class Repository:
                 db, "samples.imported", actor, project_id, {"added": added, "present": seen}, now
             )
         return added, seen
+
+    @asynccontextmanager
+    async def import_session(
+        self, project_id: int, source: str, *, actor: int | None = None
+    ) -> AsyncIterator[ImportSession]:
+        """One import as one transaction: batches go in through the session, then its report.
+
+        Leaving the block with an exception (or Ctrl-C) rolls everything back.
+        """
+        project = await self.get_project(project_id)
+        keys = frozenset(o.key for o in await self.options(project_id))
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO imports (project_id, at, actor, source) VALUES (?, ?, ?, ?)",
+                (project_id, time.time(), actor, source),
+            )
+            assert cur.lastrowid is not None
+            session = ImportSession(db, project, keys, cur.lastrowid)
+            yield session
+            await db.execute(
+                "UPDATE imports SET rows_read = ?, added = ?, dropped = ?, seconds = ?,"
+                " report = ? WHERE id = ?",
+                (
+                    session.rows_read,
+                    session.added,
+                    session.dropped,
+                    session.seconds,
+                    json.dumps(session.report, ensure_ascii=False),
+                    session.import_id,
+                ),
+            )
+            await _event(
+                db,
+                "samples.imported",
+                actor,
+                project_id,
+                {"import": session.import_id, "added": session.added, "source": source},
+                None,
+            )
+
+    async def imports(self, project_id: int, limit: int = 5) -> list[ImportSummary]:
+        """The newest import reports of a project."""
+        rows = await self._all(
+            "SELECT id, project_id, at, source, rows_read, added, dropped, seconds, report"
+            " FROM imports WHERE project_id = ? ORDER BY id DESC LIMIT ?",
+            (project_id, limit),
+        )
+        return [
+            ImportSummary(
+                id=r[0],
+                project_id=r[1],
+                at=r[2],
+                source=r[3],
+                rows_read=r[4],
+                added=r[5],
+                dropped=r[6],
+                seconds=r[7],
+                report=json.loads(r[8]),
+            )
+            for r in rows
+        ]
 
     async def sample(self, sample_id: int) -> Sample:
         """One sample by id."""
@@ -892,3 +954,85 @@ async def _event(
             json.dumps(data or {}, ensure_ascii=False),
         ),
     )
+
+
+class ImportSession:
+    """Adds batches of samples inside an open import transaction (see import_session)."""
+
+    def __init__(
+        self, db: aiosqlite.Connection, project: Project, keys: frozenset[str], import_id: int
+    ) -> None:
+        self._db, self._project, self._keys = db, project, keys
+        self.import_id = import_id
+        self.rows_read = self.added = self.dropped = 0
+        self.seconds = 0.0
+        self.report: dict[str, Any] = {}
+
+    async def add(self, batch: Sequence[SampleIn]) -> list[str | None]:
+        """Insert a batch; per sample None if added, else why not (a duplicate reason)."""
+        if not batch:
+            return []
+        for s in batch:
+            if s.kind not in SAMPLE_KINDS:
+                raise ValueError(f"sample {s.ext_id}: kind must be one of {SAMPLE_KINDS}")
+            if s.truth is not None and s.truth not in self._keys:
+                raise ValueError(
+                    f"sample {s.ext_id}: truth '{s.truth}' is not an option "
+                    f"({', '.join(sorted(self._keys))})"
+                )
+        pid = self._project.id
+        marks = ",".join("?" * len(batch))
+        known_keys = {
+            (r[0], r[1])
+            for r in await self._db.execute_fetchall(
+                f"SELECT content_key, import_id FROM samples WHERE project_id = ?"
+                f" AND content_key IN ({marks})",
+                (pid, *[s.content_key or "" for s in batch]),
+            )
+        }
+        by_key = {k: imp for k, imp in known_keys}
+        known_ids = {
+            r[0]
+            for r in await self._db.execute_fetchall(
+                f"SELECT ext_id FROM samples WHERE project_id = ? AND ext_id IN ({marks})",
+                (pid, *[s.ext_id for s in batch]),
+            )
+        }
+        reasons: list[str | None] = []
+        rows: list[tuple[Any, ...]] = []
+        now = time.time()
+        for s in batch:
+            if s.ext_id in known_ids:
+                reasons.append("id_exists")
+            elif s.content_key is not None and s.content_key in by_key:
+                same_file = by_key[s.content_key] == self.import_id
+                reasons.append("duplicate" if same_file else "already_in_project")
+            else:
+                reasons.append(None)
+                known_ids.add(s.ext_id)
+                if s.content_key is not None:
+                    by_key[s.content_key] = self.import_id
+                rows.append(
+                    (
+                        pid,
+                        s.ext_id,
+                        s.kind,
+                        s.text,
+                        s.media,
+                        s.truth,
+                        self._project.overlap,
+                        self._project.overlap,
+                        now,
+                        s.content_key,
+                        self.import_id,
+                        json.dumps(s.meta, ensure_ascii=False) if s.meta else None,
+                    )
+                )
+        await self._db.executemany(
+            "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target, need,"
+            " created_at, content_key, import_id, meta)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        self.added += len(rows)
+        return reasons

@@ -332,3 +332,31 @@ async def test_checkpoint_copies_the_wal_from_its_own_connection(repo: Repositor
         pages, copied = await repo.checkpoint()
     assert pages > 0
     assert copied == pages
+
+
+async def test_import_session_reports_duplicates_and_stores_its_report(repo: Repository) -> None:
+    project = await repo.create_project(make_spec())
+
+    def s(ext: str, key: str) -> SampleIn:
+        return SampleIn(ext_id=ext, text=f"text {key}", content_key=key)
+
+    async with repo.import_session(project.id, "first.csv") as session:
+        assert await session.add([s("a", "k1"), s("b", "k2")]) == [None, None]
+        assert await session.add([s("c", "k1"), s("a", "k9")]) == ["duplicate", "id_exists"]
+        session.rows_read, session.dropped, session.report = 4, 2, {"rows": 4}
+    async with repo.import_session(project.id, "second.csv") as session:
+        assert await session.add([s("d", "k2"), s("e", "k3")]) == ["already_in_project", None]
+    reports = await repo.imports(project.id)
+    assert [(r.source, r.added) for r in reports] == [("second.csv", 1), ("first.csv", 2)]
+    assert reports[1].report == {"rows": 4}
+    assert (await repo.project_status(project.id)).samples == 3
+
+
+async def test_import_session_rolls_back_whole(repo: Repository) -> None:
+    project = await repo.create_project(make_spec())
+    with pytest.raises(ValueError, match="truth 'purple'"):
+        async with repo.import_session(project.id, "bad.csv") as session:
+            await session.add([SampleIn(ext_id="ok", text="fine", content_key="k")])
+            await session.add([SampleIn(ext_id="x", text="t", truth="purple", content_key="j")])
+    assert (await repo.project_status(project.id)).samples == 0
+    assert await repo.imports(project.id) == []
