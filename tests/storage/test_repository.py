@@ -354,9 +354,13 @@ async def test_import_session_reports_duplicates_and_stores_its_report(repo: Rep
 
 async def test_import_session_rolls_back_whole(repo: Repository) -> None:
     project = await repo.create_project(make_spec())
-    with pytest.raises(ValueError, match="truth 'purple'"):
+
+    async def half_then_bad() -> None:
         async with repo.import_session(project.id, "bad.csv") as session:
             await session.add([SampleIn(ext_id="ok", text="fine", content_key="k")])
             await session.add([SampleIn(ext_id="x", text="t", truth="purple", content_key="j")])
+
+    with pytest.raises(ValueError, match="truth 'purple'"):
+        await half_then_bad()
     assert (await repo.project_status(project.id)).samples == 0
     assert await repo.imports(project.id) == []
