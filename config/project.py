@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -60,6 +60,21 @@ class OptionSpec(BaseModel):
     _text = field_validator("text", mode="before")(_localised)
 
 
+class CleaningSpec(BaseModel):
+    """The `[cleaning]` table: every rule is on by default and can be turned off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nfc: bool = True
+    strip_invisible: bool = True
+    collapse_whitespace: bool = True
+    drop_empty: bool = True
+    drop_duplicates: bool = True
+    near_duplicates: Literal["off", "flag", "drop"] = "flag"
+    near_threshold: float = Field(default=0.9, ge=0.5, le=1.0)
+    long_text: Literal["drop", "truncate", "split"] = "drop"
+
+
 class ProjectSpec(BaseModel):
     """A labeling project as written in its TOML or YAML file."""
 
@@ -75,6 +90,7 @@ class ProjectSpec(BaseModel):
         default=600.0, ge=10, le=7 * 86400, description="Seconds, or a duration like '10m'."
     )
     data: Path | None = None
+    cleaning: CleaningSpec = Field(default_factory=CleaningSpec)
 
     _question = field_validator("question", mode="before")(_localised)
     _guide = field_validator("guide", mode="before")(_localised)

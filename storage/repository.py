@@ -321,6 +321,13 @@ class Repository:
         self._projects[project.id] = project
         return project
 
+    async def project_spec(self, project_id: int) -> ProjectSpec:
+        """The project file as it was validated when the project was created."""
+        row = await self._one("SELECT spec FROM projects WHERE id = ?", (project_id,))
+        if row is None:
+            raise NotFound(f"no project {project_id}")
+        return ProjectSpec.model_validate_json(row[0])
+
     async def list_projects(self) -> list[Project]:
         """All projects, oldest first."""
         rows = await self._all(f"SELECT {_PROJECT_COLS} FROM projects ORDER BY id")

@@ -113,3 +113,17 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("LABELGRAM_ADMINS", "not-a-list")
     with pytest.raises(ConfigError, match="LABELGRAM_ADMINS"):
         load_settings()
+
+
+def test_cleaning_rules_can_be_turned_off(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        GOOD + "\n[cleaning]\nnfc = false\nnear_duplicates = 'drop'\nlong_text = 'split'\n"
+    )
+    spec = load_project_file(path)
+    assert spec.cleaning.nfc is False
+    assert spec.cleaning.drop_empty is True
+    assert (spec.cleaning.near_duplicates, spec.cleaning.long_text) == ("drop", "split")
+    path.write_text(GOOD + "\n[cleaning]\nlong_text = 'shorten'\n")
+    with pytest.raises(ProjectFileError, match=r"cleaning\.long_text: Input should be 'drop'"):
+        load_project_file(path)
