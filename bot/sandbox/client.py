@@ -133,6 +133,17 @@ class SandboxUser:
         )
         return message
 
+    async def send_document(
+        self, name: str, data: bytes, *, caption: str | None = None, mime_type: str = "text/csv"
+    ) -> JSON:
+        """Send the bot a file, as a phone's attach button does, and return the message."""
+        files = {"document": (name, data, mime_type)}
+        form = {"caption": caption} if caption else None
+        message: JSON = _result(
+            await self._client.post(f"{self._path}/documents", files=files, data=form)
+        )
+        return message
+
     async def press(
         self,
         message: JSON,

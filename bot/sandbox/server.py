@@ -25,7 +25,8 @@ What it does not emulate:
   stickers, polls, reactions, media groups, ``copyMessage``/``forwardMessage`` and every other
   method not listed above: they answer 404 "Not Found", as Telegram does for unknown methods;
 - webhooks (``setWebhook`` answers 404; only ``getUpdates`` delivers updates);
-- users sending anything but text; users editing or deleting their own messages;
+- users sending anything but text and documents (files); users editing or deleting their
+  own messages;
 - ``/command`` entities anywhere but at offset 0, and any other automatic entity (URLs,
   mentions, hashtags);
 - ``parse_mode`` ``Markdown``/``MarkdownV2``: the text is stored verbatim, without validation;
@@ -597,6 +598,7 @@ class SandboxServer:
         control: list[tuple[str, str, Callable[[web.Request], Awaitable[Any]]]] = [
             ("POST", "/sandbox/users", self._create_user),
             ("POST", "/sandbox/users/{id}/messages", self._user_message),
+            ("POST", "/sandbox/users/{id}/documents", self._user_document),
             ("POST", "/sandbox/users/{id}/callback", self._user_callback),
             ("GET", "/sandbox/users/{id}/inbox", self._user_inbox),
             ("GET", "/sandbox/users/{id}/messages/{message_id}", self._user_message_state),
@@ -1252,6 +1254,44 @@ class SandboxServer:
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": _utf16_len(command[0])}
             ]
+        chat.started = True
+        chat.messages[message["message_id"]] = message
+        self._enqueue({"message": dict(message)})
+        return message
+
+    async def _user_document(self, request: web.Request) -> JSON:
+        """The user sends a file (multipart field `document`, optional `caption`)."""
+        chat = self._user_chat(request)
+        if chat.blocked:
+            raise _bad("the user has blocked the bot; unblock first")
+        form = await request.post()
+        upload = form.get("document")
+        if not isinstance(upload, web.FileField):
+            raise _bad("send the file as multipart field 'document'")
+        data = upload.file.read()
+        if not data:
+            raise _bad("file must be non-empty")
+        caption = form.get("caption")
+        if caption is not None and (not isinstance(caption, str) or len(caption) > 1024):
+            raise _bad("caption must be text of at most 1024 characters")
+        stored = self._store_file("document", data, upload.content_type, upload.filename)
+        message: JSON = {
+            "message_id": chat.next_message_id(),
+            "from": chat.user,
+            "chat": chat.info,
+            "date": _now(),
+            "document": _compact(
+                {
+                    "file_id": stored.file_id,
+                    "file_unique_id": stored.file_unique_id,
+                    "file_name": stored.file_name,
+                    "mime_type": stored.mime_type,
+                    "file_size": len(data),
+                }
+            ),
+        }
+        if caption:
+            message["caption"] = caption
         chat.started = True
         chat.messages[message["message_id"]] = message
         self._enqueue({"message": dict(message)})

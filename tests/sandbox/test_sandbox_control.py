@@ -178,3 +178,27 @@ async def test_many_users_share_one_client(server: SandboxServer, bot: Bot) -> N
         for u in crowd:
             await u.aclose()  # a shared client stays open
         assert not shared.is_closed
+
+
+async def test_user_sends_a_document_the_bot_can_download() -> None:
+    import httpx
+
+    from bot.sandbox.client import SandboxUser
+    from bot.sandbox.server import SandboxServer
+
+    async with SandboxServer() as server, httpx.AsyncClient() as http:
+        user = SandboxUser(server.url, 7, "Coord", client=http)
+        await user.create()
+        message = await user.send_document("data.csv", b"text\nhello\n", caption="text=text")
+        doc = message["document"]
+        assert (doc["file_name"], doc["file_size"], message["caption"]) == (
+            "data.csv",
+            11,
+            "text=text",
+        )
+        base = f"{server.bot_api_url}{server.token}"
+        updates = (await http.get(f"{base}/getUpdates")).json()["result"]
+        assert updates[-1]["message"]["document"]["file_id"] == doc["file_id"]
+        path = (await http.get(f"{base}/getFile", params={"file_id": doc["file_id"]})).json()
+        got = await http.get(f"{server.file_url}{server.token}/{path['result']['file_path']}")
+        assert got.content == b"text\nhello\n"
