@@ -24,7 +24,7 @@ from bot.context import BotData, Context
 from bot.keyboards import start_keyboard
 from bot.texts import COMMANDS, LANGUAGES, t
 from config.settings import Settings
-from handlers import coordinator, labeling
+from handlers import coordinator, intake, labeling
 from storage.errors import StorageError
 from storage.repository import Repository
 
@@ -69,7 +69,10 @@ def build_application(
     app.bot_data.attach(repo, settings)
     # One group: the first matching handler wins, so the catch-all must come last.
     app.add_handlers(
-        labeling.build_handlers() + coordinator.build_handlers() + labeling.build_fallbacks()
+        labeling.build_handlers()
+        + coordinator.build_handlers()
+        + intake.build_handlers()
+        + labeling.build_fallbacks()
     )
     app.add_error_handler(on_error)
     return app  # type: ignore[return-value]

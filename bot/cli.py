@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from config.project import ProjectFileError, load_project_file
 from config.settings import ConfigError, Settings, load_settings
 from engine.intake import Columns, IntakeError
+from engine.media import MediaError
+from engine.pipeline import Report
+from engine.readers import SourceError
 from storage.errors import StorageError
 from storage.models import Role
 from storage.repository import Repository
@@ -61,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--media-col")
     imp.add_argument("--id-col")
     imp.add_argument("--gold-col")
+    imp.add_argument("--meta-cols", default="", help="extra columns to keep, comma-separated")
+    imp.add_argument("--dry-run", action="store_true", help="show the report, write nothing")
     return parser
 
 
@@ -96,7 +102,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(settings)
         return asyncio.run(_manage(args, settings))
-    except (ConfigError, ProjectFileError, IntakeError, StorageError, ValueError) as exc:
+    except (
+        ConfigError,
+        ProjectFileError,
+        IntakeError,
+        SourceError,
+        MediaError,
+        StorageError,
+        ValueError,
+    ) as exc:
         print(f"labelgram: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -118,6 +132,14 @@ def _run(settings: Settings) -> int:
     app = build_application(settings, repo)
     app.run_polling(allowed_updates=["message", "callback_query"])
     return 0
+
+
+def _progress(report: Report) -> None:
+    """Rows read so far and the rate, on one terminal line."""
+    elapsed = time.perf_counter() - report.started
+    rate = report.rows / elapsed if elapsed > 0 else 0.0
+    sys.stderr.write(f"\r  {report.rows:,} rows read, {report.kept:,} kept  {rate:,.0f} rows/s")
+    sys.stderr.flush()
 
 
 async def _check_db(repo: Repository) -> None:
@@ -154,6 +176,18 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
         columns = Columns(
             text=args.text_col, media=args.media_col, id=args.id_col, truth=args.gold_col
         )
-        report = await import_file(repo, project.id, args.datafile, columns)
+        meta = tuple(c.strip() for c in args.meta_cols.split(",") if c.strip())
+        live = sys.stderr.isatty()
+        report = await import_file(
+            repo,
+            project.id,
+            args.datafile,
+            columns,
+            meta_columns=meta,
+            dry_run=args.dry_run,
+            progress=_progress if live else None,
+        )
+        if live:
+            sys.stderr.write("\n")
         print(report.summary())
         return 0

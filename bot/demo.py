@@ -134,12 +134,12 @@ async def _run(opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: San
     kinds = Counter(p.kind for p in profiles)
     print(f"Labelgram demo — sandbox Bot API on {sandbox.url} (no Telegram, no token)")
     print(
-        f"Project “{project.name}”: {report.added} samples, overlap {spec.overlap}, "
+        f"Project “{project.name}”: {report.kept} samples, overlap {spec.overlap}, "
         f"{opts.workers} simulated workers "
         f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}); "
         f"sandbox rate limits {'like Telegram (30 msg/s)' if opts.telegram_limits else 'off'}"
     )
-    progress = Progress(report.added * spec.overlap, opts.quiet)
+    progress = Progress(report.kept * spec.overlap, opts.quiet)
     app = build_application(settings, repo)
     async with polling(app):
         sandbox.reset_calls()

@@ -1,38 +1,54 @@
-"""Import a data file into a project: read it (engine.intake), store it in one transaction."""
+"""Import a data file into a project: the preprocessing pipeline, then one transaction.
+
+The same path serves `labelgram import`, `labelgram project create` and files a coordinator
+sends to the bot. A dry run goes through the very same transaction and rolls it back, so its
+report is exactly what a real run would do.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
-from engine.intake import Columns, IntakeStats, read_samples
+from config.project import CleaningSpec
+from engine.cleaning import CleaningOptions
+from engine.intake import Columns
+from engine.pipeline import Item, PipelineOptions, Report, run
 from storage.models import SampleIn
 from storage.repository import Repository
 
+BATCH = 1000
+REASONS = {
+    "duplicate": "same content as an earlier row",
+    "already_in_project": "same content as a sample already in the project",
+    "id_exists": "id already in the project",
+}
 
-@dataclass(frozen=True)
-class ImportReport:
-    """What an import read, added and left out."""
 
-    rows: int
-    added: int
-    already_present: int
-    empty: int
-    duplicate_ids: int
-    examples: tuple[str, ...]
-    seconds: float
+class _RollBack(Exception):
+    """Raised inside a dry run's transaction to undo it."""
 
-    def summary(self) -> str:
-        """One paragraph for the terminal."""
-        lines = [
-            f"rows read: {self.rows}; added: {self.added}; already in the project: "
-            f"{self.already_present}; dropped empty: {self.empty}; dropped duplicate ids: "
-            f"{self.duplicate_ids} ({self.seconds:.2f} s)"
-        ]
-        lines += [f"  - {e}" for e in self.examples]
-        return "\n".join(lines)
+
+def cleaning_options(spec: CleaningSpec, max_chars: int) -> CleaningOptions:
+    """The engine's options from a project's [cleaning] table."""
+    return CleaningOptions(
+        nfc=spec.nfc,
+        strip_invisible=spec.strip_invisible,
+        collapse_whitespace=spec.collapse_whitespace,
+        drop_empty=spec.drop_empty,
+        drop_duplicates=spec.drop_duplicates,
+        near_duplicates=spec.near_duplicates,
+        near_threshold=spec.near_threshold,
+        long_text=spec.long_text,
+        max_chars=max_chars,
+    )
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 async def import_file(
@@ -41,28 +57,54 @@ async def import_file(
     path: Path,
     columns: Columns | None = None,
     *,
+    meta_columns: tuple[str, ...] = (),
     limit: int | None = None,
     actor: int | None = None,
-) -> ImportReport:
-    """Read `path` and add its samples to the project; all or nothing."""
-    started = time.perf_counter()
-    stats = IntakeStats()
-
-    def samples() -> Iterator[SampleIn]:
-        for n, raw in enumerate(read_samples(path, columns, stats)):
-            if limit is not None and n >= limit:
-                return
-            yield SampleIn(
-                ext_id=raw.ext_id, kind=raw.kind, text=raw.text, media=raw.media, truth=raw.truth
-            )
-
-    added, present = await repo.import_samples(project_id, samples(), actor=actor)
-    return ImportReport(
-        rows=stats.rows,
-        added=added,
-        already_present=present,
-        empty=stats.empty,
-        duplicate_ids=stats.duplicate_ids,
-        examples=tuple(stats.examples),
-        seconds=time.perf_counter() - started,
+    dry_run: bool = False,
+    source_name: str | None = None,
+    progress: Callable[[Report], None] | None = None,
+) -> Report:
+    """Read, clean and check `path`, then add what survives to the project; all or nothing."""
+    spec = await repo.project_spec(project_id)
+    # The card adds the question under the text: keep the text short enough for both.
+    longest_question = max(len(q) for q in spec.question.values())
+    options = PipelineOptions(
+        columns=columns or Columns(),
+        meta_columns=meta_columns,
+        cleaning=cleaning_options(spec.cleaning, 4096 - longest_question - 4),
+        truths=frozenset(o.id for o in spec.options),
     )
+    report = Report(source=source_name or path.name, dry_run=dry_run)
+    items: Iterable[Item] = run(path, options, report)
+    if limit is not None:
+        items = islice(items, limit)
+    try:
+        async with repo.import_session(project_id, report.source, actor=actor) as session:
+            for batch in _batches(items, BATCH):
+                reasons = await session.add(
+                    [
+                        SampleIn(
+                            ext_id=i.ext_id,
+                            kind=i.kind,
+                            text=i.text,
+                            media=i.media,
+                            truth=i.truth,
+                            content_key=i.key,
+                            meta=i.meta or None,
+                        )
+                        for i in batch
+                    ]
+                )
+                for item, reason in zip(batch, reasons, strict=True):
+                    if reason is not None:
+                        report.kept -= 1
+                        report.drop(reason, item.number, REASONS[reason])
+                if progress is not None:
+                    progress(report)
+            session.rows_read, session.dropped = report.rows, report.n_dropped
+            session.seconds, session.report = report.seconds, report.to_dict()
+            if dry_run:
+                raise _RollBack
+    except _RollBack:
+        pass
+    return report

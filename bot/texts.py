@@ -131,6 +131,29 @@ TEXTS: dict[str, dict[str, str]] = {
         " · 진행 중 카드: {open}\n참여자: {members} · 24시간 내 활동: {active}\n"
         "문제 신고: {reports}",
     },
+    "import_not_allowed": {
+        "en": "Only coordinators can import data. Workers: just label — thank you!",
+        "ko": "데이터 가져오기는 코디네이터만 할 수 있습니다.",
+    },
+    "import_bad_type": {
+        "en": "I can import these file types: {types}",
+        "ko": "가져올 수 있는 파일 형식: {types}",
+    },
+    "import_too_big": {
+        "en": "Bots can download files up to 20 MB. Use `labelgram import` for larger files.",
+        "ko": "봇은 20MB까지만 받을 수 있습니다. 더 큰 파일은 `labelgram import`를 쓰세요.",
+    },
+    "import_bad_caption": {
+        "en": "I did not understand “{token}”. Caption format: text=COLUMN gold=COLUMN "
+        "media=COLUMN id=COLUMN meta=A,B",
+        "ko": "“{token}”을(를) 이해하지 못했습니다. 캡션 형식: text=열 gold=열 "
+        "media=열 id=열 meta=A,B",
+    },
+    "import_failed": {
+        "en": "Nothing was imported: {reason}",
+        "ko": "아무것도 가져오지 않았습니다: {reason}",
+    },
+    "import_full": {"en": "The full report", "ko": "전체 보고서"},
     "help": {
         "en": "/start — join or continue labeling\n/guide — the labeling guide\n"
         "/undo — take back your last label\n/me — your counts\n/lang — language\n"

@@ -1009,11 +1009,11 @@ class ImportSession:
         rows: list[tuple[Any, ...]] = []
         now = time.time()
         for s in batch:
-            if s.ext_id in known_ids:
-                reasons.append("id_exists")
-            elif s.content_key is not None and s.content_key in by_key:
+            if s.content_key is not None and s.content_key in by_key:
                 same_file = by_key[s.content_key] == self.import_id
                 reasons.append("duplicate" if same_file else "already_in_project")
+            elif s.ext_id in known_ids:
+                reasons.append("id_exists")
             else:
                 reasons.append(None)
                 known_ids.add(s.ext_id)

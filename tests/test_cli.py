@@ -41,33 +41,51 @@ def test_project_create_import_and_list(
     assert main(["--db", db, "project", "create", str(PROJECT)]) == 0
     out = capsys.readouterr().out
     assert "created project 'reviews'" in out
-    assert "added: 600" in out
+    assert "600 rows read, 600 kept" in out
     assert "/start w" in out
     assert main(["--db", db, "project", "create", str(PROJECT)]) == 2
     assert "already exists" in capsys.readouterr().err
     data = tmp_path / "more.csv"
     data.write_text("review,gold\nnew one,pos\nnew two,neg\n,pos\n")
     assert main(["--db", db, "import", "reviews", str(data), "--text-col", "review"]) == 0
-    assert "added: 2" in capsys.readouterr().out
+    assert "3 rows read, 2 kept" in capsys.readouterr().out
     assert main(["--db", db, "import", "reviews", str(data), "--text-col", "review"]) == 0
-    assert "added: 0; already in the project: 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "3 rows read, 0 kept" in out
+    assert "dropped already_in_project: 2" in out
     assert main(["--db", db, "import", "reviews", str(data), "--text-col", "nope"]) == 2
     assert "the file has: review, gold" in capsys.readouterr().err
     assert main(["--db", db, "project", "list"]) == 0
     assert "0/602 done" in capsys.readouterr().out
 
 
-def test_import_with_unknown_gold_leaves_project_unchanged(
+def test_import_drops_unknown_gold_with_row_number_and_dry_run_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = str(tmp_path / "l.db")
     assert main(["--db", db, "project", "create", str(PROJECT), "--no-import"]) == 0
     data = tmp_path / "bad.csv"
     data.write_text("text,gold\nfine,pos\nodd,happy\n")
-    assert main(["--db", db, "import", "reviews", str(data)]) == 2
-    assert "truth 'happy' is not an option" in capsys.readouterr().err
+    assert main(["--db", db, "import", "reviews", str(data), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "row 3: gold label 'happy' is not an option (neg, neu, pos)" in out
+    assert "dry run, nothing written" in out
     assert main(["--db", db, "project", "list"]) == 0
     assert "0/0 done" in capsys.readouterr().out
+    assert main(["--db", db, "import", "reviews", str(data)]) == 0
+    assert main(["--db", db, "project", "list"]) == 0
+    assert "0/1 done" in capsys.readouterr().out
+
+
+def test_import_refuses_an_unreadable_encoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "l.db")
+    assert main(["--db", db, "project", "create", str(PROJECT), "--no-import"]) == 0
+    data = tmp_path / "latin.csv"
+    data.write_bytes(b"text\nna\xefve caf\xe9 \xff\xfe\n")
+    assert main(["--db", db, "import", "reviews", str(data)]) == 2
+    assert "byte" in capsys.readouterr().err
 
 
 def test_demo_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:

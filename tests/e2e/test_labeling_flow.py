@@ -303,3 +303,29 @@ async def test_a_failure_is_logged_the_user_told_and_admins_alerted(
     alert = await admin.next_message()
     assert "Labelgram error" in alert["text"]
     assert "disk on fire" in alert["text"]
+
+
+async def test_coordinator_uploads_a_file_and_gets_the_report(world: World) -> None:
+    from storage.models import Role
+
+    code = await world.repo.create_invite(world.project.id, Role.COORDINATOR)
+    coordinator = world.user(3)
+    await coordinator.create()
+    await coordinator.send(f"/start {code}")
+    await coordinator.next_message()
+    await coordinator.next_message()
+    data = "review,answer\n새로운 샘플,red\n,red\nanother one,purple\n".encode("cp949")
+    await coordinator.send_document("batch.csv", data, caption="text=review gold=answer")
+    summary = (await coordinator.next_message())["text"]
+    assert "batch.csv (csv, cp949): 3 rows read, 1 kept" in summary
+    assert "row 3: empty or only whitespace" in summary
+    assert "gold label 'purple' is not an option" in summary
+    full = await coordinator.next_message()
+    assert full["document"]["file_name"] == "batch-report.json"
+    assert (await world.repo.project_status(world.project.id)).samples == 4
+    assert (await world.repo.imports(world.project.id))[0].source == "batch.csv"
+
+    worker, _ = await world.joined(1)
+    await worker.send_document("sneaky.csv", b"text\nmine\n")
+    assert "Only coordinators" in (await worker.next_message())["text"]
+    assert (await world.repo.project_status(world.project.id)).samples == 4

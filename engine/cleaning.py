@@ -1,0 +1,487 @@
+"""Text-cleaning rules applied to every imported sample, and duplicate detection.
+
+Every rule is on by default, each can be switched off in `CleaningOptions`, and `clean_text`
+reports which rules changed a text (`Cleaned.fixes`) or dropped it (`Cleaned.drop`), so an
+import report can say exactly what happened to each row.
+
+Per-text rules, applied in this order (the order makes cleaning idempotent):
+
+1. ``invisible``: characters nobody can see and that only break matching or display.
+   - Line-break controls become ``\\n``: CR LF, lone CR, VT, FF, NEL (U+0085), LINE and
+     PARAGRAPH SEPARATOR (U+2028, U+2029). They separate words, so deleting them would glue
+     two lines together. ``\\n`` and ``\\t`` stay: they are layout, not garbage (the
+     whitespace rule tidies them).
+   - Every other control character (category Cc: U+0000-U+001F, U+007F-U+009F) is removed.
+   - Removed format characters: SOFT HYPHEN U+00AD (a hyphenation hint; removing it never
+     changes a word), MONGOLIAN VOWEL SEPARATOR U+180E, ZERO WIDTH SPACE U+200B, WORD
+     JOINER U+2060, invisible operators U+2061-U+2064, BOM / ZERO WIDTH NO-BREAK SPACE
+     U+FEFF, the bidi embeddings and overrides U+202A-U+202E and isolates U+2066-U+2069
+     (they have a scope that can leak into the chat around the message, and are the
+     "Trojan source" spoofing trick), deprecated format characters U+206A-U+206F,
+     interlinear annotation U+FFF9-U+FFFB, and HANGUL FILLER U+3164 / HALFWIDTH HANGUL
+     FILLER U+FFA0 (letters that render as nothing: the usual way to send a "blank" message).
+   - ZERO WIDTH NON-JOINER U+200C and ZERO WIDTH JOINER U+200D are removed only where they
+     cannot join anything (at the start or end of the text, or next to whitespace or another
+     invisible character). Between two visible characters they carry meaning: ZWNJ spells
+     Persian and Indic words correctly, ZWJ builds emoji such as the family or the rainbow
+     flag; removing them would change what the labeler sees.
+   - Kept on purpose: LRM/RLM/ALM (U+200E, U+200F, U+061C; scope-less marks that place
+     punctuation correctly in right-to-left text), variation selectors and emoji tag
+     characters (emoji presentation, subdivision flags), COMBINING GRAPHEME JOINER U+034F and
+     the jamo fillers U+115F/U+1160 (parts of normalised character sequences).
+2. ``nfc``: Unicode NFC, so decomposed text (macOS file names, old Korean input methods
+   writing conjoining jamo, ``'\\u1100\\u1161'``) becomes the composed form (``'가'``) that
+   looks identical and must compare equal. It runs after the invisible rule because removing
+   a character can bring a base letter next to its combining mark.
+3. ``whitespace``: tab and every Unicode space separator (category Zs: U+0020, NBSP U+00A0,
+   U+1680, U+2000-U+200A, U+202F, U+205F, IDEOGRAPHIC SPACE U+3000) count as spaces; a run
+   of them becomes one ASCII space, each line is trimmed, at most one blank line is kept in a
+   row, and the whole text is trimmed.
+4. Length, after cleaning, by ``long_text``: ``"drop"`` drops texts longer than ``max_chars``
+   (``drop="too_long"``); ``"truncate"`` cuts to at most ``max_chars`` characters *including*
+   a trailing ``"…"``, at a word boundary when one lies in the second half (fix
+   ``"truncated"``); ``"split"`` keeps the full text and adds the pieces from `split_text`
+   in ``Cleaned.parts``, each at most ``max_chars`` (the text itself is unchanged, so
+   ``"split"`` is not a fix).
+5. ``empty``: a text with nothing visible left (only whitespace and invisible characters,
+   whichever rules are on) is dropped with ``drop="empty"``.
+
+Fixes are reported even when the text is then dropped, so a report can show that, say, a
+row of zero-width spaces became empty. ``drop`` is about the text only: a sample that also
+has media may keep its media and lose the caption; that is the caller's decision.
+
+Across samples: ``drop_duplicates`` compares `content_key` digests (within a file and
+against keys already stored) and ``near_duplicates`` runs `NearDuplicates`; both are carried
+in `CleaningOptions` for the import pipeline, which knows the other samples.
+
+Near-duplicates: MinHash with LSH banding (Broder 1997; Leskovec, Rajaraman and Ullman,
+*Mining of Massive Datasets*, ch. 3), implemented here with numpy.
+
+- A text is the set of its character 5-shingles (``shingle=5``: every run of 5 consecutive
+  code points). A text shorter than the shingle size is one shingle: the whole text.
+- Each shingle is hashed to 32 bits: a polynomial hash over its code points, multiplied by an
+  odd constant, top 32 bits kept; computed for all shingles of a text at once on numpy
+  ``uint64`` arrays.
+- ``num_perm=64`` universal hash functions ``h_i(x) = (a_i * x + b_i) mod (2**31 - 1)``
+  (random ``a_i``, ``b_i`` from ``seed``; exact in ``uint64`` since x < 2**32) are applied
+  to all shingle hashes in one broadcast; the minimum per function is the signature. The
+  share of equal positions in two signatures estimates the Jaccard similarity of the sets.
+- Banding: the signature's first ``b * r`` values are cut into ``b`` bands of ``r`` rows; two
+  texts become candidates when any band is equal, with probability ``1 - (1 - s**r)**b`` at
+  similarity ``s``. Like datasketch, (b, r) is chosen among all ``b * r <= num_perm`` to
+  minimise the weighted false-positive area (integral of that probability below the
+  threshold) plus false-negative area (integral of one minus it above). Unlike datasketch's
+  equal weights, false negatives weigh 0.9 and false positives 0.1: every candidate is
+  verified, so a false positive only costs a comparison, while a false negative is a missed
+  duplicate. For threshold 0.9 and 64 permutations that gives b=5, r=12: a pair at similarity
+  0.93 becomes a candidate with probability 0.93 (equal weights would give b=3, r=21 and
+  0.52), a pair at 0.7 with probability 0.07.
+- Verification: candidates are the earlier texts sharing a band (at most 32 per band, the
+  most recent); the one with the highest estimated Jaccard (share of equal signature
+  values over all ``num_perm``) is returned if that estimate is >= the threshold. With 64
+  values the estimate has a standard error of about 0.04 near 0.9, so pairs just above the
+  threshold are sometimes missed and pairs just below sometimes reported.
+- Memory per text: the signature (``4 * num_perm`` = 256 bytes), a chain link per band
+  (``4 * b`` = 20 bytes) and up to ``b`` hash-table slots of 12 bytes kept at most half
+  full (120-240 bytes), plus a reference to the caller's key: about 0.4-0.5 KB per text
+  (up to twice that just after an array doubles), growing linearly with the number of texts.
+  No shingle sets or texts are kept. A caller that imports unbounded streams should cap the
+  number of texts (e.g. start a new `NearDuplicates` per million rows).
+- Time: one signature and ``b`` hash-table probes per text, linear in the number of texts;
+  there is no pairwise comparison.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+ELLIPSIS = "…"
+
+_LINE_BREAKS = re.compile("\r\n|[\r\v\f\x85\u2028\u2029]")
+# Removed wherever they occur (see the module docstring for why each is in or out).
+_FORMAT = (
+    "\u00ad\u180e\u200b\u2060\u2061\u2062\u2063\u2064\ufeff"
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\ufff9\ufffa\ufffb\u3164\uffa0"
+)
+_JOINERS = "\u200c\u200d"
+_CONTROLS = "".join(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\t\n")
+_CONTROL_OR_FORMAT = re.compile(f"[{re.escape(_CONTROLS + _FORMAT)}]")
+# A joiner is kept only between two characters that are neither whitespace, controls,
+# removed format characters nor joiners: the characters listed here cannot join.
+_CANNOT_JOIN = re.escape(_CONTROLS + _FORMAT + _JOINERS + "\t\n") + r"\s"
+_STRAY_JOINER = re.compile(f"(?<![^{_CANNOT_JOIN}])[{_JOINERS}]|[{_JOINERS}](?![^{_CANNOT_JOIN}])")
+_VISIBLE = re.compile(f"[^{_CANNOT_JOIN}]")
+
+# Tab and every space separator (category Zs); listed, not computed, to keep import fast.
+_SPACES = "\t\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_SPACE_RUN = re.compile(f"[{_SPACES}]+")
+_LINE_EDGE = re.compile(" ?\n ?")
+_BLANK_LINES = re.compile("\n{3,}")
+
+# split_text boundaries, strongest first. A match's cut starts after its non-space part.
+_PARAGRAPH = re.compile(r"\n[^\S\n]*\n\s*")
+_LINE = re.compile(r"\n\s*")
+# Sentence ends: . ! ? … ‽, Arabic ؟, Devanagari ।, then closing quotes or brackets, then
+# whitespace; after an ideographic full stop or fullwidth ! ? no whitespace is needed.
+_SENTENCE = re.compile(
+    "[.!?\u2026\u203d\u061f\u0964][\"'\u201d\u2019\u00bb)\\]]*\\s+"
+    "|[\u3002\uff01\uff1f][\u300d\u300f\uff09\u201d\u2019]*\\s*"
+)
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class CleaningOptions:
+    """Which cleaning rules run; every rule is on by default."""
+
+    nfc: bool = True
+    strip_invisible: bool = True
+    collapse_whitespace: bool = True
+    drop_empty: bool = True
+    drop_duplicates: bool = True
+    near_duplicates: Literal["off", "flag", "drop"] = "flag"
+    near_threshold: float = 0.9
+    long_text: Literal["drop", "truncate", "split"] = "drop"
+    max_chars: int = 4096
+
+    def __post_init__(self) -> None:
+        """Refuse settings no rule can follow."""
+        if self.max_chars < 1:
+            raise ValueError(f"max_chars must be at least 1, not {self.max_chars}")
+        if not 0.0 < self.near_threshold <= 1.0:
+            raise ValueError(f"near_threshold must be in (0, 1], not {self.near_threshold}")
+        if self.near_duplicates not in ("off", "flag", "drop"):
+            raise ValueError(f"near_duplicates must be off, flag or drop: {self.near_duplicates}")
+        if self.long_text not in ("drop", "truncate", "split"):
+            raise ValueError(f"long_text must be drop, truncate or split: {self.long_text}")
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What cleaning made of one text, and why."""
+
+    text: str | None  # None when dropped (or when there was no text and drop_empty is off)
+    fixes: tuple[str, ...]  # rules that changed the text: invisible, nfc, whitespace, truncated
+    parts: tuple[str, ...]  # long_text="split" and the text was too long: its pieces
+    drop: str | None  # None, "empty" or "too_long"
+
+
+DEFAULT_OPTIONS = CleaningOptions()
+
+
+def _strip_invisible(text: str) -> str:
+    text = _LINE_BREAKS.sub("\n", text)
+    text = _STRAY_JOINER.sub("", text)
+    return _CONTROL_OR_FORMAT.sub("", text)
+
+
+def _collapse_whitespace(text: str) -> str:
+    text = _SPACE_RUN.sub(" ", text)
+    text = _LINE_EDGE.sub("\n", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip(" \n")
+
+
+def _nfc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _truncate(text: str, max_chars: int) -> str:
+    keep = max_chars - len(ELLIPSIS)
+    head = text[:keep]
+    if not text[keep].isspace():
+        # Cut before the word that does not fit, unless that throws away over half.
+        space = max((head.rfind(c) for c in (" ", "\n")), default=-1)
+        if space >= keep // 2:
+            head = head[:space]
+    return head.rstrip() + ELLIPSIS
+
+
+def clean_text(text: str | None, options: CleaningOptions = DEFAULT_OPTIONS) -> Cleaned:
+    """Apply the per-text cleaning rules and say which ones changed or dropped the text."""
+    if text is None:
+        return Cleaned(None, (), (), "empty" if options.drop_empty else None)
+    fixes: list[str] = []
+    steps = (
+        (options.strip_invisible, "invisible", _strip_invisible),
+        (options.nfc, "nfc", _nfc),
+        (options.collapse_whitespace, "whitespace", _collapse_whitespace),
+    )
+    for enabled, name, rule in steps:
+        if enabled:
+            fixed = rule(text)
+            if fixed != text:
+                fixes.append(name)
+                text = fixed
+    if options.drop_empty and _VISIBLE.search(text) is None:
+        return Cleaned(None, tuple(fixes), (), "empty")
+    parts: tuple[str, ...] = ()
+    if len(text) > options.max_chars:
+        if options.long_text == "drop":
+            return Cleaned(None, tuple(fixes), (), "too_long")
+        if options.long_text == "truncate":
+            text = _truncate(text, options.max_chars)
+            fixes.append("truncated")
+        else:
+            parts = tuple(split_text(text, options.max_chars))
+    return Cleaned(text, tuple(fixes), parts, None)
+
+
+def content_key(text: str | None, media: str | None) -> str:
+    """A stable 32-hex-digit digest of a sample's content, for exact-duplicate checks.
+
+    The text is canonicalised with the invisible, NFC and whitespace rules whatever the
+    import's options, so texts that look the same get the same key, and cleaning a text
+    first does not change its key. Empty text counts as no text. Changing this function
+    changes the keys already stored: bump the version in the digest's personalisation.
+    """
+    canon = None
+    if text is not None:
+        canon = _collapse_whitespace(_nfc(_strip_invisible(text))) or None
+    digest = hashlib.blake2b(digest_size=16, person=b"labelgram-ck-v1")
+    # Canonical text holds no NUL, so the separator is unambiguous.
+    digest.update(("N" if canon is None else "T" + canon).encode("utf-8", "surrogatepass"))
+    digest.update(b"\x00")
+    digest.update(("N" if not media else "M" + media).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def split_text(text: str, max_chars: int) -> list[str]:
+    """Split a text into pieces of at most max_chars at the strongest boundary that fits.
+
+    Boundaries, strongest first: a blank line, a line break, the end of a sentence, any
+    whitespace; a word longer than max_chars is cut where it must. Each piece is a non-empty
+    slice of the text without surrounding whitespace, and only whitespace lies between
+    pieces (nothing at a cut inside a word or after a CJK full stop), so joining the pieces
+    with single spaces or newlines gives back the text's words in order.
+    """
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be at least 1, not {max_chars}")
+    text = text.strip()
+    if not text:
+        return []
+    cuts: list[tuple[list[int], list[int]]] = []
+    for pattern in (_PARAGRAPH, _LINE, _SENTENCE, _SPACE):
+        starts: list[int] = []
+        ends: list[int] = []
+        for m in pattern.finditer(text):
+            starts.append(m.start() + len(m.group().rstrip()))
+            ends.append(m.end())
+        cuts.append((starts, ends))
+    pieces: list[str] = []
+    pos = 0
+    while len(text) - pos > max_chars:
+        limit = pos + max_chars
+        for starts, ends in cuts:
+            i = bisect_right(starts, limit) - 1
+            if i >= 0 and starts[i] > pos:
+                pieces.append(text[pos : starts[i]].rstrip())
+                pos = ends[i]
+                break
+        else:
+            pieces.append(text[pos:limit])
+            pos = limit
+    pieces.append(text[pos:])
+    return pieces
+
+
+# --- near-duplicates -----------------------------------------------------------------------
+
+_PRIME = (1 << 31) - 1
+_SHINGLE_MULT = np.uint64(0x100000001B3)
+_MIX_MULT = np.uint64(0xFF51AFD7ED558CCD)
+_FN_WEIGHT = 0.9  # see the module docstring: candidates are verified, misses are not
+_CHAIN_LIMIT = 32
+_CHUNK = 8192  # shingles per broadcast, bounding the temporary array to 4 MB
+
+U64 = npt.NDArray[np.uint64]
+
+
+@functools.lru_cache(maxsize=64)
+def lsh_bands(threshold: float, num_perm: int, fn_weight: float = _FN_WEIGHT) -> tuple[int, int]:
+    """The (bands, rows) with bands * rows <= num_perm minimising the weighted error area."""
+    s = np.linspace(0.0, 1.0, 2001)
+    below = s <= threshold
+    best: tuple[float, int, int] | None = None
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            p = 1.0 - (1.0 - s**r) ** b
+            fp = float(np.trapezoid(np.where(below, p, 0.0), s))
+            fn = float(np.trapezoid(np.where(below, 0.0, 1.0 - p), s))
+            error = (1.0 - fn_weight) * fp + fn_weight * fn
+            if best is None or error < best[0]:
+                best = (error, b, r)
+    assert best is not None  # num_perm >= 1 gives at least (1, 1)
+    return best[1], best[2]
+
+
+def _mix(h: U64) -> U64:
+    h ^= h >> np.uint64(33)
+    h *= _MIX_MULT
+    h ^= h >> np.uint64(29)
+    return h
+
+
+class NearDuplicates:
+    """MinHash over character shingles with LSH banding.
+
+    Finds earlier texts whose estimated Jaccard similarity is >= threshold, in time linear in
+    the number of texts (no pairwise comparison).
+    """
+
+    def __init__(
+        self, threshold: float = 0.9, *, shingle: int = 5, num_perm: int = 64, seed: int = 1
+    ) -> None:
+        """Set up an empty index; see the module docstring for the method."""
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], not {threshold}")
+        if shingle < 1 or num_perm < 1:
+            raise ValueError("shingle and num_perm must be at least 1")
+        self.threshold = threshold
+        self.shingle = shingle
+        self.num_perm = num_perm
+        self.bands, self.rows = lsh_bands(threshold, num_perm)
+        # Matching signature values needed: the estimate matches/num_perm >= threshold.
+        self._min_matches = int(np.ceil(threshold * num_perm - 1e-9))
+        rng = np.random.default_rng(seed)
+        self._a = rng.integers(1, _PRIME, size=num_perm, dtype=np.uint64)
+        self._b = rng.integers(0, _PRIME, size=num_perm, dtype=np.uint64)
+        self._band_mult = rng.integers(1, 1 << 63, size=(self.bands, self.rows), dtype=np.uint64)
+        self._band_mult |= np.uint64(1)
+        self._keys: list[str] = []
+        self._sigs = np.zeros((1024, num_perm), dtype=np.uint32)
+        self._chain = np.zeros((1024, self.bands), dtype=np.int32)
+        self._table_bits = 10
+        self._table_keys = np.zeros(1 << self._table_bits, dtype=np.uint64)
+        self._table_rows = np.zeros(1 << self._table_bits, dtype=np.int32)
+        self._table_used = 0
+
+    def __len__(self) -> int:
+        """How many texts have been added."""
+        return len(self._keys)
+
+    def signature(self, text: str) -> npt.NDArray[np.uint32]:
+        """The MinHash signature of a text's shingle set."""
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        # +1 so that a NUL still counts, and the empty text hashes apart from any shingle.
+        cps = points.astype(np.uint64) + np.uint64(1)
+        k = min(self.shingle, cps.size)
+        if k == 0:
+            cps, k = np.zeros(1, dtype=np.uint64), 1
+        n = cps.size - k + 1
+        h = cps[:n].copy()
+        for j in range(1, k):
+            h *= _SHINGLE_MULT
+            h += cps[j : j + n]
+        # Multiplicative hashing: the top 32 bits of h * odd constant depend on every char.
+        h *= _MIX_MULT
+        h >>= np.uint64(32)
+        x = h.reshape(-1, 1)
+        sig: npt.NDArray[np.uint64] | None = None
+        for lo in range(0, n, _CHUNK):
+            values = x[lo : lo + _CHUNK] * self._a  # shingles x permutations, row-major
+            values += self._b
+            values %= np.uint64(_PRIME)
+            low = values.min(axis=0)
+            sig = low if sig is None else np.minimum(sig, low)
+        assert sig is not None  # n >= 1
+        return sig.astype(np.uint32)
+
+    def _band_keys(self, sig: npt.NDArray[np.uint32]) -> list[int]:
+        bands = sig[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
+        keys = _mix((bands * self._band_mult).sum(axis=1, dtype=np.uint64))
+        keys |= np.uint64(1)  # 0 marks an empty slot
+        band_keys: list[int] = keys.tolist()
+        return band_keys
+
+    def _probe(self, key: int) -> int:
+        """The slot holding key, or the empty slot where it would go."""
+        mask = (1 << self._table_bits) - 1
+        slot = key >> (64 - self._table_bits)
+        table = self._table_keys
+        while True:
+            found = int(table[slot])
+            if found == key or found == 0:
+                return slot
+            slot = (slot + 1) & mask
+
+    def check_and_add(self, key: str, text: str) -> str | None:
+        """The key of the most similar earlier near-duplicate of text, or None; text is added."""
+        sig = self.signature(text)
+        band_keys = self._band_keys(sig)
+        slots = [self._probe(k) for k in band_keys]
+        candidates: list[int] = []
+        for band, slot in enumerate(slots):
+            if self._table_keys[slot] == 0:
+                continue
+            row = int(self._table_rows[slot])
+            for _ in range(_CHAIN_LIMIT):
+                candidates.append(row)
+                row = int(self._chain[row, band])
+                if row < 0:
+                    break
+        match = None
+        if candidates:
+            rows = np.unique(np.array(candidates, dtype=np.int64))
+            matches = np.count_nonzero(self._sigs[rows] == sig, axis=1)
+            best = int(np.argmax(matches))  # ties go to the earliest text
+            if matches[best] >= self._min_matches:
+                match = self._keys[int(rows[best])]
+        self._add(key, sig, band_keys, slots)
+        return match
+
+    def _add(
+        self, key: str, sig: npt.NDArray[np.uint32], band_keys: list[int], slots: list[int]
+    ) -> None:
+        row = len(self._keys)
+        if row == self._sigs.shape[0]:
+            self._sigs = np.concatenate([self._sigs, np.zeros_like(self._sigs)])
+            self._chain = np.concatenate([self._chain, np.zeros_like(self._chain)])
+        self._keys.append(key)
+        self._sigs[row] = sig
+        for band, (band_key, slot) in enumerate(zip(band_keys, slots, strict=True)):
+            if self._table_keys[slot] != band_key:
+                # Two bands of one text may have probed to the same empty slot: look again.
+                slot = self._probe(band_key)
+            if self._table_keys[slot] == 0:
+                self._table_keys[slot] = band_key
+                self._chain[row, band] = -1
+                self._table_used += 1
+            else:
+                self._chain[row, band] = self._table_rows[slot]
+            self._table_rows[slot] = row
+        if 2 * self._table_used > self._table_keys.size:
+            self._grow_table()
+
+    def _grow_table(self) -> None:
+        occupied = np.flatnonzero(self._table_keys)
+        keys = self._table_keys[occupied]
+        rows = self._table_rows[occupied]
+        self._table_bits += 1
+        size = 1 << self._table_bits
+        self._table_keys = np.zeros(size, dtype=np.uint64)
+        self._table_rows = np.zeros(size, dtype=np.int32)
+        slots = (keys >> np.uint64(64 - self._table_bits)).astype(np.int64)
+        pending = np.arange(keys.size)
+        while pending.size:
+            # Place, per free slot, the first pending key that wants it; the rest move on.
+            want = slots[pending]
+            free = self._table_keys[want] == 0
+            taken, first = np.unique(want[free], return_index=True)
+            winners = pending[free][first]
+            self._table_keys[taken] = keys[winners]
+            self._table_rows[taken] = rows[winners]
+            placed = np.zeros(keys.size, dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slots[pending] = (slots[pending] + 1) & (size - 1)

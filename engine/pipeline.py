@@ -1,0 +1,276 @@
+"""The preprocessing pipeline: read a source, map its columns, clean and check every row.
+
+Rows stream through: reader (engine.readers) -> column mapping -> text cleaning
+(engine.cleaning) -> media checks (engine.media) -> truth check -> exact and near duplicates.
+Every row ends kept, kept-with-fixes, flagged or dropped, and the report counts each rule with
+its first examples (row number and reason). Duplicates against samples already in a project
+are the caller's to check (they live in the database); `Report.drop` records them the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.cleaning import CleaningOptions, NearDuplicates, clean_text, content_key
+from engine.intake import Columns, IntakeError, media_kind, resolve_columns
+from engine.media import check_media, iter_media_files
+from engine.readers import Row, open_source
+
+EXAMPLES = 5
+_FIXES = {
+    "nfc": "Unicode normalised to NFC",
+    "invisible": "control or zero-width characters removed",
+    "whitespace": "whitespace collapsed",
+    "truncated": "text truncated to fit a Telegram message",
+}
+
+
+@dataclass
+class RuleTally:
+    """How often one rule fired, with its first examples."""
+
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, example: str) -> None:
+        """Count one more, keeping the first few examples."""
+        self.count += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(example)
+
+
+@dataclass
+class Report:
+    """What a run did to every row: read, kept, fixed, flagged, dropped — per rule."""
+
+    source: str
+    format: str = ""
+    encoding: str | None = None
+    rows: int = 0
+    kept: int = 0
+    rows_fixed: int = 0  # kept rows that at least one rule changed
+    dropped: dict[str, RuleTally] = field(default_factory=dict)
+    fixed: dict[str, RuleTally] = field(default_factory=dict)
+    flagged: dict[str, RuleTally] = field(default_factory=dict)
+    seconds: float = 0.0
+    dry_run: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+    def drop(self, rule: str, number: int, reason: str) -> None:
+        """Record a dropped row."""
+        self.dropped.setdefault(rule, RuleTally()).add(f"row {number}: {reason}")
+
+    def fix(self, rule: str, number: int, what: str) -> None:
+        """Record a fix applied to a kept row."""
+        self.fixed.setdefault(rule, RuleTally()).add(f"row {number}: {what}")
+
+    def flag(self, rule: str, number: int, what: str) -> None:
+        """Record a kept row that a coordinator should look at."""
+        self.flagged.setdefault(rule, RuleTally()).add(f"row {number}: {what}")
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows dropped, all rules together."""
+        return sum(t.count for t in self.dropped.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form, for the database and exports."""
+
+        def tallies(d: dict[str, RuleTally]) -> dict[str, Any]:
+            return {k: {"count": v.count, "examples": v.examples} for k, v in sorted(d.items())}
+
+        return {
+            "source": self.source,
+            "format": self.format,
+            "encoding": self.encoding,
+            "rows": self.rows,
+            "kept": self.kept,
+            "fixed": self.rows_fixed,
+            "dropped_total": self.n_dropped,
+            "dropped_by_rule": tallies(self.dropped),
+            "fixed_by_rule": tallies(self.fixed),
+            "flagged": tallies(self.flagged),
+            "seconds": round(self.seconds, 3),
+            "dry_run": self.dry_run,
+        }
+
+    def summary(self) -> str:
+        """A few lines for the terminal or a chat message."""
+        head = (
+            f"{self.source} ({self.format}{', ' + self.encoding if self.encoding else ''}): "
+            f"{self.rows} rows read, {self.kept} kept, "
+            f"{self.rows_fixed} fixed, {self.n_dropped} dropped, "
+            f"{sum(t.count for t in self.flagged.values())} flagged in {self.seconds:.2f} s"
+            + (" — dry run, nothing written" if self.dry_run else "")
+        )
+        lines = [head]
+        for title, group in (
+            ("dropped", self.dropped),
+            ("fixed", self.fixed),
+            ("flagged", self.flagged),
+        ):
+            for rule, tally in sorted(group.items(), key=lambda kv: -kv[1].count):
+                lines.append(f"  {title} {rule}: {tally.count}")
+                lines += [f"      {e}" for e in tally.examples]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Item:
+    """A row that survived: ready to store."""
+
+    number: int
+    ext_id: str
+    kind: str
+    text: str | None
+    media: str | None
+    truth: str | None
+    key: str  # content key, for duplicate checks against the database
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How to read and clean one source."""
+
+    columns: Columns = field(default_factory=Columns)
+    meta_columns: tuple[str, ...] = ()
+    cleaning: CleaningOptions = field(default_factory=CleaningOptions)
+    truths: frozenset[str] | None = None  # allowed gold labels (option ids); None: any
+    check_files: bool = True
+    media_out: Path | None = None  # where downscaled copies go (default: beside the source)
+
+
+def _media_rows(path: Path, options: PipelineOptions) -> tuple[list[str], Iterator[Row]]:
+    """A folder or .zip of media files as rows with one `media` column (id: relative path)."""
+    store = options.media_out or path.parent
+    extract = store / "extracted" / path.stem
+    root = path if path.is_dir() else extract
+
+    def rows() -> Iterator[Row]:
+        for number, file in enumerate(iter_media_files(path, extract_dir=extract), start=1):
+            relative = (
+                file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name
+            )
+            yield Row(number, {"media": str(file), "id": relative})
+
+    return ["media", "id"], rows()
+
+
+def run(path: Path, options: PipelineOptions, report: Report) -> Iterator[Item]:
+    """Stream the kept rows of `path`; `report` fills in as the iterator is consumed."""
+    if path.is_dir() or path.suffix.lower() == ".zip":
+        names, rows = _media_rows(path, options)
+        report.format, report.encoding = ("folder" if path.is_dir() else "zip"), None
+        cols = resolve_columns(names, Columns(media="media", id="id"))
+    else:
+        source, rows = open_source(path)
+        names = source.columns
+        report.format, report.encoding = source.format, source.encoding
+        cols = resolve_columns(source.columns, options.columns)
+    missing = [c for c in options.meta_columns if c not in names]
+    if missing:
+        raise IntakeError(f"no meta column {', '.join(missing)}; the file has: {', '.join(names)}")
+    near = (
+        NearDuplicates(options.cleaning.near_threshold)
+        if options.cleaning.near_duplicates != "off"
+        else None
+    )
+    batch_keys: set[str] = set()
+    try:
+        for row in rows:
+            report.rows += 1
+            for item in _row(row, cols, options, path, report, near, batch_keys):
+                report.kept += 1
+                yield item
+            if len(batch_keys) > 100_000:
+                # Duplicates within the file are also caught by the database's unique content
+                # index; this set only spares it the common case and stays bounded.
+                batch_keys.clear()
+    finally:
+        report.seconds = time.perf_counter() - report.started
+
+
+def _row(
+    row: Row,
+    cols: Columns,
+    options: PipelineOptions,
+    path: Path,
+    report: Report,
+    near: NearDuplicates | None,
+    seen: set[str],
+) -> list[Item]:
+    n = row.number
+    if row.values is None:
+        report.drop("unreadable", n, row.error or "could not be parsed")
+        return []
+    values = row.values
+    raw_text = values.get(cols.text) if cols.text else None
+    media = values.get(cols.media) if cols.media else None
+    if cols.media is not None and not (media or "").strip():
+        report.drop("missing_column", n, f"no value in the media column '{cols.media}'")
+        return []
+    cleaned = clean_text(raw_text, options.cleaning)
+    text = cleaned.text
+    if cleaned.drop is not None and not media:
+        reason = {"empty": "empty or only whitespace", "too_long": "text too long"}.get(
+            cleaned.drop, cleaned.drop
+        )
+        report.drop(cleaned.drop, n, reason)
+        return []
+    fixes = [(fix, _FIXES.get(fix, fix)) for fix in cleaned.fixes]
+    kind = "text"
+    if media:
+        media = media.strip()
+        if media.startswith(("http://", "https://")):
+            kind = media_kind(media)
+        else:
+            file = Path(media)
+            if not file.is_absolute():
+                file = path.parent / file
+            if options.check_files:
+                check = check_media(file, out_dir=options.media_out or path.parent)
+                if check.drop is not None or check.path is None or check.kind is None:
+                    report.drop("media", n, check.drop or "unusable file")
+                    return []
+                if check.note:
+                    fixes.append(("media", check.note))
+                media, kind = str(check.path.resolve()), check.kind
+            else:
+                media, kind = str(file.resolve()), media_kind(str(file))
+    truth = (values.get(cols.truth) or "").strip() or None if cols.truth else None
+    if truth is not None and options.truths is not None and truth not in options.truths:
+        allowed = ", ".join(sorted(options.truths))
+        report.drop("bad_gold", n, f"gold label '{truth}' is not an option ({allowed})")
+        return []
+    key = content_key(text, media)
+    if options.cleaning.drop_duplicates:
+        if key in seen:
+            report.drop("duplicate", n, "same content as an earlier row")
+            return []
+        seen.add(key)
+    if near is not None and text:
+        match = near.check_and_add(key, text)
+        if match is not None:
+            if options.cleaning.near_duplicates == "drop":
+                report.drop("near_duplicate", n, "nearly the same text as an earlier row")
+                return []
+            report.flag("near_duplicate", n, "nearly the same text as an earlier row")
+    # Only rows that are kept count as fixed.
+    for rule, what in fixes:
+        report.fix(rule, n, what)
+    report.rows_fixed += bool(fixes)
+    ext_id = (values.get(cols.id) or "").strip() if cols.id else ""
+    ext_id = ext_id or "h" + key[:16]
+    meta = {c: values.get(c) or "" for c in options.meta_columns}
+    if len(cleaned.parts) > 1:
+        report.fix("split", n, f"text split into {len(cleaned.parts)} samples")
+        return [
+            Item(n, f"{ext_id}#{i}", kind, part, media, truth, content_key(part, media), meta)
+            for i, part in enumerate(cleaned.parts, start=1)
+        ]
+    return [Item(n, ext_id, kind, text, media, truth, key, meta)]
