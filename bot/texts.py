@@ -154,6 +154,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "아무것도 가져오지 않았습니다: {reason}",
     },
     "import_full": {"en": "The full report", "ko": "전체 보고서"},
+    "status_import": {
+        "en": "Last import: {source} — {rows} rows read, {added} added, {dropped} dropped",
+        "ko": "최근 가져오기: {source} — {rows}행 읽음, {added}개 추가, {dropped}개 제외",
+    },
     "help": {
         "en": "/start — join or continue labeling\n/guide — the labeling guide\n"
         "/undo — take back your last label\n/me — your counts\n/lang — language\n"

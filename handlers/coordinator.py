@@ -83,22 +83,30 @@ async def status(update: Update, context: Context) -> None:
     for project in projects[:20]:
         s = await repo.project_status(project.id)
         pct = round(100 * s.samples_done / s.samples) if s.samples else 0
-        blocks.append(
-            t(
-                lang,
-                "status",
-                project=project.name,
-                slug=project.slug,
-                done=s.samples_done,
-                total=s.samples,
-                pct=pct,
-                labels=s.labels,
-                open=s.open_assignments,
-                members=s.members,
-                active=s.active_workers,
-                reports=s.reports,
-            )
+        block = t(
+            lang,
+            "status",
+            project=project.name,
+            slug=project.slug,
+            done=s.samples_done,
+            total=s.samples,
+            pct=pct,
+            labels=s.labels,
+            open=s.open_assignments,
+            members=s.members,
+            active=s.active_workers,
+            reports=s.reports,
         )
+        for last in await repo.imports(project.id, limit=1):
+            block += "\n" + t(
+                lang,
+                "status_import",
+                source=last.source,
+                rows=last.rows_read,
+                added=last.added,
+                dropped=last.dropped,
+            )
+        blocks.append(block)
     await message.reply_text("\n\n".join(blocks)[:4096])
 
 

@@ -324,6 +324,9 @@ async def test_coordinator_uploads_a_file_and_gets_the_report(world: World) -> N
     assert full["document"]["file_name"] == "batch-report.json"
     assert (await world.repo.project_status(world.project.id)).samples == 4
     assert (await world.repo.imports(world.project.id))[0].source == "batch.csv"
+    await coordinator.send("/status")
+    status = (await coordinator.next_message())["text"]
+    assert "Last import: batch.csv — 3 rows read, 1 added, 2 dropped" in status
 
     worker, _ = await world.joined(1)
     await worker.send_document("sneaky.csv", b"text\nmine\n")
