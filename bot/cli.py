@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--gold-col")
     imp.add_argument("--meta-cols", default="", help="extra columns to keep, comma-separated")
     imp.add_argument("--dry-run", action="store_true", help="show the report, write nothing")
+    imp.add_argument(
+        "--names",
+        default="",
+        help="column names, comma-separated (with --no-header, or to rename)",
+    )
+    imp.add_argument("--no-header", action="store_true", help="the CSV/TSV file has no header row")
     return parser
 
 
@@ -184,6 +190,8 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
             args.datafile,
             columns,
             meta_columns=meta,
+            header=not args.no_header,
+            column_names=tuple(n.strip() for n in args.names.split(",") if n.strip()) or None,
             dry_run=args.dry_run,
             progress=_progress if live else None,
         )

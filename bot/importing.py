@@ -58,6 +58,8 @@ async def import_file(
     columns: Columns | None = None,
     *,
     meta_columns: tuple[str, ...] = (),
+    header: bool = True,
+    column_names: tuple[str, ...] | None = None,
     limit: int | None = None,
     actor: int | None = None,
     dry_run: bool = False,
@@ -71,6 +73,8 @@ async def import_file(
     options = PipelineOptions(
         columns=columns or Columns(),
         meta_columns=meta_columns,
+        header=header,
+        column_names=column_names,
         cleaning=cleaning_options(spec.cleaning, 4096 - longest_question - 4),
         truths=frozenset(o.id for o in spec.options),
     )

@@ -142,6 +142,8 @@ class PipelineOptions:
     cleaning: CleaningOptions = field(default_factory=CleaningOptions)
     truths: frozenset[str] | None = None  # allowed gold labels (option ids); None: any
     check_files: bool = True
+    header: bool = True  # CSV/TSV: False when the file has no header row (give column_names)
+    column_names: tuple[str, ...] | None = None
     media_out: Path | None = None  # where downscaled copies go (default: beside the source)
 
 
@@ -168,7 +170,8 @@ def run(path: Path, options: PipelineOptions, report: Report) -> Iterator[Item]:
         report.format, report.encoding = ("folder" if path.is_dir() else "zip"), None
         cols = resolve_columns(names, Columns(media="media", id="id"))
     else:
-        source, rows = open_source(path)
+        names_given = list(options.column_names) if options.column_names else None
+        source, rows = open_source(path, column_names=names_given, header=options.header)
         names = source.columns
         report.format, report.encoding = source.format, source.encoding
         cols = resolve_columns(source.columns, options.columns)

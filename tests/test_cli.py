@@ -101,3 +101,17 @@ def test_demo_runs_the_whole_job(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Majority vote:" in out
     assert "p99" in out
     assert out.count("worker0") == 4
+
+
+def test_import_headerless_tsv_with_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "l.db")
+    assert main(["--db", db, "project", "create", str(PROJECT), "--no-import"]) == 0
+    data = tmp_path / "plain.tsv"
+    data.write_text("first review\tpos\nsecond review\tneg\n")
+    args = ["--db", db, "import", "reviews", str(data), "--no-header", "--names", "text,gold"]
+    assert main(args) == 0
+    assert "2 rows read, 2 kept" in capsys.readouterr().out
+    assert main(["--db", db, "import", "reviews", str(data), "--no-header"]) == 2
+    assert "column" in capsys.readouterr().err
