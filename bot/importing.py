@@ -103,6 +103,8 @@ async def import_file(
                     if reason is not None:
                         report.kept -= 1
                         report.drop(reason, item.number, REASONS[reason])
+                        for rule in item.flags:  # a dropped row is not also flagged
+                            report.unflag(rule, item.number)
                 if progress is not None:
                     progress(report)
             session.rows_read, session.dropped = report.rows, report.n_dropped

@@ -72,6 +72,16 @@ class Report:
         """Record a kept row that a coordinator should look at."""
         self.flagged.setdefault(rule, RuleTally()).add(f"row {number}: {what}")
 
+    def unflag(self, rule: str, number: int) -> None:
+        """Take back a flag: the row was dropped later (e.g. by the database's duplicate check)."""
+        tally = self.flagged.get(rule)
+        if tally is None:
+            return
+        tally.count -= 1
+        tally.examples = [e for e in tally.examples if not e.startswith(f"row {number}:")]
+        if tally.count <= 0:
+            del self.flagged[rule]
+
     @property
     def n_dropped(self) -> int:
         """Rows dropped, all rules together."""
@@ -131,6 +141,7 @@ class Item:
     truth: str | None
     key: str  # content key, for duplicate checks against the database
     meta: dict[str, str] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()  # rules that flagged this row
 
 
 @dataclass(frozen=True)
@@ -256,6 +267,7 @@ def _row(
             report.drop("duplicate", n, "same content as an earlier row")
             return []
         seen.add(key)
+    flags: tuple[str, ...] = ()
     if near is not None and text:
         match = near.check_and_add(key, text)
         if match is not None:
@@ -263,6 +275,7 @@ def _row(
                 report.drop("near_duplicate", n, "nearly the same text as an earlier row")
                 return []
             report.flag("near_duplicate", n, "nearly the same text as an earlier row")
+            flags = ("near_duplicate",)
     # Only rows that are kept count as fixed.
     for rule, what in fixes:
         report.fix(rule, n, what)
@@ -276,4 +289,4 @@ def _row(
             Item(n, f"{ext_id}#{i}", kind, part, media, truth, content_key(part, media), meta)
             for i, part in enumerate(cleaned.parts, start=1)
         ]
-    return [Item(n, ext_id, kind, text, media, truth, key, meta)]
+    return [Item(n, ext_id, kind, text, media, truth, key, meta, flags)]

@@ -65,3 +65,18 @@ async def test_failure_halfway_leaves_the_project_as_it_was(
         await import_file(repo, project.id, path)
     assert (await repo.project_status(project.id)).samples == 0
     assert await repo.imports(project.id) == []
+
+
+async def test_a_row_dropped_by_the_database_is_not_also_flagged(
+    repo: Repository, tmp_path: Path
+) -> None:
+    project = await repo.create_project(make_spec())
+    text = "The delivery arrived two days late and the box was badly damaged on one side"
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(f"text\n{text}.\n")
+    second.write_text(f"text\n{text}!\n{text}.\n")  # row 3 is near row 2 and in the project
+    await import_file(repo, project.id, first)
+    report = await import_file(repo, project.id, second)
+    assert report.dropped["already_in_project"].count == 1
+    assert "near_duplicate" not in report.flagged
+    assert report.kept == 1
