@@ -58,6 +58,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.machine import cpu_model
+
 if TYPE_CHECKING:
     from config.project import ProjectSpec
     from engine.pipeline import PipelineOptions, Report
@@ -387,17 +389,6 @@ def _spawn(*args: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the parent
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _memory_gb() -> str:
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
@@ -498,7 +489,7 @@ def run_bench(args: argparse.Namespace, tmp: Path) -> int:
     """Generate the file, run every variant in its own process, print the figures."""
     print(f"command   {shlex.join(sys.orig_argv)}")
     print(
-        f"machine   {platform.platform()}; {_cpu_model()}; {os.cpu_count()} cores"
+        f"machine   {platform.platform()}; {cpu_model()}; {os.cpu_count()} cores"
         f" ({len(os.sched_getaffinity(0))} usable); {_memory_gb()}"
     )
     print(

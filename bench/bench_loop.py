@@ -56,6 +56,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bench.machine import cpu_model
 from bot.app import build_application
 from bot.crowd import Crowd, Profile
 from bot.demo import DEMO_DIR, DEMO_PROJECT
@@ -434,22 +435,12 @@ async def run_bare(
 # --------------------------------------------------------------------------- report
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def print_machine(args: argparse.Namespace, concurrent: int) -> None:
     """Where and how the figures were taken."""
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     print(f"command:  {shlex.join(sys.orig_argv)}")
-    print(f"machine:  {platform.platform()}; {_cpu_model()}; {cores} cores ({usable} usable)")
+    print(f"machine:  {platform.platform()}; {cpu_model()}; {cores} cores ({usable} usable)")
     print(
         f"software: Python {platform.python_version()}, python-telegram-bot {ptb_version}, "
         f"aiosqlite {version('aiosqlite')}, SQLite {sqlite3.sqlite_version}"

@@ -33,6 +33,7 @@ from typing import Any
 
 import aiosqlite
 
+from bench.machine import cpu_model
 from bot.app import CHECKPOINT_EVERY_S
 from config.project import ProjectSpec
 from storage.models import LabelStatus, SampleIn
@@ -446,17 +447,6 @@ def _others_load(before: tuple[float, float, float]) -> str:
     return f"other processes used {others:.0%} of the {cores} cores meanwhile"
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _timed(label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.perf_counter()
     result = fn()
@@ -468,7 +458,7 @@ def _timed(label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
 def run(args: argparse.Namespace, built: Path, tmp: Path) -> int:
     """Build (or reuse) the database, check the plans, measure, print the table."""
     print(f"command   {shlex.join(sys.orig_argv)}")
-    print(f"machine   {platform.platform()}; {_cpu_model()}; {os.cpu_count()} cores")
+    print(f"machine   {platform.platform()}; {cpu_model()}; {os.cpu_count()} cores")
     print(
         f"versions  Python {platform.python_version()}; SQLite {sqlite3.sqlite_version};"
         f" aiosqlite {aiosqlite.__version__}"
