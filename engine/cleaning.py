@@ -126,6 +126,14 @@ _VISIBLE = re.compile(f"[^{_CANNOT_JOIN}]")
 _SPACES = "\t\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 _SPACE_RUN = re.compile(f"[{_SPACES}]+")
 _LINE_EDGE = re.compile(" ?\n ?")
+# Most texts need no fixing: one search proves it, instead of running every rule's passes.
+# Anything the three rules could change (controls, format characters, joiners, line breaks,
+# any space but a single U+0020 between two other characters) sends a text the long way.
+_ODD_SPACES = "\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_MAY_NEED_FIXING = re.compile(
+    f"[{re.escape(_CONTROLS + _FORMAT + _JOINERS)}\n\r\x0b\x0c\x85\u2028\u2029{_ODD_SPACES}]"
+    "|  |^ | $"
+)
 _BLANK_LINES = re.compile("\n{3,}")
 
 # split_text boundaries, strongest first. A match's cut starts after its non-space part.
@@ -212,6 +220,8 @@ def clean_text(text: str | None, options: CleaningOptions = DEFAULT_OPTIONS) -> 
     if text is None:
         return Cleaned(None, (), (), "empty" if options.drop_empty else None)
     fixes: list[str] = []
+    if is_canonical(text):
+        options = _NO_TEXT_RULES[options]
     steps = (
         (options.strip_invisible, "invisible", _strip_invisible),
         (options.nfc, "nfc", _nfc),
@@ -237,6 +247,25 @@ def clean_text(text: str | None, options: CleaningOptions = DEFAULT_OPTIONS) -> 
     return Cleaned(text, tuple(fixes), parts, None)
 
 
+def is_canonical(text: str) -> bool:
+    """Whether the invisible, NFC and whitespace rules would all leave `text` as it is."""
+    return _MAY_NEED_FIXING.search(text) is None and unicodedata.is_normalized("NFC", text)
+
+
+class _WithoutTextRules(dict[CleaningOptions, CleaningOptions]):
+    """options -> the same options with the three text rules off (for canonical texts)."""
+
+    def __missing__(self, options: CleaningOptions) -> CleaningOptions:
+        from dataclasses import replace
+
+        plain = replace(options, nfc=False, strip_invisible=False, collapse_whitespace=False)
+        self[options] = plain
+        return plain
+
+
+_NO_TEXT_RULES = _WithoutTextRules()
+
+
 def content_key(text: str | None, media: str | None) -> str:
     """A stable 32-hex-digit digest of a sample's content, for exact-duplicate checks.
 
@@ -247,7 +276,9 @@ def content_key(text: str | None, media: str | None) -> str:
     """
     canon = None
     if text is not None:
-        canon = _collapse_whitespace(_nfc(_strip_invisible(text))) or None
+        if not is_canonical(text):
+            text = _collapse_whitespace(_nfc(_strip_invisible(text)))
+        canon = text or None
     digest = hashlib.blake2b(digest_size=16, person=b"labelgram-ck-v1")
     # Canonical text holds no NUL, so the separator is unambiguous.
     digest.update(("N" if canon is None else "T" + canon).encode("utf-8", "surrogatepass"))

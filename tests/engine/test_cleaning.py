@@ -449,3 +449,23 @@ def test_split_keeps_words_in_order(text: str, max_chars: int) -> None:
     assert " ".join(pieces).split() == text.split()
     if len(text.strip()) <= max_chars:
         assert pieces == ([text.strip()] if text.strip() else [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text() | st.text(alphabet=st.sampled_from("ab가 \u00a0\u200b\n\u0301.")))
+def test_the_fast_path_only_skips_texts_no_rule_would_change(text: str) -> None:
+    from engine.cleaning import _collapse_whitespace, _nfc, _strip_invisible, is_canonical
+
+    if is_canonical(text):
+        assert _strip_invisible(text) == text
+        assert _nfc(text) == text
+        assert _collapse_whitespace(text) == text
+        assert clean_text(text).fixes == ()
+
+
+def test_fast_path_is_taken_for_plain_text_and_not_for_odd_spaces() -> None:
+    from engine.cleaning import is_canonical
+
+    assert is_canonical("Plain text, 한국어 문장도 괜찮아요.")
+    for odd in ("two  spaces", " lead", "trail ", "nb\u00a0sp", "zw\u200bsp", "a\nb", "e\u0301"):
+        assert not is_canonical(odd), odd
