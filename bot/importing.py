@@ -31,18 +31,8 @@ class _RollBack(Exception):
 
 
 def cleaning_options(spec: CleaningSpec, max_chars: int) -> CleaningOptions:
-    """The engine's options from a project's [cleaning] table."""
-    return CleaningOptions(
-        nfc=spec.nfc,
-        strip_invisible=spec.strip_invisible,
-        collapse_whitespace=spec.collapse_whitespace,
-        drop_empty=spec.drop_empty,
-        drop_duplicates=spec.drop_duplicates,
-        near_duplicates=spec.near_duplicates,
-        near_threshold=spec.near_threshold,
-        long_text=spec.long_text,
-        max_chars=max_chars,
-    )
+    """The engine's options from a project's [cleaning] table (same field names)."""
+    return CleaningOptions(**spec.model_dump(), max_chars=max_chars)
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
