@@ -1,0 +1,1 @@
+"""Pure quality computation: consensus, agreement, worker scores (numpy in, numpy out; no I/O)."""
