@@ -7,6 +7,7 @@ report is exactly what a real run would do.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -15,7 +16,6 @@ from config.project import CleaningSpec
 from engine.cleaning import CleaningOptions
 from engine.intake import Columns
 from engine.pipeline import Item, PipelineOptions, Report, run
-from storage.models import SampleIn
 from storage.repository import Repository
 
 BATCH = 1000
@@ -72,23 +72,25 @@ async def import_file(
     items: Iterable[Item] = run(path, options, report)
     if limit is not None:
         items = islice(items, limit)
+    batches = _batches(items, BATCH)
+
+    def next_batch() -> list[Item]:
+        return next(batches, [])
+
     try:
         async with repo.import_session(project_id, report.source, actor=actor) as session:
-            for batch in _batches(items, BATCH):
-                reasons = await session.add(
-                    [
-                        SampleIn(
-                            ext_id=i.ext_id,
-                            kind=i.kind,
-                            text=i.text,
-                            media=i.media,
-                            truth=i.truth,
-                            content_key=i.key,
-                            meta=i.meta or None,
-                        )
-                        for i in batch
-                    ]
-                )
+            # The pipeline reads and cleans the next batch in a worker thread while the
+            # database thread stores this one: SQLite releases the GIL while it writes. The
+            # report is only touched here between the two, never by both threads at once.
+            batch = await asyncio.to_thread(next_batch)
+            while batch:
+                upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
+                try:
+                    reasons = await session.add(batch)
+                    following = await upcoming
+                except BaseException:
+                    upcoming.cancel()
+                    raise
                 for item, reason in zip(batch, reasons, strict=True):
                     if reason is not None:
                         report.kept -= 1
@@ -97,6 +99,7 @@ async def import_file(
                             report.unflag(rule, item.number)
                 if progress is not None:
                     progress(report)
+                batch = following
             session.rows_read, session.dropped = report.rows, report.n_dropped
             session.seconds, session.report = report.seconds, report.to_dict()
             if dry_run:

@@ -54,46 +54,11 @@ Across samples: ``drop_duplicates`` compares `content_key` digests (within a fil
 against keys already stored) and ``near_duplicates`` runs `NearDuplicates`; both are carried
 in `CleaningOptions` for the import pipeline, which knows the other samples.
 
-Near-duplicates: MinHash with LSH banding (Broder 1997; Leskovec, Rajaraman and Ullman,
-*Mining of Massive Datasets*, ch. 3), implemented here with numpy.
-
-- A text is the set of its character 5-shingles (``shingle=5``: every run of 5 consecutive
-  code points). A text shorter than the shingle size is one shingle: the whole text.
-- Each shingle is hashed to 32 bits: a polynomial hash over its code points, multiplied by an
-  odd constant, top 32 bits kept; computed for all shingles of a text at once on numpy
-  ``uint64`` arrays.
-- ``num_perm=64`` universal hash functions ``h_i(x) = (a_i * x + b_i) mod (2**31 - 1)``
-  (random ``a_i``, ``b_i`` from ``seed``; exact in ``uint64`` since x < 2**32) are applied
-  to all shingle hashes in one broadcast; the minimum per function is the signature. The
-  share of equal positions in two signatures estimates the Jaccard similarity of the sets.
-- Banding: the signature's first ``b * r`` values are cut into ``b`` bands of ``r`` rows; two
-  texts become candidates when any band is equal, with probability ``1 - (1 - s**r)**b`` at
-  similarity ``s``. Like datasketch, (b, r) is chosen among all ``b * r <= num_perm`` to
-  minimise the weighted false-positive area (integral of that probability below the
-  threshold) plus false-negative area (integral of one minus it above). Unlike datasketch's
-  equal weights, false negatives weigh 0.9 and false positives 0.1: every candidate is
-  verified, so a false positive only costs a comparison, while a false negative is a missed
-  duplicate. For threshold 0.9 and 64 permutations that gives b=5, r=12: a pair at similarity
-  0.93 becomes a candidate with probability 0.93 (equal weights would give b=3, r=21 and
-  0.52), a pair at 0.7 with probability 0.07.
-- Verification: candidates are the earlier texts sharing a band (at most 32 per band, the
-  most recent); the one with the highest estimated Jaccard (share of equal signature
-  values over all ``num_perm``) is returned if that estimate is >= the threshold. With 64
-  values the estimate has a standard error of about 0.04 near 0.9, so pairs just above the
-  threshold are sometimes missed and pairs just below sometimes reported.
-- Memory per text: the signature (``4 * num_perm`` = 256 bytes), a chain link per band
-  (``4 * b`` = 20 bytes) and up to ``b`` hash-table slots of 12 bytes kept at most half
-  full (120-240 bytes), plus a reference to the caller's key: about 0.4-0.5 KB per text
-  (up to twice that just after an array doubles), growing linearly with the number of texts.
-  No shingle sets or texts are kept. A caller that imports unbounded streams should cap the
-  number of texts (e.g. start a new `NearDuplicates` per million rows).
-- Time: one signature and ``b`` hash-table probes per text, linear in the number of texts;
-  there is no pairwise comparison.
+Near-duplicates and the compact key set live in `engine.dedup` (method, accuracy, memory).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import unicodedata
@@ -101,8 +66,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
+# Re-exported: they used to live here.
+from engine.dedup import NearDuplicates as NearDuplicates
+from engine.dedup import lsh_bands as lsh_bands
 
 ELLIPSIS = "…"
 
@@ -326,193 +292,3 @@ def split_text(text: str, max_chars: int) -> list[str]:
     return pieces
 
 
-# --- near-duplicates -----------------------------------------------------------------------
-
-_PRIME = (1 << 31) - 1
-_SHINGLE_MULT = np.uint64(0x100000001B3)
-_MIX_MULT = np.uint64(0xFF51AFD7ED558CCD)
-_FN_WEIGHT = 0.9  # see the module docstring: candidates are verified, misses are not
-_CHAIN_LIMIT = 32
-_CHUNK = 8192  # shingles per broadcast, bounding the temporary array to 4 MB
-
-U64 = npt.NDArray[np.uint64]
-
-
-@functools.lru_cache(maxsize=64)
-def lsh_bands(threshold: float, num_perm: int, fn_weight: float = _FN_WEIGHT) -> tuple[int, int]:
-    """The (bands, rows) with bands * rows <= num_perm minimising the weighted error area."""
-    s = np.linspace(0.0, 1.0, 2001)
-    below = s <= threshold
-    best: tuple[float, int, int] | None = None
-    for b in range(1, num_perm + 1):
-        for r in range(1, num_perm // b + 1):
-            p = 1.0 - (1.0 - s**r) ** b
-            fp = float(np.trapezoid(np.where(below, p, 0.0), s))
-            fn = float(np.trapezoid(np.where(below, 0.0, 1.0 - p), s))
-            error = (1.0 - fn_weight) * fp + fn_weight * fn
-            if best is None or error < best[0]:
-                best = (error, b, r)
-    assert best is not None  # num_perm >= 1 gives at least (1, 1)
-    return best[1], best[2]
-
-
-def _mix(h: U64) -> U64:
-    h ^= h >> np.uint64(33)
-    h *= _MIX_MULT
-    h ^= h >> np.uint64(29)
-    return h
-
-
-class NearDuplicates:
-    """MinHash over character shingles with LSH banding.
-
-    Finds earlier texts whose estimated Jaccard similarity is >= threshold, in time linear in
-    the number of texts (no pairwise comparison).
-    """
-
-    def __init__(
-        self, threshold: float = 0.9, *, shingle: int = 5, num_perm: int = 64, seed: int = 1
-    ) -> None:
-        """Set up an empty index; see the module docstring for the method."""
-        if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], not {threshold}")
-        if shingle < 1 or num_perm < 1:
-            raise ValueError("shingle and num_perm must be at least 1")
-        self.threshold = threshold
-        self.shingle = shingle
-        self.num_perm = num_perm
-        self.bands, self.rows = lsh_bands(threshold, num_perm)
-        # Matching signature values needed: the estimate matches/num_perm >= threshold.
-        self._min_matches = int(np.ceil(threshold * num_perm - 1e-9))
-        rng = np.random.default_rng(seed)
-        self._a = rng.integers(1, _PRIME, size=num_perm, dtype=np.uint64)
-        self._b = rng.integers(0, _PRIME, size=num_perm, dtype=np.uint64)
-        self._band_mult = rng.integers(1, 1 << 63, size=(self.bands, self.rows), dtype=np.uint64)
-        self._band_mult |= np.uint64(1)
-        self._keys: list[str] = []
-        self._sigs = np.zeros((1024, num_perm), dtype=np.uint32)
-        self._chain = np.zeros((1024, self.bands), dtype=np.int32)
-        self._table_bits = 10
-        self._table_keys = np.zeros(1 << self._table_bits, dtype=np.uint64)
-        self._table_rows = np.zeros(1 << self._table_bits, dtype=np.int32)
-        self._table_used = 0
-
-    def __len__(self) -> int:
-        """How many texts have been added."""
-        return len(self._keys)
-
-    def signature(self, text: str) -> npt.NDArray[np.uint32]:
-        """The MinHash signature of a text's shingle set."""
-        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        # +1 so that a NUL still counts, and the empty text hashes apart from any shingle.
-        cps = points.astype(np.uint64) + np.uint64(1)
-        k = min(self.shingle, cps.size)
-        if k == 0:
-            cps, k = np.zeros(1, dtype=np.uint64), 1
-        n = cps.size - k + 1
-        h = cps[:n].copy()
-        for j in range(1, k):
-            h *= _SHINGLE_MULT
-            h += cps[j : j + n]
-        # Multiplicative hashing: the top 32 bits of h * odd constant depend on every char.
-        h *= _MIX_MULT
-        h >>= np.uint64(32)
-        x = h.reshape(-1, 1)
-        sig: npt.NDArray[np.uint64] | None = None
-        for lo in range(0, n, _CHUNK):
-            values = x[lo : lo + _CHUNK] * self._a  # shingles x permutations, row-major
-            values += self._b
-            values %= np.uint64(_PRIME)
-            low = values.min(axis=0)
-            sig = low if sig is None else np.minimum(sig, low)
-        assert sig is not None  # n >= 1
-        return sig.astype(np.uint32)
-
-    def _band_keys(self, sig: npt.NDArray[np.uint32]) -> list[int]:
-        bands = sig[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
-        keys = _mix((bands * self._band_mult).sum(axis=1, dtype=np.uint64))
-        keys |= np.uint64(1)  # 0 marks an empty slot
-        band_keys: list[int] = keys.tolist()
-        return band_keys
-
-    def _probe(self, key: int) -> int:
-        """The slot holding key, or the empty slot where it would go."""
-        mask = (1 << self._table_bits) - 1
-        slot = key >> (64 - self._table_bits)
-        table = self._table_keys
-        while True:
-            found = int(table[slot])
-            if found == key or found == 0:
-                return slot
-            slot = (slot + 1) & mask
-
-    def check_and_add(self, key: str, text: str) -> str | None:
-        """The key of the most similar earlier near-duplicate of text, or None; text is added."""
-        sig = self.signature(text)
-        band_keys = self._band_keys(sig)
-        slots = [self._probe(k) for k in band_keys]
-        candidates: list[int] = []
-        for band, slot in enumerate(slots):
-            if self._table_keys[slot] == 0:
-                continue
-            row = int(self._table_rows[slot])
-            for _ in range(_CHAIN_LIMIT):
-                candidates.append(row)
-                row = int(self._chain[row, band])
-                if row < 0:
-                    break
-        match = None
-        if candidates:
-            rows = np.unique(np.array(candidates, dtype=np.int64))
-            matches = np.count_nonzero(self._sigs[rows] == sig, axis=1)
-            best = int(np.argmax(matches))  # ties go to the earliest text
-            if matches[best] >= self._min_matches:
-                match = self._keys[int(rows[best])]
-        self._add(key, sig, band_keys, slots)
-        return match
-
-    def _add(
-        self, key: str, sig: npt.NDArray[np.uint32], band_keys: list[int], slots: list[int]
-    ) -> None:
-        row = len(self._keys)
-        if row == self._sigs.shape[0]:
-            self._sigs = np.concatenate([self._sigs, np.zeros_like(self._sigs)])
-            self._chain = np.concatenate([self._chain, np.zeros_like(self._chain)])
-        self._keys.append(key)
-        self._sigs[row] = sig
-        for band, (band_key, slot) in enumerate(zip(band_keys, slots, strict=True)):
-            if self._table_keys[slot] != band_key:
-                # Two bands of one text may have probed to the same empty slot: look again.
-                slot = self._probe(band_key)
-            if self._table_keys[slot] == 0:
-                self._table_keys[slot] = band_key
-                self._chain[row, band] = -1
-                self._table_used += 1
-            else:
-                self._chain[row, band] = self._table_rows[slot]
-            self._table_rows[slot] = row
-        if 2 * self._table_used > self._table_keys.size:
-            self._grow_table()
-
-    def _grow_table(self) -> None:
-        occupied = np.flatnonzero(self._table_keys)
-        keys = self._table_keys[occupied]
-        rows = self._table_rows[occupied]
-        self._table_bits += 1
-        size = 1 << self._table_bits
-        self._table_keys = np.zeros(size, dtype=np.uint64)
-        self._table_rows = np.zeros(size, dtype=np.int32)
-        slots = (keys >> np.uint64(64 - self._table_bits)).astype(np.int64)
-        pending = np.arange(keys.size)
-        while pending.size:
-            # Place, per free slot, the first pending key that wants it; the rest move on.
-            want = slots[pending]
-            free = self._table_keys[want] == 0
-            taken, first = np.unique(want[free], return_index=True)
-            winners = pending[free][first]
-            self._table_keys[taken] = keys[winners]
-            self._table_rows[taken] = rows[winners]
-            placed = np.zeros(keys.size, dtype=bool)
-            placed[winners] = True
-            pending = pending[~placed[pending]]
-            slots[pending] = (slots[pending] + 1) & (size - 1)

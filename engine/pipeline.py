@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.cleaning import CleaningOptions, NearDuplicates, clean_text, content_key
+from engine.cleaning import CleaningOptions, clean_text, content_key
+from engine.dedup import KeySet, NearDuplicates, key64
 from engine.intake import Columns, IntakeError, media_kind, resolve_columns
 from engine.media import check_media, iter_media_files
 from engine.readers import Row, open_source
 
 EXAMPLES = 5
+MAX_ID = 190  # characters in a source id (storage takes 200; split pieces add "#n")
 _FIXES = {
     "nfc": "Unicode normalised to NFC",
     "invisible": "control or zero-width characters removed",
@@ -143,6 +145,11 @@ class Item:
     meta: dict[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()  # rules that flagged this row
 
+    @property
+    def content_key(self) -> str:
+        """The content key under the name storage uses."""
+        return self.key
+
 
 @dataclass(frozen=True)
 class PipelineOptions:
@@ -174,6 +181,18 @@ def _media_rows(path: Path, options: PipelineOptions) -> tuple[list[str], Iterat
     return ["media", "id"], rows()
 
 
+CHUNK = 2048  # rows per batch for the duplicate checks (vectorised over a batch)
+
+
+@dataclass
+class _Staged:
+    """A row's item(s) that passed the per-row rules, waiting for the duplicate checks."""
+
+    item: Item
+    fixes: list[tuple[str, str]]
+    split: int = 0  # pieces, when a long text was split (reported once, on the first piece)
+
+
 def run(path: Path, options: PipelineOptions, report: Report) -> Iterator[Item]:
     """Stream the kept rows of `path`; `report` fills in as the iterator is consumed."""
     if path.is_dir() or path.suffix.lower() == ".zip":
@@ -194,19 +213,68 @@ def run(path: Path, options: PipelineOptions, report: Report) -> Iterator[Item]:
         if options.cleaning.near_duplicates != "off"
         else None
     )
-    batch_keys: set[str] = set()
+    exact = KeySet() if options.cleaning.drop_duplicates else None
     try:
+        staged: list[_Staged] = []
         for row in rows:
             report.rows += 1
-            for item in _row(row, cols, options, path, report, near, batch_keys):
-                report.kept += 1
-                yield item
-            if len(batch_keys) > 100_000:
-                # Duplicates within the file are also caught by the database's unique content
-                # index; this set only spares it the common case and stays bounded.
-                batch_keys.clear()
+            staged += _row(row, cols, options, path, report)
+            if len(staged) >= CHUNK:
+                yield from _finish(staged, options, report, exact, near)
+                staged = []
+        yield from _finish(staged, options, report, exact, near)
     finally:
         report.seconds = time.perf_counter() - report.started
+
+
+def _finish(
+    staged: list[_Staged],
+    options: PipelineOptions,
+    report: Report,
+    exact: KeySet | None,
+    near: NearDuplicates | None,
+) -> list[Item]:
+    """Duplicate checks for a batch of rows, then the fixes of the rows that stay."""
+    if exact is not None and staged:
+        earlier = exact.check_batch([key64(s.item.key) for s in staged])
+        kept = []
+        for s, e in zip(staged, earlier, strict=True):
+            if e >= 0:
+                report.drop("duplicate", s.item.number, "same content as an earlier row")
+            else:
+                kept.append(s)
+        staged = kept
+    if near is not None:
+        with_text = [s for s in staged if s.item.text]
+        matches = near.check_batch([s.item.text or "" for s in with_text])
+        near_rows = {id(s) for s, m in zip(with_text, matches, strict=True) if m >= 0}
+        if near_rows:
+            kept = []
+            for s in staged:
+                if id(s) not in near_rows:
+                    kept.append(s)
+                elif options.cleaning.near_duplicates == "drop":
+                    report.drop(
+                        "near_duplicate", s.item.number, "nearly the same text as an earlier row"
+                    )
+                else:
+                    report.flag(
+                        "near_duplicate", s.item.number, "nearly the same text as an earlier row"
+                    )
+                    s.item = replace(s.item, flags=("near_duplicate",))
+                    kept.append(s)
+            staged = kept
+    items = []
+    for s in staged:
+        # Only rows that are kept count as fixed.
+        for rule, what in s.fixes:
+            report.fix(rule, s.item.number, what)
+        report.rows_fixed += bool(s.fixes)
+        if s.split:
+            report.fix("split", s.item.number, f"text split into {s.split} samples")
+        report.kept += 1
+        items.append(s.item)
+    return items
 
 
 def _row(
@@ -215,9 +283,7 @@ def _row(
     options: PipelineOptions,
     path: Path,
     report: Report,
-    near: NearDuplicates | None,
-    seen: set[str],
-) -> list[Item]:
+) -> list[_Staged]:
     n = row.number
     if row.values is None:
         report.drop("unreadable", n, row.error or "could not be parsed")
@@ -262,31 +328,20 @@ def _row(
         report.drop("bad_gold", n, f"gold label '{truth}' is not an option ({allowed})")
         return []
     key = content_key(text, media)
-    if options.cleaning.drop_duplicates:
-        if key in seen:
-            report.drop("duplicate", n, "same content as an earlier row")
-            return []
-        seen.add(key)
-    flags: tuple[str, ...] = ()
-    if near is not None and text:
-        match = near.check_and_add(key, text)
-        if match is not None:
-            if options.cleaning.near_duplicates == "drop":
-                report.drop("near_duplicate", n, "nearly the same text as an earlier row")
-                return []
-            report.flag("near_duplicate", n, "nearly the same text as an earlier row")
-            flags = ("near_duplicate",)
-    # Only rows that are kept count as fixed.
-    for rule, what in fixes:
-        report.fix(rule, n, what)
-    report.rows_fixed += bool(fixes)
     ext_id = (values.get(cols.id) or "").strip() if cols.id else ""
     ext_id = ext_id or "h" + key[:16]
+    if len(ext_id) > MAX_ID:
+        report.drop("bad_id", n, f"id longer than {MAX_ID} characters")
+        return []
     meta = {c: values.get(c) or "" for c in options.meta_columns}
     if len(cleaned.parts) > 1:
-        report.fix("split", n, f"text split into {len(cleaned.parts)} samples")
-        return [
-            Item(n, f"{ext_id}#{i}", kind, part, media, truth, content_key(part, media), meta)
+        pieces = [
+            _Staged(
+                Item(n, f"{ext_id}#{i}", kind, part, media, truth, content_key(part, media), meta),
+                fixes if i == 1 else [],
+                len(cleaned.parts) if i == 1 else 0,
+            )
             for i, part in enumerate(cleaned.parts, start=1)
         ]
-    return [Item(n, ext_id, kind, text, media, truth, key, meta, flags)]
+        return pieces
+    return [_Staged(Item(n, ext_id, kind, text, media, truth, key, meta), fixes)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SAMPLE_KINDS = ("text", "photo", "audio", "voice", "video", "document")
+MAX_EXT_ID = 200  # characters in a sample's id from the source file
 
 
 class Role(StrEnum):
@@ -47,13 +50,33 @@ class Project(_Row):
 class SampleIn(_Row):
     """A sample to import: text and/or a media path or URL, with an optional known answer."""
 
-    ext_id: str = Field(min_length=1, max_length=200)
+    ext_id: str = Field(min_length=1, max_length=MAX_EXT_ID)
     kind: str = "text"
     text: str | None = None
     media: str | None = None
     truth: str | None = None
     content_key: str | None = None  # digest of the cleaned content, for duplicate checks
     meta: dict[str, str] | None = None
+
+
+class NewSample(Protocol):
+    """What an import session stores per sample (SampleIn, or the pipeline's own items)."""
+
+    @property
+    def ext_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def media(self) -> str | None: ...
+    @property
+    def truth(self) -> str | None: ...
+    @property
+    def content_key(self) -> str | None: ...
+    @property
+    def meta(self) -> Mapping[str, str] | None: ...
+
 
 
 class ImportSummary(_Row):

@@ -23,12 +23,14 @@ from config.project import ProjectSpec
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from storage.migrations import MIGRATIONS
 from storage.models import (
+    MAX_EXT_ID,
     SAMPLE_KINDS,
     Card,
     ImportSummary,
     LabelOutcome,
     LabelRow,
     LabelStatus,
+    NewSample,
     Option,
     Project,
     ProjectStatus,
@@ -975,11 +977,13 @@ class ImportSession:
         self.seconds = 0.0
         self.report: dict[str, Any] = {}
 
-    async def add(self, batch: Sequence[SampleIn]) -> list[str | None]:
+    async def add(self, batch: Sequence[NewSample]) -> list[str | None]:
         """Insert a batch; per sample None if added, else why not (a duplicate reason)."""
         if not batch:
             return []
         for s in batch:
+            if not 0 < len(s.ext_id) <= MAX_EXT_ID:
+                raise ValueError(f"sample id must be 1-{MAX_EXT_ID} characters: {s.ext_id[:40]!r}")
             if s.kind not in SAMPLE_KINDS:
                 raise ValueError(f"sample {s.ext_id}: kind must be one of {SAMPLE_KINDS}")
             if s.truth is not None and s.truth not in self._keys:
