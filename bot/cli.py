@@ -1,26 +1,41 @@
-"""The `labelgram` command: demo, run, sandbox, project create/list, import."""
+"""The `labelgram` command: demo, run, sandbox, project create/list, import, aggregate."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
+import json
 import logging
 import sys
+import tempfile
 import time
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.aggregate import (
+    LabelFileError,
+    gold_accuracy,
+    read_gold,
+    read_labels,
+    write_consensus,
+    write_consensus_file,
+)
 from config.project import ProjectFileError, load_project_file
 from config.settings import ConfigError, Settings, load_settings
 from engine.intake import Columns, IntakeError
 from engine.media import MediaError
 from engine.pipeline import Report
-from engine.readers import SourceError
+from engine.readers import SUPPORTED, SourceError, open_source
+from quality.aggregate import METHODS, aggregate
 from storage.errors import StorageError
 from storage.models import Role
 from storage.repository import Repository
 
 EXIT_USAGE = 2
+ETA_SAMPLE_BYTES = 1 << 20
+"""How much of a data file is read ahead of an import to estimate its number of rows."""
 NO_TOKEN = (
     "labelgram: no bot token. Get one from @BotFather in Telegram and set LABELGRAM_TOKEN "
     "(or token in .env / labelgram.toml) — or try `labelgram demo`, which needs no token."
@@ -73,6 +88,26 @@ def _parser() -> argparse.ArgumentParser:
         help="column names, comma-separated (with --no-header, or to rename)",
     )
     imp.add_argument("--no-header", action="store_true", help="the CSV/TSV file has no header row")
+
+    agg = sub.add_parser(
+        "aggregate",
+        help="consensus labels from a worker,task,label CSV",
+        description="Aggregate crowd labels (a CSV or TSV with worker, task and label "
+        "columns) into one label per task; writes task,label,confidence,n_labels.",
+    )
+    agg.add_argument("labels", type=Path, metavar="LABELS.csv")
+    agg.add_argument(
+        "--method", choices=METHODS, default="auto", help="consensus method (default: auto)"
+    )
+    agg.add_argument(
+        "--gold",
+        type=Path,
+        metavar="GOLD.csv",
+        help="task,label answers to score the consensus against (not used to compute it)",
+    )
+    agg.add_argument(
+        "-o", "--output", type=Path, metavar="OUT.csv", help="output file (default: stdout)"
+    )
     return parser
 
 
@@ -99,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 )
             )
+        if args.command == "aggregate":
+            return _aggregate(args.labels, args.method, args.gold, args.output)
         if args.command == "sandbox":
             from bot.sandbox.server import main as sandbox_main
 
@@ -115,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         SourceError,
         MediaError,
         StorageError,
+        LabelFileError,
         ValueError,
     ) as exc:
         print(f"labelgram: {exc}", file=sys.stderr)
@@ -140,12 +178,176 @@ def _run(settings: Settings) -> int:
     return 0
 
 
-def _progress(report: Report) -> None:
-    """Rows read so far and the rate, on one terminal line."""
-    elapsed = time.perf_counter() - report.started
-    rate = report.rows / elapsed if elapsed > 0 else 0.0
-    sys.stderr.write(f"\r  {report.rows:,} rows read, {report.kept:,} kept  {rate:,.0f} rows/s")
-    sys.stderr.flush()
+def _aggregate(labels_path: Path, method: str, gold_path: Path | None, out: Path | None) -> int:
+    labels = read_labels(labels_path)
+    # Read before the (possibly long) fit, so a bad gold file is reported at once.
+    gold = read_gold(gold_path) if gold_path is not None else None
+    # Gold is deliberately not passed as `known`: the accuracy would then be measured on
+    # answers the model was handed.
+    consensus = aggregate(labels, method)
+    if out is None:
+        write_consensus(sys.stdout, labels, consensus)
+    else:
+        write_consensus_file(out, labels, consensus)
+    print(
+        f"{labels.n:,} labels by {labels.n_workers:,} workers on {labels.n_tasks:,} tasks, "
+        f"{labels.n_classes} classes; method {consensus.method}",
+        file=sys.stderr,
+    )
+    if gold is not None:
+        score = gold_accuracy(labels, consensus, gold)
+        skipped = f" ({score.unlabelled:,} gold tasks without labels)" if score.unlabelled else ""
+        if score.scored:
+            print(
+                f"accuracy on {score.scored:,} gold tasks: {score.accuracy:.2%}{skipped}",
+                file=sys.stderr,
+            )
+        else:
+            print(f"no gold task has labels; accuracy not computed{skipped}", file=sys.stderr)
+    return 0
+
+
+def format_eta(seconds: float) -> str:
+    """0:12, 12:05 or 1:02:05 (hours only when needed)."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def eta_seconds(rows: int, elapsed: float, total_rows: float | None) -> float | None:
+    """Seconds left at the rate so far; None when unknown (no estimate, or already past it)."""
+    if total_rows is None or rows <= 0 or elapsed <= 0 or rows > total_rows:
+        return None
+    return (total_rows - rows) * elapsed / rows
+
+
+def progress_line(rows: int, kept: int, elapsed: float, total_rows: float | None) -> str:
+    """`123,456 rows read, 120,000 kept  45,678 rows/s  ETA 0:12` (no ETA when unknown)."""
+    rate = rows / elapsed if elapsed > 0 else 0.0
+    line = f"{rows:,} rows read, {kept:,} kept  {rate:,.0f} rows/s"
+    eta = eta_seconds(rows, elapsed, total_rows)
+    return line if eta is None else f"{line}  ETA {format_eta(eta)}"
+
+
+def estimate_rows(
+    path: Path,
+    *,
+    header: bool = True,
+    column_names: list[str] | None = None,
+    sample_bytes: int = ETA_SAMPLE_BYTES,
+) -> float | None:
+    """About how many rows the importer will read from `path`; None when it cannot tell.
+
+    The reader itself counts the rows in the first `sample_bytes` (cut at a line end), and
+    that density is scaled to the file size: exact for files that fit in the sample, close
+    for the rest (quoted line breaks, blank lines and the header are counted as the reader
+    counts them). An xlsx sheet states its row count; folders and zips have no estimate.
+    """
+    suffix = path.suffix.lower()
+    try:
+        size = path.stat().st_size
+        if path.is_dir() or suffix not in SUPPORTED:
+            return None
+        if suffix == ".xlsx":
+            return _xlsx_rows(path, header)
+        with path.open("rb") as handle:
+            head = handle.read(sample_bytes)
+    except OSError:
+        return None
+    if len(head) < size:
+        head = _cut_at_line_end(head)
+    if not head:
+        return None
+    if suffix == ".json":
+        rows = _json_elements(head)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            sample = Path(tmp, "sample" + suffix)
+            sample.write_bytes(head)
+            rows = _count_rows(sample, header, column_names)
+    return rows * size / len(head) if rows else None
+
+
+def _cut_at_line_end(head: bytes) -> bytes:
+    """The bytes up to the last line end (two-byte aligned for UTF-16), so no row is cut."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        newline = "\n".encode("utf-16-le" if head.startswith(codecs.BOM_UTF16_LE) else "utf-16-be")
+        end = head.rfind(newline)
+        while end > 0 and end % 2:
+            end = head.rfind(newline, 0, end)
+        return head[: end + 2] if end > 0 else b""
+    return head[: head.rfind(b"\n") + 1]
+
+
+def _count_rows(path: Path, header: bool, column_names: list[str] | None) -> int:
+    try:
+        _, rows = open_source(path, header=header, column_names=column_names)
+    except SourceError:
+        return 0
+    count = 0
+    try:
+        for _ in rows:
+            count += 1
+    except SourceError:
+        pass  # the sample may end inside a quoted field: the rows before it still count
+    finally:
+        rows.close()
+    return count
+
+
+def _json_elements(head: bytes) -> int:
+    """Elements of the JSON array that start within `head` and end there."""
+    encoding = "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None
+    text = head.decode(encoding or "utf-8-sig", errors="replace")
+    decoder = json.JSONDecoder()
+    pos = text.find("[") + 1
+    count = 0
+    while pos > 0:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            _, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            break
+        count += 1
+    return count
+
+
+def _xlsx_rows(path: Path, header: bool) -> float | None:
+    """The row count the first sheet declares (its dimension), without reading the rows."""
+    # Any trouble means no estimate; the import itself reports what is wrong with the file.
+    broken = (ImportError, OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError)
+    try:
+        import openpyxl  # type: ignore[import-untyped]
+
+        workbook = openpyxl.load_workbook(path, read_only=True)
+    except broken:
+        return None
+    try:
+        declared = workbook.worksheets[0].max_row
+    except broken:
+        return None
+    finally:
+        workbook.close()
+    if not isinstance(declared, int) or declared < 1:
+        return None
+    return float(declared - 1 if header else declared) or None
+
+
+class _Progress:
+    """Rows read so far, the rate and an ETA, redrawn on one terminal line."""
+
+    def __init__(self, total_rows: float | None) -> None:
+        self.total_rows = total_rows
+        self.width = 0
+
+    def __call__(self, report: Report) -> None:
+        # Called on the event loop while the pipeline thread fills the report: only reads.
+        elapsed = time.perf_counter() - report.started
+        line = "  " + progress_line(report.rows, report.kept, elapsed, self.total_rows)
+        sys.stderr.write("\r" + line.ljust(self.width))  # ljust: erase a longer last line
+        sys.stderr.flush()
+        self.width = len(line)
 
 
 async def _check_db(repo: Repository) -> None:
@@ -183,7 +385,17 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
             text=args.text_col, media=args.media_col, id=args.id_col, truth=args.gold_col
         )
         meta = tuple(c.strip() for c in args.meta_cols.split(",") if c.strip())
+        names = tuple(n.strip() for n in args.names.split(",") if n.strip()) or None
         live = sys.stderr.isatty()
+        progress = None
+        if live:
+            total = await asyncio.to_thread(
+                estimate_rows,
+                args.datafile,
+                header=not args.no_header,
+                column_names=list(names) if names else None,
+            )
+            progress = _Progress(total)
         report = await import_file(
             repo,
             project.id,
@@ -191,9 +403,9 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
             columns,
             meta_columns=meta,
             header=not args.no_header,
-            column_names=tuple(n.strip() for n in args.names.split(",") if n.strip()) or None,
+            column_names=names,
             dry_run=args.dry_run,
-            progress=_progress if live else None,
+            progress=progress,
         )
         if live:
             sys.stderr.write("\n")

@@ -13,11 +13,10 @@ import codecs
 import hashlib
 import math
 import os
-import shutil
 import struct
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
@@ -29,6 +28,7 @@ PHOTO_MAX_RATIO = 20  # Telegram: aspect ratio at most 20
 UPLOAD_MAX_BYTES = 50 * 1024 * 1024  # bots upload audio/video/documents up to 50 MB
 
 SNIFF_BYTES = 4096
+_COPY_CHUNK = 1024 * 1024
 JPEG_QUALITY = 90
 _DOWNSCALE_ATTEMPTS = 8
 
@@ -113,6 +113,22 @@ _ORIENTATION = {
 
 class MediaError(Exception):
     """The media source as a whole cannot be used (not a folder or zip, a bad or unsafe zip)."""
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """What a .zip of media may unpack to; anything beyond is refused before extraction.
+
+    The defaults leave room for any real labeling batch (Telegram itself caps photos at 10 MB
+    and uploads at 50 MB) while stopping a "zip bomb": a small archive that would fill the
+    disk. Media barely compresses, so a large member that shrank more than `max_ratio` times
+    is not a photo or a recording.
+    """
+
+    max_total_bytes: int = 2 * 1024**3
+    max_members: int = 100_000
+    max_ratio: float = 100.0
+    ratio_min_bytes: int = 10 * 1024 * 1024  # smaller members may compress as they like
 
 
 @dataclass(frozen=True)
@@ -484,16 +500,26 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
+def _size(size: int) -> str:
+    if size >= 1024**3:
+        return f"{size / 1024**3:.1f} GB"
+    return _mb(size) if size >= 1024 * 1024 else f"{size:,} bytes"
+
+
 def _ratio(ratio: float) -> str:
     return f"{ratio:.0f}" if ratio >= 100 or ratio == int(ratio) else f"{ratio:.1f}"
 
 
-def iter_media_files(source: Path, *, extract_dir: Path) -> Iterator[Path]:
+def iter_media_files(
+    source: Path, *, extract_dir: Path, limits: ZipLimits | None = None
+) -> Iterator[Path]:
     """The files of a folder or a .zip (extracted into extract_dir), in a stable order.
 
     Hidden files and folders, __MACOSX and Thumbs.db/desktop.ini are skipped. A zip is
-    checked in full before anything is written, so an unsafe or broken one raises
-    MediaError at the call and leaves extract_dir untouched.
+    checked in full before anything is written (paths, encryption, and the sizes it declares
+    against `limits`, default `ZipLimits()`), so an unsafe or broken one raises MediaError at
+    the call and leaves extract_dir untouched. A member that unpacks to more than it declared
+    is cut off there and raises MediaError.
     """
     if source.is_dir():
         return _walk(source)
@@ -503,7 +529,7 @@ def iter_media_files(source: Path, *, extract_dir: Path) -> Iterator[Path]:
         if source.suffix.lower() == ".zip":
             raise MediaError(f"{source.name}: not a valid zip file")
         raise MediaError(f"{source.name}: give a folder or a .zip of media files")
-    return iter(_extract(source, extract_dir))
+    return iter(_extract(source, extract_dir, limits or ZipLimits()))
 
 
 def _skipped(parts: tuple[str, ...]) -> bool:
@@ -524,17 +550,24 @@ def _walk(folder: Path) -> Iterator[Path]:
     return (path for _, path in found)
 
 
-def _extract(archive: Path, extract_dir: Path) -> list[Path]:
+def _extract(archive: Path, extract_dir: Path, limits: ZipLimits) -> list[Path]:
     try:
         with zipfile.ZipFile(archive) as zf:
+            entries = zf.infolist()
+            if len(entries) > limits.max_members:
+                raise MediaError(
+                    f"{archive.name}: has {len(entries):,} entries, more than the "
+                    f"{limits.max_members:,} allowed in one zip; split it into smaller zips"
+                )
             members: dict[tuple[str, ...], zipfile.ZipInfo] = {}
-            for info in zf.infolist():
+            for info in entries:
                 rel = _safe_member(info.filename, archive)
                 if info.is_dir() or not rel or _skipped(rel):
                     continue
                 if info.flag_bits & 0x1:
                     raise MediaError(f"{archive.name}: '{info.filename}' is encrypted")
                 members[rel] = info  # a repeated name: the later entry wins, as in unzip
+            _check_sizes(archive, members.values(), limits)
             root = extract_dir.resolve()
             targets = {rel: extract_dir.joinpath(*rel) for rel in members}
             for rel, target in targets.items():
@@ -544,13 +577,53 @@ def _extract(archive: Path, extract_dir: Path) -> list[Path]:
             for rel in sorted(members):
                 target = targets[rel]
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(members[rel]) as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                _unpack(zf, members[rel], target, archive)
     except zipfile.BadZipFile as exc:
         raise MediaError(f"{archive.name}: damaged zip ({exc})") from exc
     except NotImplementedError as exc:  # e.g. an unsupported compression method
         raise MediaError(f"{archive.name}: cannot unpack ({exc})") from exc
     return [targets[rel] for rel in sorted(members)]
+
+
+def _check_sizes(archive: Path, members: Iterable[zipfile.ZipInfo], limits: ZipLimits) -> None:
+    """Refuse a zip whose declared sizes look like a zip bomb (nothing is written yet)."""
+    total = 0
+    for info in members:
+        total += info.file_size
+        # A stored (uncompressed) empty member has compress_size 0: only big members count.
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.ratio_min_bytes and ratio > limits.max_ratio:
+            raise MediaError(
+                f"{archive.name}: '{info.filename}' would unpack to {_mb(info.file_size)} from "
+                f"{info.compress_size:,} bytes ({ratio:,.0f} times smaller zipped; the limit is "
+                f"{limits.max_ratio:,.0f} for members over {_mb(limits.ratio_min_bytes)}), so "
+                "it is not a media file but a possible zip bomb; zip the media files themselves"
+            )
+    if total > limits.max_total_bytes:
+        raise MediaError(
+            f"{archive.name}: would unpack to {_size(total)}, more than the "
+            f"{_size(limits.max_total_bytes)} allowed for one zip; split it into smaller zips "
+            "or import a folder"
+        )
+
+
+def _unpack(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, archive: Path) -> None:
+    """Write one member, stopping at the size it declared (the check above trusted it)."""
+    written = 0
+    try:
+        with zf.open(info) as src, target.open("wb") as dst:
+            while chunk := src.read(_COPY_CHUNK):
+                written += len(chunk)
+                if written > info.file_size:
+                    raise MediaError(
+                        f"{archive.name}: '{info.filename}' unpacks to more than the "
+                        f"{info.file_size:,} bytes it declares; the zip is damaged or "
+                        "deliberately misleading (a zip bomb); re-create it"
+                    )
+                dst.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)  # no half-written member left behind
+        raise
 
 
 def _safe_member(name: str, archive: Path) -> tuple[str, ...]:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import zipfile
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any
@@ -41,6 +42,8 @@ _FORMATS = {
 }
 SNIFF_CHARS = 64 * 1024
 """Characters of a CSV/TSV file given to csv.Sniffer (bounded: the sniffer's regexes are slow)."""
+TXT_SNIFF_RECORDS = 50
+"""A .txt file is read as TSV when this many first records all have the same tab count."""
 COLUMN_SCAN_RECORDS = 1000
 """JSON/JSONL columns are the union of the keys of this many first records."""
 MAX_LINE_CHARS = 1 << 20
@@ -217,6 +220,11 @@ def open_source(
       objects compact JSON text.
     - TXT: one sample per line in a column "text" (or `column_names[0]`). Lines end at \\n,
       \\r\\n or \\r, which is removed; a line that is empty or only whitespace has value None.
+      Except Excel's "Unicode Text" (UTF-16 with a BOM, tab-separated, named .txt): a .txt
+      whose first 50 non-blank records all have the same number (2 or more) of tab-separated
+      fields, the first being a usable header, is read as TSV with rules as for CSV, and
+      `Source.format` is "tsv (from .txt)". A header is needed for that unless two or more
+      `column_names` are given; one column name keeps the file plain text.
     - XLSX: the first sheet; the first non-empty row is the header (rules as for CSV). Numbers
       that are whole come without ".0", dates in ISO format, booleans TRUE/FALSE, formulas as
       their value last saved by Excel. Empty rows are skipped. openpyxl is needed only here.
@@ -236,6 +244,10 @@ def open_source(
     if fmt in ("csv", "tsv"):
         return _open_csv(path, fmt, encoding, column_names, delimiter, header)
     if fmt == "txt":
+        wants_tsv = len(column_names) > 1 if column_names is not None else header
+        if wants_tsv and _txt_is_tsv(path, encoding, header):
+            table, records = _open_csv(path, "tsv", encoding, column_names, "\t", header)
+            return replace(table, format="tsv (from .txt)"), records
         names = column_names or ["text"]
         if len(names) != 1 or not names[0]:
             raise SourceError(f"{path.name}: a .txt file has one column; give one name")
@@ -413,6 +425,36 @@ def _csv_rows(
             yield Row(number, values)
     finally:
         records.close()
+
+
+def _txt_is_tsv(path: Path, encoding: str, header: bool) -> bool:
+    """Whether a .txt file is really a table (Excel's "Unicode Text" is TSV named .txt).
+
+    A one-sample-per-line file can hold a tab here and there; a table has the same number of
+    tab-separated fields in every record (quoted fields may span lines, as Excel writes them).
+    """
+    with _open_text(path, encoding, "") as handle:
+        try:
+            sample = handle.read(SNIFF_CHARS)
+        except UnicodeDecodeError as exc:
+            raise _changed(path, exc) from exc
+    full = len(sample) == SNIFF_CHARS
+    try:
+        records = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter="\t") if r]
+    except csv.Error:
+        return False
+    if full:
+        records = records[:-1]  # the last record may be cut off by the end of the sample
+    records = records[:TXT_SNIFF_RECORDS]
+    if len(records) < 2 or len(records[0]) < 2:
+        return False
+    if any(len(r) != len(records[0]) for r in records):
+        return False
+    if not header:
+        return True
+    names = [n.strip() for n in records[0]]
+    names[0] = names[0].lstrip("\ufeff").strip()
+    return all(names) and len(set(names)) == len(names)
 
 
 # --- TXT and JSON Lines ----------------------------------------------------------------------

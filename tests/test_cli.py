@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import codecs
+import time
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli import _Progress, estimate_rows, eta_seconds, format_eta, main, progress_line
+from engine.pipeline import Report
 
 PROJECT = Path("bot/demo_data/project.toml").resolve()
 
@@ -115,3 +118,93 @@ def test_import_headerless_tsv_with_names(
     assert "2 rows read, 2 kept" in capsys.readouterr().out
     assert main(["--db", db, "import", "reviews", str(data), "--no-header"]) == 2
     assert "column" in capsys.readouterr().err
+
+
+# --- import progress: rate and ETA ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "0:00"), (12.4, "0:12"), (59.6, "1:00"), (725, "12:05"), (3725, "1:02:05")],
+)
+def test_format_eta(seconds: float, shown: str) -> None:
+    assert format_eta(seconds) == shown
+
+
+def test_progress_line_with_and_without_eta() -> None:
+    elapsed = 123_456 / 45_678  # 45,678 rows/s
+    total = 123_456 + 12 * 45_678  # 12 s of rows left at that rate
+    line = progress_line(123_456, 120_000, elapsed, total)
+    assert line == "123,456 rows read, 120,000 kept  45,678 rows/s  ETA 0:12"
+    assert progress_line(123_456, 120_000, elapsed, None).endswith("rows/s")
+    assert "ETA" not in progress_line(123_456, 1, elapsed, 100_000)  # past a low estimate
+    assert eta_seconds(0, 0.0, 100) is None
+    assert eta_seconds(50, 10.0, 100) == pytest.approx(10.0)
+
+
+def test_progress_redraws_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = _Progress(total_rows=2000)
+    report = Report(source="x.csv", rows=1000, kept=990, started=time.perf_counter() - 1)
+    progress(report)
+    report.rows = 3000  # past the estimate: the ETA goes and the line is blanked to its end
+    progress(report)
+    err = capsys.readouterr().err
+    first, second = err.split("\r")[1:]
+    assert first.startswith("  1,000 rows read, 990 kept  ")
+    assert "ETA 0:01" in first
+    assert "ETA" not in second
+    assert len(second) == len(first)
+
+
+def _csv_with_line_breaks(path: Path, n: int) -> Path:
+    path.write_text(
+        "id,text,gold\n"
+        + "".join(f'{i:05},"first line {i:05}\nsecond line",pos\n' for i in range(n))
+    )
+    return path
+
+
+def test_estimate_counts_records_not_lines(tmp_path: Path) -> None:
+    path = _csv_with_line_breaks(tmp_path / "d.csv", 5000)
+    estimate = estimate_rows(path, sample_bytes=8192)
+    assert estimate == pytest.approx(5000, rel=0.05)
+    assert estimate_rows(path) == pytest.approx(5000)  # fits in the default sample: exact
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("d.txt", "".join(f"sample number {i:05}\n" for i in range(5000)).encode()),
+        ("d.jsonl", "".join(f'{{"text": "s {i:05}"}}\n\n' for i in range(5000)).encode()),
+        (
+            "d.json",
+            ("[\n" + ",\n".join(f' {{"t": "{i:05}"}}' for i in range(5000)) + "]").encode(),
+        ),
+        (
+            "d.txt",  # Excel's Unicode Text: UTF-16 TSV with a header
+            codecs.BOM_UTF16_LE
+            + ("text\tgold\r\n" + "".join(f"s {i:05}\tpos\r\n" for i in range(5000))).encode(
+                "utf-16-le"
+            ),
+        ),
+    ],
+    ids=["txt", "jsonl", "json", "utf16-tsv-txt"],
+)
+def test_estimate_other_formats(tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert estimate_rows(path, sample_bytes=4096) == pytest.approx(5000, rel=0.05)
+
+
+def test_estimate_xlsx_and_no_estimate(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["text"])
+    for i in range(300):
+        book.active.append([f"s {i}"])
+    book.save(tmp_path / "d.xlsx")
+    assert estimate_rows(tmp_path / "d.xlsx") == 300
+    assert estimate_rows(tmp_path) is None  # a folder of media
+    assert estimate_rows(tmp_path / "missing.csv") is None
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert estimate_rows(tmp_path / "empty.csv") is None

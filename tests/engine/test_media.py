@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zipfile
@@ -8,10 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from engine import media
 from engine.media import (
     PHOTO_MAX_BYTES,
     PHOTO_MAX_SIDES_SUM,
     MediaError,
+    ZipLimits,
     check_media,
     iter_media_files,
     sniff,
@@ -375,3 +378,76 @@ def test_damaged_zip_member_raises(tmp_path: Path) -> None:
     archive.write_bytes(bytes(data))
     with pytest.raises(MediaError, match="damaged zip"):
         iter_media_files(archive, extract_dir=tmp_path / "x")
+
+
+def test_highly_compressed_big_member_is_refused_before_extracting(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ok.png", b"1")
+        zf.writestr("big.png", bytes(11 * 1024 * 1024))  # zeros: ~1000 times smaller zipped
+    out = tmp_path / "x"
+    with pytest.raises(MediaError, match=r"'big\.png' would unpack to 11\.0 MB .* zip bomb"):
+        iter_media_files(archive, extract_dir=out)
+    assert not out.exists()
+
+
+def test_small_members_may_compress_well(tmp_path: Path) -> None:
+    archive = tmp_path / "media.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("blank.bmp", bytes(1024 * 1024))
+    files = list(iter_media_files(archive, extract_dir=tmp_path / "x"))
+    assert [f.stat().st_size for f in files] == [1024 * 1024]
+
+
+def test_too_many_members_are_refused(tmp_path: Path) -> None:
+    members = {f"{i:03}.png": b"x" for i in range(11)}
+    limits = ZipLimits(max_members=10)
+    out = tmp_path / "x"
+    with pytest.raises(MediaError, match="has 11 entries, more than the 10 allowed"):
+        iter_media_files(write_zip(tmp_path / "m.zip", members), extract_dir=out, limits=limits)
+    assert not out.exists()
+    del members["010.png"]
+    archive = write_zip(tmp_path / "n.zip", members)
+    assert len(list(iter_media_files(archive, extract_dir=out, limits=limits))) == 10
+
+
+def test_total_unpacked_size_is_capped(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "m.zip", {"a.png": b"a" * 600, "b.png": b"b" * 600})
+    out = tmp_path / "x"
+    too_big = r"would unpack to 1,200 bytes, more than the 1,000 bytes allowed .* split it"
+    with pytest.raises(MediaError, match=too_big):
+        iter_media_files(archive, extract_dir=out, limits=ZipLimits(max_total_bytes=1000))
+    assert not out.exists()
+    assert len(list(iter_media_files(archive, extract_dir=out, limits=ZipLimits(1200)))) == 2
+
+
+def test_member_larger_than_declared_leaves_nothing_behind(tmp_path: Path) -> None:
+    archive = tmp_path / "liar.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.png", b"1")
+        zf.writestr("b.png", b"x" * 100_000)
+    data = bytearray(archive.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")  # the central directory entry of b.png
+    assert struct.unpack("<I", data[entry + 24 : entry + 28]) == (100_000,)
+    data[entry + 24 : entry + 28] = struct.pack("<I", 1000)  # declare 1,000 bytes
+    archive.write_bytes(bytes(data))
+    out = tmp_path / "x"
+    with pytest.raises(MediaError, match="damaged zip"):  # zipfile stops at 1,000: bad CRC
+        iter_media_files(archive, extract_dir=out)
+    assert not (out / "b.png").exists()
+
+
+class _LyingZip:
+    """Stands in for a zip reader that would hand out more than a member declares."""
+
+    def open(self, info: zipfile.ZipInfo) -> io.BytesIO:
+        return io.BytesIO(b"x" * (info.file_size + 1))
+
+
+def test_unpacking_stops_past_the_declared_size(tmp_path: Path) -> None:
+    info = zipfile.ZipInfo("a.png")
+    info.file_size = 3 * 1024 * 1024
+    target = tmp_path / "a.png"
+    with pytest.raises(MediaError, match="more than the 3,145,728 bytes it declares"):
+        media._unpack(_LyingZip(), info, target, tmp_path / "m.zip")  # type: ignore[arg-type]
+    assert not target.exists()

@@ -382,6 +382,69 @@ def test_txt_lines_and_blank_lines(tmp_path: Path) -> None:
     ]
 
 
+def test_txt_from_excel_unicode_text_is_read_as_tsv(tmp_path: Path) -> None:
+    text = 'id\ttext\tlabel\r\n1\t안녕하세요\tgreeting\r\n2\t"two\r\nlines"\tx\r\n3\t\t\r\n'
+    path = write(tmp_path / "export.txt", codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    source, rows = open_source(path)
+    assert (source.format, source.encoding, source.delimiter, source.columns) == (
+        "tsv (from .txt)",
+        "utf-16",
+        "\t",
+        ["id", "text", "label"],
+    )
+    assert list(rows) == [
+        Row(2, {"id": "1", "text": "안녕하세요", "label": "greeting"}),
+        Row(3, {"id": "2", "text": "two\r\nlines", "label": "x"}),
+        Row(5, {"id": "3", "text": "", "label": ""}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a tab\there\nno tab\nanother line\n",  # only the first line has one
+        "no tab\nb\tc\nd\te\n",  # the first line has none
+        "one\ttab\ntwo\ttabs\there\n",  # different counts
+        "text\ttext\nx\ty\n",  # not a usable header
+        "\ttab first\nx\ty\n",
+        "only\tone line\n",
+    ],
+)
+def test_txt_with_occasional_tabs_stays_plain_text(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path / "t.txt", text.encode())
+    source, rows = open_source(path)
+    assert (source.format, source.columns) == ("txt", ["text"])
+    assert [r.values for r in rows] == [{"text": line} for line in text.splitlines()]
+
+
+def test_txt_table_sniffs_only_the_first_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "TXT_SNIFF_RECORDS", 3)
+    path = write(tmp_path / "t.txt", b"a\tb\n1\t2\n\n3\t4\n5\t6\t7\n")
+    source, rows = open_source(path)
+    assert source.format == "tsv (from .txt)"
+    assert list(rows) == [
+        Row(2, {"a": "1", "b": "2"}),
+        Row(4, {"a": "3", "b": "4"}),
+        Row(5, None, "3 fields, header has 2"),
+    ]
+
+
+def test_txt_table_with_column_names(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.txt", b"a\tb\n1\t2\n")
+    source, rows = open_source(path, column_names=["x", "y"], header=False)
+    assert (source.format, source.columns) == ("tsv (from .txt)", ["x", "y"])
+    assert [r.values for r in rows] == [{"x": "a", "y": "b"}, {"x": "1", "y": "2"}]
+    source, rows = open_source(path, column_names=["line"])  # one name: one column
+    assert (source.format, [r.values for r in rows]) == (
+        "txt",
+        [{"line": "a\tb"}, {"line": "1\t2"}],
+    )
+    source, rows = open_source(path, header=False)  # no header and no names: nothing to call it
+    assert source.format == "txt"
+
+
 def test_overlong_lines_are_error_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(readers, "MAX_LINE_CHARS", 10)
     path = write(tmp_path / "t.txt", b"short\n" + b"x" * 35 + b"\nexactly10!\nend")
@@ -400,7 +463,8 @@ def test_overlong_lines_are_error_rows(tmp_path: Path, monkeypatch: pytest.Monke
 @given(
     st.lists(
         st.text(
-            st.characters(exclude_categories=["Cs"], exclude_characters="\r\n\x00"),
+            # No tabs: lines with the same number of tabs are a table (Excel's Unicode Text).
+            st.characters(exclude_categories=["Cs"], exclude_characters="\r\n\x00\t"),
             max_size=30,
         ),
         max_size=8,
