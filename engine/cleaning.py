@@ -290,5 +290,3 @@ def split_text(text: str, max_chars: int) -> list[str]:
             pos = limit
     pieces.append(text[pos:])
     return pieces
-
-

@@ -57,6 +57,7 @@ import numpy.typing as npt
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
+UInt = npt.NDArray[np.uint32] | npt.NDArray[np.uint64]
 
 _SHINGLE_MULT = np.uint64(0x100000001B3)
 _MIX_MULT = np.uint64(0xFF51AFD7ED558CCD)
@@ -103,10 +104,10 @@ class SortedRuns:
     memory is the keys and rows themselves (no hash-table slack, no Python objects).
     """
 
-    def __init__(self, dtype: type[np.unsignedinteger[npt.NBitBase]] = np.uint64) -> None:
+    def __init__(self, dtype: type[np.uint32] | type[np.uint64] = np.uint64) -> None:
         """An empty map whose keys have the given unsigned dtype."""
         self._dtype = dtype
-        self._keys: list[npt.NDArray[np.unsignedinteger[npt.NBitBase]]] = []
+        self._keys: list[UInt] = []
         self._rows: list[npt.NDArray[np.int32]] = []
 
     def __len__(self) -> int:
@@ -118,7 +119,7 @@ class SortedRuns:
         """Bytes held by the arrays."""
         return sum(k.nbytes + r.nbytes for k, r in zip(self._keys, self._rows, strict=True))
 
-    def find(self, keys: npt.NDArray[np.unsignedinteger[npt.NBitBase]]) -> I64:
+    def find(self, keys: UInt) -> I64:
         """For each key, the row stored with it, or -1 (the earliest run wins)."""
         found = np.full(len(keys), -1, dtype=np.int64)
         for run_keys, run_rows in zip(self._keys, self._rows, strict=True):
@@ -130,17 +131,17 @@ class SortedRuns:
             found[hit] = run_rows[at[hit]]
         return found
 
-    def add(self, keys: npt.NDArray[np.unsignedinteger[npt.NBitBase]], rows: I64) -> None:
+    def add(self, keys: UInt, rows: I64) -> None:
         """Store keys not stored yet (the caller checks with `find`), each with its row."""
         if not len(keys):
             return
         order = np.argsort(keys, kind="stable")
-        self._keys.append(keys[order].astype(self._dtype, copy=False))
+        self._keys.append(keys[order].astype(self._dtype, copy=False))  # type: ignore[arg-type]
         self._rows.append(rows[order].astype(np.int32))
         while len(self._keys) > 1 and len(self._keys[-2]) <= 2 * len(self._keys[-1]):
             k2, r2 = self._keys.pop(), self._rows.pop()
             k1, r1 = self._keys.pop(), self._rows.pop()
-            merged = np.concatenate([k1, k2])
+            merged: UInt = np.concatenate([k1, k2])
             order = np.argsort(merged, kind="stable")  # equal keys: the older run first
             self._keys.append(merged[order])
             self._rows.append(np.concatenate([r1, r2])[order])
@@ -185,7 +186,7 @@ class KeySet:
         return result
 
 
-def _first_equal(keys: npt.NDArray[np.unsignedinteger[npt.NBitBase]], rows: I64) -> I64:
+def _first_equal(keys: UInt, rows: I64) -> I64:
     """Per position, the row of the first equal key earlier in the batch, else -1."""
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     first_pos = first[inverse.reshape(-1)]

@@ -335,7 +335,7 @@ def _row(
         return []
     meta = {c: values.get(c) or "" for c in options.meta_columns}
     if len(cleaned.parts) > 1:
-        pieces = [
+        return [
             _Staged(
                 Item(n, f"{ext_id}#{i}", kind, part, media, truth, content_key(part, media), meta),
                 fixes if i == 1 else [],
@@ -343,5 +343,4 @@ def _row(
             )
             for i, part in enumerate(cleaned.parts, start=1)
         ]
-        return pieces
     return [_Staged(Item(n, ext_id, kind, text, media, truth, key, meta), fixes)]

@@ -63,20 +63,19 @@ class NewSample(Protocol):
     """What an import session stores per sample (SampleIn, or the pipeline's own items)."""
 
     @property
-    def ext_id(self) -> str: ...
+    def ext_id(self) -> str: ...  # noqa: D102
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str: ...  # noqa: D102
     @property
-    def text(self) -> str | None: ...
+    def text(self) -> str | None: ...  # noqa: D102
     @property
-    def media(self) -> str | None: ...
+    def media(self) -> str | None: ...  # noqa: D102
     @property
-    def truth(self) -> str | None: ...
+    def truth(self) -> str | None: ...  # noqa: D102
     @property
-    def content_key(self) -> str | None: ...
+    def content_key(self) -> str | None: ...  # noqa: D102
     @property
-    def meta(self) -> Mapping[str, str] | None: ...
-
+    def meta(self) -> Mapping[str, str] | None: ...  # noqa: D102
 
 
 class ImportSummary(_Row):
