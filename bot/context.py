@@ -8,6 +8,7 @@ from telegram import User
 from telegram.ext import CallbackContext, ExtBot
 
 from config.settings import Settings
+from storage.quality import QualityStore
 from storage.repository import Repository
 
 
@@ -17,11 +18,13 @@ class BotData:
     def __init__(self) -> None:
         self._repo: Repository | None = None
         self._settings: Settings | None = None
+        self._quality: QualityStore | None = None
         self.last_admin_alert = 0.0  # monotonic time of the last error alert to admins
 
     def attach(self, repo: Repository, settings: Settings) -> None:
         """Give the handlers their repository and settings."""
         self._repo, self._settings = repo, settings
+        self._quality = QualityStore(repo)
 
     @property
     def repo(self) -> Repository:
@@ -29,6 +32,13 @@ class BotData:
         if self._repo is None:
             raise RuntimeError("BotData.attach() was not called")
         return self._repo
+
+    @property
+    def quality(self) -> QualityStore:
+        """Gold tasks, exams, suspensions, reviews and checks."""
+        if self._quality is None:
+            raise RuntimeError("BotData.attach() was not called")
+        return self._quality
 
     @property
     def settings(self) -> Settings:

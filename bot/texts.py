@@ -65,6 +65,103 @@ TEXTS: dict[str, dict[str, str]] = {
     "mark_skipped": {"en": "↷ Skipped", "ko": "↷ 건너뜀"},
     "mark_reported": {"en": "⚠ Reported", "ko": "⚠ 신고됨"},
     "mark_inactive": {"en": "⌛ No longer active", "ko": "⌛ 만료됨"},
+    "gold_wrong": {
+        "en": "✋ That one was a control sample. The right answer is “{right}”.\n\n{guide}",
+        "ko": "✋ 방금 샘플은 확인용 샘플이었습니다. 정답은 “{right}”입니다.\n\n{guide}",
+    },
+    "exam_intro": {
+        "en": "📝 First a short test: {size} samples with known answers. "
+        "Pass {percent} and real work starts.",
+        "ko": "📝 먼저 짧은 테스트가 있습니다: 정답이 있는 샘플 {size}개. "
+        "{percent} 이상 맞히면 실제 작업이 시작됩니다.",
+    },
+    "exam_passed": {
+        "en": "✅ Test passed ({correct}/{answered}). Real work starts now.",
+        "ko": "✅ 테스트 통과 ({correct}/{answered}). 이제 실제 작업을 시작합니다.",
+    },
+    "exam_retry": {
+        "en": "❌ Test not passed ({correct}/{answered}). Read the guide and try again: "
+        "new samples follow.",
+        "ko": "❌ 테스트를 통과하지 못했습니다 ({correct}/{answered}). 가이드를 읽고 다시 "
+        "도전하세요: 새 샘플이 이어집니다.",
+    },
+    "exam_failed": {
+        "en": "❌ Test not passed ({correct}/{answered}). You cannot label in this project "
+        "for now; your coordinator can let you try again.",
+        "ko": "❌ 테스트를 통과하지 못했습니다 ({correct}/{answered}). 지금은 이 프로젝트에서 "
+        "라벨링할 수 없습니다. 코디네이터가 재응시를 허용할 수 있습니다.",
+    },
+    "exam_blocked": {
+        "en": "You did not pass this project's test. Your coordinator can let you try again.",
+        "ko": "이 프로젝트의 테스트를 통과하지 못했습니다. 코디네이터가 재응시를 허용할 수 있습니다.",
+    },
+    "suspended": {
+        "en": "⛔ You are paused in “{project}”: {reason}. Your coordinator has been told "
+        "and can reinstate you.",
+        "ko": "⛔ “{project}”에서 작업이 일시 중지되었습니다: {reason}. 코디네이터에게 "
+        "알렸으며 코디네이터가 다시 허용할 수 있습니다.",
+    },
+    "coord_suspended": {
+        "en": "⛔ {worker} was suspended in “{project}”: {reason}. Their labels are left out "
+        "of the consensus. To reinstate: /reinstate {user_id}",
+        "ko": "⛔ {worker}님이 “{project}”에서 중지되었습니다: {reason}. 이 작업자의 라벨은 "
+        "합의에서 제외됩니다. 다시 허용하려면: /reinstate {user_id}",
+    },
+    "coord_flagged": {
+        "en": "⚠️ {worker} in “{project}”: {reason}.",
+        "ko": "⚠️ “{project}”의 {worker}: {reason}.",
+    },
+    "reinstated": {
+        "en": "✅ You can label in “{project}” again.",
+        "ko": "✅ “{project}”에서 다시 라벨링할 수 있습니다.",
+    },
+    "reinstate_done": {
+        "en": "Reinstated {user_id} in “{project}”.",
+        "ko": "“{project}”에서 {user_id}님을 다시 허용했습니다.",
+    },
+    "reinstate_usage": {
+        "en": "Usage: /reinstate USER_ID (the id is in the suspension notice). "
+        "Nothing to undo for {user_id}.",
+        "ko": "사용법: /reinstate 사용자ID (중지 알림에 있습니다). {user_id}님은 되돌릴 것이 없습니다.",
+    },
+    "check_summary": {
+        "en": "🔎 Quality check — {project} ({method}, {seconds} s)\n"
+        "labels {labels} (left out: {excluded}); samples done {done}, open {open}, "
+        "in review {review}, reviewed {reviewed}\n"
+        "Krippendorff's alpha {alpha}, Fleiss' kappa {kappa}\n{pairs}{workers}",
+        "ko": "🔎 품질 점검 — {project} ({method}, {seconds}초)\n"
+        "라벨 {labels}개 (제외: {excluded}); 샘플 완료 {done}, 진행 중 {open}, "
+        "검토 대기 {review}, 검토 완료 {reviewed}\n"
+        "Krippendorff 알파 {alpha}, Fleiss 카파 {kappa}\n{pairs}{workers}",
+    },
+    "check_nothing": {
+        "en": "🔎 {project}: no labels yet, nothing to check.",
+        "ko": "🔎 {project}: 아직 라벨이 없어 점검할 것이 없습니다.",
+    },
+    "review_waiting": {
+        "en": "🧐 {count} samples in “{project}” wait for a reviewer: /review",
+        "ko": "🧐 “{project}”에서 샘플 {count}개가 검토를 기다립니다: /review",
+    },
+    "review_card": {
+        "en": "🧐 Review — the crowd did not agree.\n\n{content}\n\nLabels so far: {counts}",
+        "ko": "🧐 검토 — 작업자들의 의견이 갈렸습니다.\n\n{content}\n\n지금까지의 라벨: {counts}",
+    },
+    "review_none": {
+        "en": "Nothing waits for review in “{project}”.",
+        "ko": "“{project}”에는 검토할 샘플이 없습니다.",
+    },
+    "review_saved": {
+        "en": "Decided: {option}",
+        "ko": "결정: {option}",
+    },
+    "review_closed": {
+        "en": "Already decided.",
+        "ko": "이미 결정되었습니다.",
+    },
+    "not_reviewer": {
+        "en": "Only reviewers and coordinators of this project can do that.",
+        "ko": "이 프로젝트의 검토자와 코디네이터만 할 수 있습니다.",
+    },
     "all_done": {
         "en": "🎉 All done in “{project}” — nothing is left for you right now.\n"
         "We will tell you when there is more.",

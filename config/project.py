@@ -75,6 +75,60 @@ class CleaningSpec(BaseModel):
     long_text: Literal["drop", "truncate", "split"] = "drop"
 
 
+def _seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError("must be seconds or a duration like '90s', '10m', '2h', '1d'")
+        return float(match.group(1)) * _UNITS[match.group(2)]
+    return value
+
+
+class RulesSpec(BaseModel):
+    """When a worker is suspended or flagged (see quality.workers.Rules for each rule)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_gold: int = Field(default=5, ge=1)
+    min_gold_accuracy: float = Field(default=0.6, ge=0.0, le=1.0)
+    min_seconds: float = Field(default=2.0, ge=0.0)
+    fast_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    max_run: int = Field(default=15, ge=2)
+    agreement_gap: float = Field(default=0.25, gt=0.0, le=1.0)
+    min_answers: int = Field(default=20, ge=1)
+    window: int = Field(default=50, ge=1)
+
+
+class QualitySpec(BaseModel):
+    """The [quality] table: consensus, dynamic overlap, gold tasks, exam, worker rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = "auto"  # one of quality.aggregate.METHODS
+    dynamic_overlap: bool = True
+    # The project's `overlap` is the minimum; default: overlap + 2.
+    max_overlap: int | None = Field(default=None, ge=1, le=50)
+    target_confidence: float = Field(default=0.9, gt=0.0, le=1.0)
+    gold_rate: float = Field(default=0.1, ge=0.0, le=1.0)  # share of cards that are gold
+    gold_feedback: bool = True  # show the right answer and the guide after a missed gold task
+    exam_size: int = Field(default=0, ge=0, le=100)  # gold tasks a new worker answers first
+    exam_pass: float = Field(default=0.8, ge=0.0, le=1.0)
+    exam_retries: int = Field(default=1, ge=0, le=10)
+    check_every: float = Field(default=300.0, ge=10, description="Seconds or e.g. '5m'.")
+    rules: RulesSpec = Field(default_factory=RulesSpec)
+
+    _every = field_validator("check_every", mode="before")(_seconds)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        from quality.aggregate import METHODS  # pure numpy; imported late to keep config light
+
+        if value not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}")
+        return value
+
+
 class ProjectSpec(BaseModel):
     """A labeling project as written in its TOML or YAML file."""
 
@@ -91,6 +145,7 @@ class ProjectSpec(BaseModel):
     )
     data: Path | None = None
     cleaning: CleaningSpec = Field(default_factory=CleaningSpec)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
 
     _question = field_validator("question", mode="before")(_localised)
     _guide = field_validator("guide", mode="before")(_localised)
@@ -111,6 +166,13 @@ class ProjectSpec(BaseModel):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"options: duplicate option ids {dupes}; each id must be unique")
+        if self.quality.max_overlap is None:
+            self.quality.max_overlap = min(self.overlap + 2, 50)
+        if self.quality.max_overlap < self.overlap:
+            raise ValueError(
+                f"quality.max_overlap ({self.quality.max_overlap}) must be at least overlap"
+                f" ({self.overlap}), the labels every sample gets"
+            )
         if not self.slug:
             self.slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:32] or "project"
             if len(self.slug) < 2:

@@ -190,4 +190,73 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX imports_project ON imports (project_id, at);
     """,
+    # 3: quality engine — reviewer role, suspension and exam per membership, gold (control)
+    # samples, the consensus per sample, reviewer decisions and a record of each check run.
+    """
+    CREATE TABLE memberships_v3 (
+        worker_id        INTEGER NOT NULL REFERENCES workers(id),
+        project_id       INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        role             TEXT NOT NULL CHECK (role IN ('worker', 'coordinator', 'reviewer')),
+        joined_at        REAL NOT NULL,
+        idle_since       REAL,
+        suspended_at     REAL,                     -- set by a quality rule, cleared to reinstate
+        suspended_reason TEXT,
+        exam_status      TEXT CHECK (exam_status IN ('passed', 'failed')),  -- NULL: not done
+        exam_started_at  REAL,                     -- gold answers after this count for the exam
+        exam_attempts    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (worker_id, project_id)
+    ) WITHOUT ROWID;
+    INSERT INTO memberships_v3 (worker_id, project_id, role, joined_at, idle_since)
+        SELECT worker_id, project_id, role, joined_at, idle_since FROM memberships;
+    DROP TABLE memberships;
+    ALTER TABLE memberships_v3 RENAME TO memberships;
+    CREATE INDEX memberships_project ON memberships (project_id);
+    CREATE INDEX memberships_idle ON memberships (project_id) WHERE idle_since IS NOT NULL;
+
+    CREATE TABLE invites_v3 (
+        code       TEXT PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        role       TEXT NOT NULL CHECK (role IN ('worker', 'coordinator', 'reviewer')),
+        created_by INTEGER,
+        created_at REAL NOT NULL,
+        uses       INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    INSERT INTO invites_v3 SELECT code, project_id, role, created_by, created_at, uses FROM invites;
+    DROP TABLE invites;
+    ALTER TABLE invites_v3 RENAME TO invites;
+
+    -- gold = 1: a control task with a known answer, served at the project's gold rate and in
+    -- exams rather than through the pick index (its need stays 0).
+    ALTER TABLE samples ADD COLUMN gold INTEGER NOT NULL DEFAULT 0;
+    -- open: wants labels; done: consensus reached; review: a reviewer must decide;
+    -- reviewed: a reviewer decided.
+    ALTER TABLE samples ADD COLUMN status TEXT NOT NULL DEFAULT 'open'
+        CHECK (status IN ('open', 'done', 'review', 'reviewed'));
+    ALTER TABLE samples ADD COLUMN consensus INTEGER REFERENCES options(id);
+    ALTER TABLE samples ADD COLUMN confidence REAL;
+    CREATE INDEX samples_gold ON samples (project_id, id) WHERE gold = 1;
+    CREATE INDEX samples_review ON samples (project_id, id) WHERE status = 'review';
+
+    CREATE TABLE reviews (
+        id          INTEGER PRIMARY KEY,
+        project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        sample_id   INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        reviewer_id INTEGER NOT NULL REFERENCES workers(id),
+        option_id   INTEGER NOT NULL REFERENCES options(id),
+        decided_at  REAL NOT NULL
+    );
+    CREATE INDEX reviews_sample ON reviews (sample_id);
+    CREATE INDEX reviews_project ON reviews (project_id, id);
+
+    CREATE TABLE quality_runs (
+        id            INTEGER PRIMARY KEY,
+        project_id    INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        at            REAL NOT NULL,
+        last_label_id INTEGER NOT NULL,            -- labels up to here were aggregated
+        last_review_id INTEGER NOT NULL,
+        seconds       REAL NOT NULL,
+        summary       TEXT NOT NULL                -- JSON: method, alpha, kappa, counts, pairs
+    );
+    CREATE INDEX quality_runs_project ON quality_runs (project_id, id);
+    """,
 )

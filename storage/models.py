@@ -17,6 +17,7 @@ class Role(StrEnum):
 
     WORKER = "worker"
     COORDINATOR = "coordinator"
+    REVIEWER = "reviewer"
 
 
 class _Row(BaseModel):

@@ -61,6 +61,18 @@ CLAIM_SQL = (
     + _PICK
     + " RETURNING id, sample_id, expires_at"
 )
+# A gold (control) sample this worker has not seen, least used first.
+GOLD_CLAIM_SQL = """
+INSERT INTO assignments (sample_id, project_id, worker_id, status, shown_at, expires_at)
+SELECT s.id, s.project_id, :worker, 'open', :now, :expires
+FROM samples AS s
+WHERE s.project_id = :project AND s.gold = 1
+  AND NOT EXISTS (SELECT 1 FROM assignments AS a
+                  WHERE a.sample_id = s.id AND a.worker_id = :worker)
+ORDER BY s.n_labels, s.id
+LIMIT 1
+RETURNING id, sample_id, expires_at
+"""
 DUE_SQL = "SELECT 1 FROM assignments WHERE status = 'open' AND expires_at <= ? LIMIT 1"
 # Workers told "all done" for whom a sample is available again (new data, expired cards).
 IDLE_WITH_WORK_SQL = """
@@ -410,13 +422,16 @@ class Repository:
         """
         project = await self.get_project(project_id)
         keys = frozenset(o.key for o in await self.options(project_id))
+        spec = await self.project_spec(project_id)
         async with self.transaction() as db:
             cur = await db.execute(
                 "INSERT INTO imports (project_id, at, actor, source) VALUES (?, ?, ?, ?)",
                 (project_id, time.time(), actor, source),
             )
             assert cur.lastrowid is not None
-            session = ImportSession(db, project, keys, cur.lastrowid)
+            session = ImportSession(
+                db, project, keys, cur.lastrowid, gold=spec.quality.gold_rate > 0
+            )
             yield session
             await db.execute(
                 "UPDATE imports SET rows_read = ?, added = ?, dropped = ?, seconds = ?,"
@@ -586,9 +601,13 @@ class Repository:
     # ---------------------------------------------------------------- assignment
 
     async def next_card(
-        self, user_id: int, project_id: int, now: float | None = None
+        self, user_id: int, project_id: int, now: float | None = None, *, gold: str = "no"
     ) -> Card | None:
-        """The worker's open card in the project, or a newly assigned one; None if none is left."""
+        """The worker's open card in the project, or a newly assigned one; None if none is left.
+
+        gold: "no" (the pick index only), "first" (a gold sample if one is left, else the pick
+        index) or "only" (an exam: gold samples only).
+        """
         now = time.time() if now is None else now
         project = await self.get_project(project_id)
         params = {
@@ -605,7 +624,11 @@ class Repository:
                 if await self._one(DUE_SQL, (now,)):  # cheap probe; the sweep writes
                     await self._in_transaction(_expire, now)
             try:
-                claimed = await self.db.execute_fetchall(CLAIM_SQL, params)
+                claimed: Any = []
+                if gold != "no":
+                    claimed = await self.db.execute_fetchall(GOLD_CLAIM_SQL, params)
+                if not claimed and gold != "only":
+                    claimed = await self.db.execute_fetchall(CLAIM_SQL, params)
             except sqlite3.IntegrityError:
                 # The worker already holds an open card here (one at a time): show it again.
                 claimed = await self.db.execute_fetchall(
@@ -969,9 +992,17 @@ class ImportSession:
     """Adds batches of samples inside an open import transaction (see import_session)."""
 
     def __init__(
-        self, db: aiosqlite.Connection, project: Project, keys: frozenset[str], import_id: int
+        self,
+        db: aiosqlite.Connection,
+        project: Project,
+        keys: frozenset[str],
+        import_id: int,
+        *,
+        gold: bool = False,
     ) -> None:
-        self._db, self._project, self._keys = db, project, keys
+        # gold: samples with a known answer become control tasks (served by the gold rate,
+        # outside the pick index: need 0).
+        self._db, self._project, self._keys, self._gold = db, project, keys, gold
         self.import_id = import_id
         self.rows_read = self.added = self.dropped = 0
         self.seconds = 0.0
@@ -1023,6 +1054,7 @@ class ImportSession:
                 known_ids.add(s.ext_id)
                 if s.content_key is not None:
                     by_key[s.content_key] = self.import_id
+                is_gold = self._gold and s.truth is not None
                 rows.append(
                     (
                         pid,
@@ -1032,17 +1064,18 @@ class ImportSession:
                         s.media,
                         s.truth,
                         self._project.overlap,
-                        self._project.overlap,
+                        0 if is_gold else self._project.overlap,
                         now,
                         s.content_key,
                         self.import_id,
                         json.dumps(s.meta, ensure_ascii=False) if s.meta else None,
+                        int(is_gold),
                     )
                 )
         await self._db.executemany(
             "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target, need,"
-            " created_at, content_key, import_id, meta)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, content_key, import_id, meta, gold)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         self.added += len(rows)

@@ -1,0 +1,502 @@
+"""Storage for the quality engine: gold tasks, exams, suspensions, reviews and check runs.
+
+The computation itself is in `quality/` (pure numpy). This module reads what it needs as flat
+arrays — on a connection of its own, in a worker thread, so a check over a million labels
+never holds the bot's connection — and writes the results back in short transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from config.project import ProjectSpec
+from storage.errors import NotFound
+from storage.models import Option, Role, Sample
+from storage.repository import _SAMPLE_COLS, Repository, _event, _sample
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+_WRITE_BATCH = 2000  # rows per write transaction, so taps interleave with a big update
+STATUS_CODES = ("open", "done", "review", "reviewed")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """May this worker get work in this project now, and of which kind."""
+
+    status: str  # "ok" | "exam" | "suspended" | "exam_failed"
+    reason: str | None = None
+    exam_answered: int = 0
+
+
+@dataclass(frozen=True)
+class GoldResult:
+    """What a label on a gold sample showed."""
+
+    correct: bool
+    right: Option
+    exam: str | None = None  # None | "progress" | "passed" | "retry" | "failed"
+    exam_correct: int = 0
+    exam_answered: int = 0
+    suspended: str | None = None  # the reason, when this answer suspended the worker
+
+
+@dataclass
+class ProjectLabels:
+    """Everything a quality check needs, as flat arrays (one entry per live label)."""
+
+    sample_ids: IntArray  # sorted; task index = position here
+    truth: IntArray  # per sample: option index of the known answer (gold/truth), -1 if none
+    reviewed: IntArray  # per sample: option index of a reviewer's decision, -1 if none
+    status: IntArray  # per sample: index into STATUS_CODES
+    target: IntArray
+    n_open: IntArray
+    gold: npt.NDArray[np.bool_]
+    task: IntArray  # per label: index into sample_ids
+    worker: IntArray  # per label: index into worker_ids
+    label: IntArray  # per label: option index
+    seconds: FloatArray  # per label: answered - shown
+    answered: FloatArray
+    worker_ids: IntArray
+    suspended: npt.NDArray[np.bool_]  # per worker
+    n_options: int
+    last_label_id: int
+    last_review_id: int
+
+
+class QualityStore:
+    """The quality engine's reads and writes, next to the repository's own."""
+
+    def __init__(self, repo: Repository) -> None:
+        """Work through the repository's connection and lock (and a read connection)."""
+        self.repo = repo
+        self._specs: dict[int, tuple[str, ProjectSpec]] = {}
+
+    async def spec(self, project_id: int) -> ProjectSpec:
+        """The project's validated spec (cached until it changes)."""
+        row = await self.repo._one("SELECT spec FROM projects WHERE id = ?", (project_id,))
+        if row is None:
+            raise NotFound(f"no project {project_id}")
+        cached = self._specs.get(project_id)
+        if cached is None or cached[0] != row[0]:
+            cached = (row[0], ProjectSpec.model_validate_json(row[0]))
+            self._specs[project_id] = cached
+        return cached[1]
+
+    # ------------------------------------------------------------ gate, gold, exam
+
+    async def gate(self, user_id: int, project_id: int) -> Gate:
+        """Whether the worker may label now: suspended, failed exam, in exam, or ok."""
+        spec = await self.spec(project_id)
+        row = await self.repo._one(
+            "SELECT suspended_at, suspended_reason, exam_status, exam_started_at"
+            " FROM memberships WHERE worker_id = ? AND project_id = ?",
+            (user_id, project_id),
+        )
+        if row is None:
+            return Gate("ok")
+        suspended_at, reason, exam_status, exam_started = row
+        if suspended_at is not None:
+            return Gate("suspended", reason)
+        if spec.quality.exam_size > 0 and exam_status != "passed":
+            if exam_status == "failed":
+                return Gate("exam_failed")
+            answered, _ = await self._exam_score(user_id, project_id, exam_started)
+            return Gate("exam", exam_answered=answered)
+        return Gate("ok")
+
+    async def _exam_score(
+        self, user_id: int, project_id: int, since: float | None
+    ) -> tuple[int, int]:
+        row = await self.repo._one(
+            "SELECT COUNT(*), COALESCE(SUM(o.key = s.truth), 0) FROM labels AS l"
+            " JOIN samples AS s ON s.id = l.sample_id JOIN options AS o ON o.id = l.option_id"
+            " WHERE l.worker_id = ? AND l.project_id = ? AND s.gold = 1"
+            " AND l.retracted_at IS NULL AND l.answered_at >= ?",
+            (user_id, project_id, since or 0.0),
+        )
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    async def after_label(self, assignment_id: int, user_id: int) -> GoldResult | None:
+        """After a recorded label: for a gold sample, was it right, and what follows."""
+        row = await self.repo._one(
+            "SELECT s.project_id, s.truth, o.key FROM assignments AS a"
+            " JOIN samples AS s ON s.id = a.sample_id JOIN options AS o ON o.id = a.option_id"
+            " WHERE a.id = ? AND a.worker_id = ? AND s.gold = 1",
+            (assignment_id, user_id),
+        )
+        if row is None:
+            return None
+        project_id, truth, given = row
+        options = await self.repo.options(project_id)
+        right = next(o for o in options if o.key == truth)
+        correct = given == truth
+        spec = await self.spec(project_id)
+        q = spec.quality
+        member = await self.repo._one(
+            "SELECT exam_status, exam_started_at, exam_attempts FROM memberships"
+            " WHERE worker_id = ? AND project_id = ?",
+            (user_id, project_id),
+        )
+        exam_status, exam_started, attempts = member if member else ("passed", None, 0)
+        if q.exam_size > 0 and exam_status is None:
+            answered, score = await self._exam_score(user_id, project_id, exam_started)
+            if answered < q.exam_size:
+                return GoldResult(correct, right, "progress", score, answered)
+            passed = score >= q.exam_pass * answered
+            outcome = "passed" if passed else "retry" if attempts < q.exam_retries else "failed"
+            await self._set_exam(user_id, project_id, outcome, score, answered)
+            return GoldResult(correct, right, outcome, score, answered)
+        suspended = None
+        if not correct:
+            suspended = await self._gold_rule(user_id, project_id, spec)
+        return GoldResult(correct, right, suspended=suspended)
+
+    async def _set_exam(
+        self, user_id: int, project_id: int, outcome: str, score: int, answered: int
+    ) -> None:
+        now = time.time()
+        async with self.repo.transaction() as db:
+            if outcome == "retry":  # a new attempt: gold answers from now on count
+                await db.execute(
+                    "UPDATE memberships SET exam_attempts = exam_attempts + 1,"
+                    " exam_started_at = ? WHERE worker_id = ? AND project_id = ?",
+                    (now, user_id, project_id),
+                )
+            else:
+                await db.execute(
+                    "UPDATE memberships SET exam_status = ?, exam_attempts = exam_attempts + 1"
+                    " WHERE worker_id = ? AND project_id = ?",
+                    (outcome, user_id, project_id),
+                )
+            await _event(
+                db,
+                f"exam.{outcome}",
+                user_id,
+                project_id,
+                {"correct": score, "answered": answered},
+                now,
+            )
+
+    async def _gold_rule(self, user_id: int, project_id: int, spec: ProjectSpec) -> str | None:
+        """Suspend now if gold accuracy fell below the project's threshold."""
+        rules = spec.quality.rules
+        answered, score = await self._exam_score(user_id, project_id, 0.0)
+        if answered < rules.min_gold or score >= rules.min_gold_accuracy * answered:
+            return None
+        reason = (
+            f"gold accuracy {score / answered:.0%} after {answered} gold answers"
+            f" (< {rules.min_gold_accuracy:.0%})"
+        )
+        await self.suspend(user_id, project_id, reason, "gold_accuracy")
+        return reason
+
+    async def suspend(
+        self, user_id: int, project_id: int, reason: str, rule: str, actor: int | None = None
+    ) -> bool:
+        """Suspend a worker in a project (False if they already were)."""
+        now = time.time()
+        async with self.repo.transaction() as db:
+            cur = await db.execute(
+                "UPDATE memberships SET suspended_at = ?, suspended_reason = ?"
+                " WHERE worker_id = ? AND project_id = ? AND suspended_at IS NULL",
+                (now, reason, user_id, project_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            # Their open card goes back to the pool.
+            await db.execute(
+                "UPDATE assignments SET status = 'released', closed_at = ?"
+                " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
+                (now, user_id, project_id),
+            )
+            await _event(
+                db,
+                "worker.suspended",
+                actor,
+                project_id,
+                {"worker": user_id, "rule": rule, "reason": reason},
+                now,
+            )
+        return True
+
+    async def reinstate(self, user_id: int, project_id: int, actor: int) -> bool:
+        """Lift a suspension or a failed exam (False if there was neither)."""
+        now = time.time()
+        async with self.repo.transaction() as db:
+            cur = await db.execute(
+                "UPDATE memberships SET suspended_at = NULL, suspended_reason = NULL,"
+                " exam_status = CASE WHEN exam_status = 'failed' THEN NULL ELSE exam_status END,"
+                " exam_started_at = CASE WHEN exam_status = 'failed' THEN ?"
+                " ELSE exam_started_at END"
+                " WHERE worker_id = ? AND project_id = ?"
+                " AND (suspended_at IS NOT NULL OR exam_status = 'failed')",
+                (now, user_id, project_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            await _event(db, "worker.reinstated", actor, project_id, {"worker": user_id}, now)
+        return True
+
+    async def members(self, project_id: int, role: Role) -> list[int]:
+        """User ids with a role in the project."""
+        rows = await self.repo._all(
+            "SELECT worker_id FROM memberships WHERE project_id = ? AND role = ?",
+            (project_id, role.value),
+        )
+        return [int(r[0]) for r in rows]
+
+    # ------------------------------------------------------------ review queue
+
+    async def next_review(self, project_id: int) -> tuple[Sample, dict[int, int]] | None:
+        """The oldest sample waiting for a reviewer, with its labels counted per option idx."""
+        row = await self.repo._one(
+            f"SELECT {_SAMPLE_COLS} FROM samples WHERE project_id = ? AND status = 'review'"
+            " ORDER BY id LIMIT 1",
+            (project_id,),
+        )
+        if row is None:
+            return None
+        sample = _sample(row)
+        counts = await self.repo._all(
+            "SELECT o.idx, COUNT(*) FROM labels AS l JOIN options AS o ON o.id = l.option_id"
+            " WHERE l.sample_id = ? AND l.retracted_at IS NULL GROUP BY o.idx",
+            (sample.id,),
+        )
+        return sample, {int(i): int(n) for i, n in counts}
+
+    async def decide_review(
+        self, sample_id: int, reviewer_id: int, option_idx: int
+    ) -> tuple[str, int | None]:
+        """Store a reviewer's decision: ("decided"|"not_reviewer"|"closed"|"bad_option", pid)."""
+        now = time.time()
+        async with self.repo.transaction() as db:
+            async with db.execute(
+                "SELECT s.project_id, s.status, m.role FROM samples AS s LEFT JOIN memberships"
+                " AS m ON m.project_id = s.project_id AND m.worker_id = ? WHERE s.id = ?",
+                (reviewer_id, sample_id),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return "closed", None
+            project_id, status, role = row
+            if role not in (Role.REVIEWER.value, Role.COORDINATOR.value):
+                return "not_reviewer", project_id
+            if status != "review":
+                return "closed", project_id
+            async with db.execute(
+                "SELECT id FROM options WHERE project_id = ? AND idx = ?", (project_id, option_idx)
+            ) as cur:
+                opt = await cur.fetchone()
+            if opt is None:
+                return "bad_option", project_id
+            await db.execute(
+                "INSERT INTO reviews (project_id, sample_id, reviewer_id, option_id, decided_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (project_id, sample_id, reviewer_id, opt[0], now),
+            )
+            await db.execute(
+                "UPDATE samples SET status = 'reviewed', consensus = ?, confidence = 1.0"
+                " WHERE id = ?",
+                (opt[0], sample_id),
+            )
+            await _event(
+                db,
+                "review.decided",
+                reviewer_id,
+                project_id,
+                {"sample": sample_id, "option": opt[0]},
+                now,
+            )
+        return "decided", project_id
+
+    async def review_count(self, project_id: int) -> int:
+        """Samples waiting for a reviewer."""
+        row = await self.repo._one(
+            "SELECT COUNT(*) FROM samples WHERE project_id = ? AND status = 'review'",
+            (project_id,),
+        )
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------ checks
+
+    async def last_run(self, project_id: int) -> tuple[int, int, dict[str, Any]] | None:
+        """(last label id, last review id, summary) of the project's latest check."""
+        row = await self.repo._one(
+            "SELECT last_label_id, last_review_id, summary FROM quality_runs"
+            " WHERE project_id = ? ORDER BY id DESC LIMIT 1",
+            (project_id,),
+        )
+        return (int(row[0]), int(row[1]), json.loads(row[2])) if row else None
+
+    async def changed_since_last_run(self, project_id: int) -> bool:
+        """New labels, undos or reviews since the project's last check."""
+        last = await self.last_run(project_id)
+        row = await self.repo._one(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM labels WHERE project_id = :p),"
+            " (SELECT COALESCE(MAX(id), 0) FROM reviews WHERE project_id = :p),"
+            " (SELECT COALESCE(MAX(id), 0) FROM events WHERE project_id = :p"
+            "  AND kind IN ('label.undone', 'worker.suspended', 'worker.reinstated'))",
+            {"p": project_id},
+        )
+        assert row is not None
+        if last is None:
+            return bool(row[0])
+        return (row[0], row[1]) != (last[0], last[1]) or row[2] > last[2].get("last_event", 0)
+
+    async def load(self, project_id: int) -> ProjectLabels:
+        """Read a project's samples and live labels as arrays, off the bot's connection."""
+        path = str(self.repo.path)
+        return await asyncio.to_thread(_load, path, project_id)
+
+    async def apply(
+        self,
+        project_id: int,
+        sample_ids: IntArray,
+        status: IntArray,
+        consensus_idx: IntArray,
+        confidence: FloatArray,
+        target: IntArray,
+        run: dict[str, Any],
+        last_label_id: int,
+        last_review_id: int,
+        seconds: float,
+    ) -> int:
+        """Write changed samples in short transactions, then the run record; rows changed."""
+        options = await self.repo.options(project_id)
+        option_ids = np.array([o.id for o in sorted(options, key=lambda o: o.idx)])
+        cons = np.where(consensus_idx >= 0, option_ids[np.maximum(consensus_idx, 0)], -1)
+        rows = [
+            (
+                STATUS_CODES[int(st)],
+                None if c < 0 else int(c),
+                float(conf),
+                int(tg),
+                int(tg),
+                int(sid),
+            )
+            for sid, st, c, conf, tg in zip(
+                sample_ids.tolist(),
+                status.tolist(),
+                cons.tolist(),
+                confidence.tolist(),
+                target.tolist(),
+                strict=True,
+            )
+        ]
+        for start in range(0, len(rows), _WRITE_BATCH):
+            async with self.repo.transaction() as db:
+                # need follows target: the pick index sees new wants at once.
+                await db.executemany(
+                    "UPDATE samples SET status = ?, consensus = ?, confidence = ?, target = ?,"
+                    " need = ? - n_labels - n_open"
+                    " WHERE id = ? AND status != 'reviewed' AND gold = 0",
+                    rows[start : start + _WRITE_BATCH],
+                )
+            await asyncio.sleep(0)  # let waiting taps in between batches
+        async with self.repo.transaction() as db:
+            await db.execute(
+                "INSERT INTO quality_runs (project_id, at, last_label_id, last_review_id,"
+                " seconds, summary) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    project_id,
+                    time.time(),
+                    last_label_id,
+                    last_review_id,
+                    seconds,
+                    json.dumps(run, ensure_ascii=False),
+                ),
+            )
+            await _event(db, "quality.checked", None, project_id, run.get("counts", {}), None)
+        return len(rows)
+
+
+def _load(path: str, project_id: int) -> ProjectLabels:
+    """The blocking read behind `QualityStore.load` (a read transaction: one snapshot)."""
+    db = sqlite3.connect(path)
+    try:
+        db.execute("BEGIN")
+        opt_rows = db.execute(
+            "SELECT id, idx, key FROM options WHERE project_id = ? ORDER BY idx", (project_id,)
+        ).fetchall()
+        idx_of_key = {key: idx for _, idx, key in opt_rows}
+        idx_of_id = {oid: idx for oid, idx, _ in opt_rows}
+        samples = db.execute(
+            "SELECT id, truth, status, target, n_open, gold FROM samples"
+            " WHERE project_id = ? ORDER BY id",
+            (project_id,),
+        ).fetchall()
+        sample_ids = np.array([r[0] for r in samples], dtype=np.int64)
+        truth = np.array([idx_of_key.get(r[1], -1) for r in samples], dtype=np.int64)
+        status = np.array([STATUS_CODES.index(r[2]) for r in samples], dtype=np.int64)
+        target = np.array([r[3] for r in samples], dtype=np.int64)
+        n_open = np.array([r[4] for r in samples], dtype=np.int64)
+        gold = np.array([bool(r[5]) for r in samples], dtype=bool)
+        reviewed = np.full(len(samples), -1, dtype=np.int64)
+        last_review = 0
+        for rid, sid, oid in db.execute(
+            "SELECT id, sample_id, option_id FROM reviews WHERE project_id = ? ORDER BY id",
+            (project_id,),
+        ):
+            reviewed[np.searchsorted(sample_ids, sid)] = idx_of_id[oid]
+            last_review = rid
+        members = db.execute(
+            "SELECT worker_id, suspended_at IS NOT NULL FROM memberships WHERE project_id = ?",
+            (project_id,),
+        ).fetchall()
+        cur = db.execute(
+            "SELECT id, sample_id, worker_id, option_id, answered_at - shown_at, answered_at"
+            " FROM labels WHERE project_id = ? AND retracted_at IS NULL",
+            (project_id,),
+        )
+        chunks: list[npt.NDArray[np.float64]] = []
+        while batch := cur.fetchmany(100_000):
+            chunks.append(np.array(batch, dtype=np.float64))
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    data = np.concatenate(chunks) if chunks else np.zeros((0, 6))
+    label_ids = data[:, 0].astype(np.int64)
+    worker_raw = data[:, 2].astype(np.int64)
+    worker_ids = np.unique(
+        np.concatenate([worker_raw, np.array([m[0] for m in members], dtype=np.int64)])
+    )
+    suspended_set = {m[0] for m in members if m[1]}
+    option_idx = np.zeros(max(idx_of_id, default=0) + 1, dtype=np.int64)
+    for oid, idx in idx_of_id.items():
+        option_idx[oid] = idx
+    return ProjectLabels(
+        sample_ids=sample_ids,
+        truth=truth,
+        reviewed=reviewed,
+        status=status,
+        target=target,
+        n_open=n_open,
+        gold=gold,
+        task=np.searchsorted(sample_ids, data[:, 1].astype(np.int64)),
+        worker=np.searchsorted(worker_ids, worker_raw),
+        label=option_idx[data[:, 3].astype(np.int64)],
+        seconds=data[:, 4].copy(),
+        answered=data[:, 5].copy(),
+        worker_ids=worker_ids,
+        suspended=np.isin(worker_ids, np.array(sorted(suspended_set), dtype=np.int64)),
+        n_options=len(opt_rows),
+        last_label_id=int(label_ids.max()) if len(label_ids) else 0,
+        last_review_id=last_review,
+    )
+
+
+def status_names(codes: Sequence[int]) -> list[str]:
+    """Status codes back to names."""
+    return [STATUS_CODES[c] for c in codes]
