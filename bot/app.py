@@ -24,7 +24,8 @@ from bot.context import BotData, Context
 from bot.keyboards import start_keyboard
 from bot.texts import COMMANDS, LANGUAGES, t
 from config.settings import Settings
-from handlers import coordinator, intake, labeling
+from bot.quality_job import QUALITY_JOB, QUALITY_TICK_S, quality_job
+from handlers import coordinator, intake, labeling, quality
 from storage.errors import StorageError
 from storage.repository import Repository
 
@@ -72,6 +73,7 @@ def build_application(
         labeling.build_handlers()
         + coordinator.build_handlers()
         + intake.build_handlers()
+        + quality.build_handlers()
         + labeling.build_fallbacks()
     )
     app.add_error_handler(on_error)
@@ -87,11 +89,14 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in COMMANDS]
         await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
     if app.job_queue is not None:
-        for name in (HOUSEKEEPING_JOB, CHECKPOINT_JOB):
+        for name in (HOUSEKEEPING_JOB, CHECKPOINT_JOB, QUALITY_JOB):
             for job in app.job_queue.get_jobs_by_name(name):
                 job.schedule_removal()
         app.job_queue.run_repeating(
             housekeeping, interval=data.settings.expire_every_s, first=1, name=HOUSEKEEPING_JOB
+        )
+        app.job_queue.run_repeating(
+            quality_job, interval=QUALITY_TICK_S, first=QUALITY_TICK_S, name=QUALITY_JOB
         )
         app.job_queue.run_repeating(
             checkpoint, interval=CHECKPOINT_EVERY_S, first=CHECKPOINT_EVERY_S, name=CHECKPOINT_JOB

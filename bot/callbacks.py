@@ -86,6 +86,14 @@ class LabelTap(CallbackData, kind="l"):
 
 
 @dataclass(frozen=True)
+class ReviewTap(CallbackData, kind="v"):
+    """A reviewer's decision on a disputed sample."""
+
+    sample_id: int
+    option: int
+
+
+@dataclass(frozen=True)
 class SkipTap(CallbackData, kind="s"):
     """Skip pressed on a sample card."""
 

@@ -35,6 +35,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "role_worker": {"en": "a worker", "ko": "작업자"},
     "role_coordinator": {"en": "a coordinator", "ko": "코디네이터"},
+    "role_reviewer": {"en": "a reviewer", "ko": "검토자"},
     "btn_start": {"en": "▶ Start labeling", "ko": "▶ 라벨링 시작"},
     "btn_guide": {"en": "📖 Guide", "ko": "📖 가이드"},
     "btn_skip": {"en": "↷ Skip", "ko": "↷ 건너뛰기"},

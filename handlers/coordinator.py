@@ -25,7 +25,7 @@ def _choose(projects: list[Project], wanted: str | None) -> Project | None:
 
 
 async def invite(update: Update, context: Context) -> None:
-    """Make a worker or coordinator invite link: /invite <project> [worker|coordinator]."""
+    """Make an invite link: /invite <project> [worker|reviewer|coordinator]."""
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
@@ -37,7 +37,7 @@ async def invite(update: Update, context: Context) -> None:
         return
     args = list(context.args or [])
     role = Role.WORKER
-    if args and args[-1].lower() in ("worker", "coordinator"):
+    if args and args[-1].lower() in ("worker", "coordinator", "reviewer"):
         role = Role(args.pop().lower())
     names = ", ".join(p.slug for p in projects)
     if len(args) > 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 from telegram import CallbackQuery, Update
 from telegram.error import BadRequest, Forbidden
@@ -29,6 +30,7 @@ from bot.texts import t
 from config.project import pick_text
 from storage.errors import NotFound
 from storage.models import Card, LabelStatus, Project, UndoStatus
+from storage.quality import GoldResult
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +74,42 @@ async def send_guide(context: Context, chat_id: int, project: Project, lang: str
 
 
 async def send_next(context: Context, user_id: int, project_id: int, lang: str) -> None:
-    """Assign and send the worker's next sample, or tell them everything is done."""
-    repo = context.bot_data.repo
+    """Assign and send the worker's next sample, or tell them everything is done.
+
+    Suspended workers and failed exams get a notice instead; during an exam only gold
+    samples are sent; otherwise a share of cards (the project's gold rate) are gold.
+    """
+    repo, quality = context.bot_data.repo, context.bot_data.quality
     try:
+        gate = await quality.gate(user_id, project_id)
+        if gate.status in ("suspended", "exam_failed"):
+            project = await repo.get_project(project_id)
+            key = "suspended" if gate.status == "suspended" else "exam_blocked"
+            await context.bot.send_message(
+                user_id, t(lang, key, project=project.name, reason=gate.reason or "")
+            )
+            return
+        spec = await quality.spec(project_id)
+        if gate.status == "exam":
+            mode = "only"
+            if gate.exam_answered == 0:
+                await context.bot.send_message(
+                    user_id,
+                    t(
+                        lang,
+                        "exam_intro",
+                        size=spec.quality.exam_size,
+                        percent=f"{spec.quality.exam_pass:.0%}",
+                    ),
+                )
+        else:
+            mode = "first" if random.random() < spec.quality.gold_rate else "no"
         for _ in range(_MAX_BROKEN_IN_A_ROW):
-            card = await repo.next_card(user_id, project_id)
+            card = await repo.next_card(user_id, project_id, gold=mode)
+            if card is None and mode == "only":
+                # Fewer gold samples than the exam wants: the exam ends with what is there.
+                mode = "no"
+                card = await repo.next_card(user_id, project_id)
             if card is None:
                 project = await repo.get_project(project_id)
                 await context.bot.send_message(user_id, t(lang, "all_done", project=project.name))
@@ -238,10 +271,11 @@ async def label_tap(update: Update, context: Context) -> None:
     if status is LabelStatus.RECORDED and outcome.option and outcome.project_id:
         # The label is committed; only now is the tap acknowledged.
         chosen = pick_text(outcome.option.texts, lang)
+        gold = await context.bot_data.quality.after_label(tap.assignment_id, user.id)
         await asyncio.gather(
             safe_answer(query, t(lang, "saved", option=chosen)),
             safe_edit_markup(query, marker(t(lang, "mark_chosen", option=chosen))),
-            send_next(context, user.id, outcome.project_id, lang),
+            _after_gold(context, user.id, outcome.project_id, lang, gold),
         )
     elif status is LabelStatus.DUPLICATE:
         chosen = pick_text(outcome.option.texts, lang) if outcome.option else "?"
@@ -259,6 +293,45 @@ async def label_tap(update: Update, context: Context) -> None:
         )
     else:
         await reject(query, lang)
+
+
+async def _after_gold(
+    context: Context, user_id: int, project_id: int, lang: str, gold: GoldResult | None
+) -> None:
+    """Feedback on a gold answer (if the project wants it), exam news, then the next card."""
+    if gold is not None:
+        repo, quality = context.bot_data.repo, context.bot_data.quality
+        spec = await quality.spec(project_id)
+        if not gold.correct and spec.quality.gold_feedback:
+            project = await repo.get_project(project_id)
+            await context.bot.send_message(
+                user_id,
+                t(
+                    lang,
+                    "gold_wrong",
+                    right=pick_text(gold.right.texts, lang),
+                    guide=pick_text(project.guide, lang)[:1500],
+                ),
+            )
+        if gold.exam in ("passed", "retry", "failed"):
+            await context.bot.send_message(
+                user_id,
+                t(
+                    lang,
+                    f"exam_{gold.exam}",
+                    correct=gold.exam_correct,
+                    answered=gold.exam_answered,
+                ),
+            )
+        if gold.suspended:
+            from bot.quality_job import CheckReport, notify  # the job module imports handlers'
+
+            project = await repo.get_project(project_id)
+            report = CheckReport(project_id, project.name, 0.0, None)
+            report.suspended.append((user_id, gold.suspended))
+            await notify(context, report)
+            return
+    await send_next(context, user_id, project_id, lang)
 
 
 async def skip_or_report(update: Update, context: Context) -> None:

@@ -341,19 +341,21 @@ class QualityStore:
         return (int(row[0]), int(row[1]), json.loads(row[2])) if row else None
 
     async def changed_since_last_run(self, project_id: int) -> bool:
-        """New labels, undos or reviews since the project's last check."""
+        """New labels or reviewer decisions since the project's last check.
+
+        (An undo alone changes nothing here; the next label after it does. Suspensions are
+        re-checked by the check that made them.)
+        """
         last = await self.last_run(project_id)
         row = await self.repo._one(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM labels WHERE project_id = :p),"
-            " (SELECT COALESCE(MAX(id), 0) FROM reviews WHERE project_id = :p),"
-            " (SELECT COALESCE(MAX(id), 0) FROM events WHERE project_id = :p"
-            "  AND kind IN ('label.undone', 'worker.suspended', 'worker.reinstated'))",
+            " (SELECT COALESCE(MAX(id), 0) FROM reviews WHERE project_id = :p)",
             {"p": project_id},
         )
         assert row is not None
         if last is None:
             return bool(row[0])
-        return (row[0], row[1]) != (last[0], last[1]) or row[2] > last[2].get("last_event", 0)
+        return (int(row[0]), int(row[1])) != (last[0], last[1])
 
     async def load(self, project_id: int) -> ProjectLabels:
         """Read a project's samples and live labels as arrays, off the bot's connection."""
@@ -411,7 +413,7 @@ class QualityStore:
                 " seconds, summary) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     project_id,
-                    time.time(),
+                    run.setdefault("at", time.time()),
                     last_label_id,
                     last_review_id,
                     seconds,

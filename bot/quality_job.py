@@ -1,0 +1,213 @@
+"""The scheduled quality check: re-aggregate, re-target, suspend and tell people.
+
+Runs on the JobQueue every `QUALITY_TICK_S` seconds and checks each project whose labels,
+reviews or suspensions changed since its last check and whose `[quality] check_every` has
+passed; `/check` runs it at once. The heavy part never runs on the event loop: the labels are
+read on a connection of their own and aggregated in a worker thread; results are written back
+in short transactions, so taps keep flowing while a big project is checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.error import Forbidden, TelegramError
+
+from bot.context import BotData, Context
+from bot.texts import t
+from quality.agreement import describe
+from quality.check import CheckInput, CheckResult, CheckSettings, run_check
+from quality.workers import Rules
+from storage.models import Role
+from storage.quality import ProjectLabels
+
+log = logging.getLogger(__name__)
+
+QUALITY_JOB = "quality-check"
+QUALITY_TICK_S = 30.0
+
+
+@dataclass
+class CheckReport:
+    """What one check did, for /check and the notices."""
+
+    project_id: int
+    project: str
+    seconds: float
+    result: CheckResult | None
+    suspended: list[tuple[int, str]] = field(default_factory=list)
+    flagged: list[tuple[int, str]] = field(default_factory=list)
+    new_reviews: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _settings(spec: Any) -> CheckSettings:
+    q = spec.quality
+    return CheckSettings(
+        method=q.method,
+        dynamic=q.dynamic_overlap,
+        min_overlap=spec.overlap,
+        max_overlap=q.max_overlap or spec.overlap,
+        target_confidence=q.target_confidence,
+        rules=Rules(**q.rules.model_dump()),
+    )
+
+
+def _input(data: ProjectLabels) -> CheckInput:
+    return CheckInput(
+        task=data.task,
+        worker=data.worker,
+        label=data.label,
+        seconds=data.seconds,
+        answered=data.answered,
+        n_tasks=len(data.sample_ids),
+        n_workers=len(data.worker_ids),
+        n_classes=data.n_options,
+        truth=data.truth,
+        reviewed=data.reviewed,
+        status=data.status,
+        target=data.target,
+        gold=data.gold,
+        excluded=data.suspended,
+    )
+
+
+async def check_project(data: BotData, project_id: int) -> CheckReport:
+    """Run one check of a project now and store what it decided."""
+    started = time.perf_counter()
+    quality, repo = data.quality, data.repo
+    spec = await quality.spec(project_id)
+    labels = await quality.load(project_id)
+    settings = _settings(spec)
+    result = await asyncio.to_thread(run_check, _input(labels), settings)
+    report = CheckReport(project_id, spec.name, 0.0, result)
+    before_review = await quality.review_count(project_id)
+    for finding in result.findings:
+        user_id = int(labels.worker_ids[finding.worker])
+        if finding.action == "suspend":
+            if await quality.suspend(user_id, project_id, finding.reason(), finding.rule):
+                report.suspended.append((user_id, finding.reason()))
+        else:
+            report.flagged.append((user_id, finding.reason()))
+    if report.suspended:
+        # Their labels must not count: aggregate again without them.
+        labels = await quality.load(project_id)
+        result = await asyncio.to_thread(run_check, _input(labels), settings)
+        report.result = result
+    options = await repo.options(project_id)
+    names = [o.key for o in sorted(options, key=lambda o: o.idx)]
+    summary = {
+        "method": result.consensus.method,
+        "alpha": None if math.isnan(result.alpha) else round(result.alpha, 4),
+        "kappa": None if math.isnan(result.kappa) else round(result.kappa, 4),
+        "counts": result.counts,
+        "pairs": [describe(p, names) for p in result.pairs],
+        "suspended": [u for u, _ in report.suspended],
+        "flagged": [[u, r] for u, r in report.flagged],
+    }
+    report.seconds = time.perf_counter() - started
+    await quality.apply(
+        project_id,
+        labels.sample_ids,
+        result.status,
+        result.consensus.label,
+        result.consensus.confidence,
+        result.target,
+        summary,
+        labels.last_label_id,
+        labels.last_review_id,
+        report.seconds,
+    )
+    report.new_reviews = max(0, await quality.review_count(project_id) - before_review)
+    report.summary = summary
+    return report
+
+
+def summary_text(report: CheckReport, lang: str) -> str:
+    """The /check reply."""
+    s = report.summary
+    counts = s["counts"]
+    pairs = "".join(f"• {p}\n" for p in s["pairs"])
+    workers = "".join(f"⛔ {u}: {r}\n" for u, r in report.suspended) + "".join(
+        f"⚠️ {u}: {r}\n" for u, r in report.flagged
+    )
+    return t(
+        lang,
+        "check_summary",
+        project=report.project,
+        method=s["method"],
+        seconds=f"{report.seconds:.2f}",
+        labels=counts["labels"],
+        excluded=counts["excluded_labels"],
+        done=counts["done"],
+        open=counts["open"],
+        review=counts["review"],
+        reviewed=counts["reviewed"],
+        alpha="-" if s["alpha"] is None else f"{s['alpha']:.3f}",
+        kappa="-" if s["kappa"] is None else f"{s['kappa']:.3f}",
+        pairs=pairs,
+        workers=workers,
+    )
+
+
+async def notify(context: Context, report: CheckReport) -> None:
+    """Tell suspended workers, coordinators and reviewers what the check decided."""
+    data = context.bot_data
+    repo, quality = data.repo, data.quality
+    coordinators = await quality.members(report.project_id, Role.COORDINATOR)
+    reviewers = await quality.members(report.project_id, Role.REVIEWER) or coordinators
+    for user_id, reason in report.suspended:
+        await _send(context, user_id, "suspended", project=report.project, reason=reason)
+        worker = await repo.get_worker(user_id)
+        name = worker.first_name if worker and worker.first_name else str(user_id)
+        for c in coordinators:
+            await _send(
+                context,
+                c,
+                "coord_suspended",
+                worker=name,
+                project=report.project,
+                reason=reason,
+                user_id=user_id,
+            )
+    for user_id, reason in report.flagged:
+        worker = await repo.get_worker(user_id)
+        name = worker.first_name if worker and worker.first_name else str(user_id)
+        for c in coordinators:
+            await _send(
+                context, c, "coord_flagged", worker=name, project=report.project, reason=reason
+            )
+    if report.new_reviews:
+        waiting = await quality.review_count(report.project_id)
+        for r in reviewers:
+            await _send(context, r, "review_waiting", count=waiting, project=report.project)
+
+
+async def _send(context: Context, user_id: int, key: str, **values: object) -> None:
+    worker = await context.bot_data.repo.get_worker(user_id)
+    lang = worker.language if worker else "en"
+    try:
+        await context.bot.send_message(user_id, t(lang, key, **values))
+    except (Forbidden, TelegramError):
+        log.info("could not tell %s (%s)", user_id, key)
+
+
+async def quality_job(context: Context) -> None:
+    """Check every project that changed and is due (its check_every has passed)."""
+    data = context.bot_data
+    now = time.time()
+    for project in await data.repo.list_projects():
+        spec = await data.quality.spec(project.id)
+        last = await data.quality.last_run(project.id)
+        if last is not None and now - last[2].get("at", 0.0) < spec.quality.check_every:
+            continue
+        if not await data.quality.changed_since_last_run(project.id):
+            continue
+        report = await check_project(data, project.id)
+        log.info("quality check of %s: %s in %.2f s", project.slug, report.summary, report.seconds)
+        await notify(context, report)

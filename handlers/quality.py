@@ -1,0 +1,159 @@
+"""Quality commands: /check (coordinators), /review and its buttons (reviewers), /reinstate."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import CallbackError, ReviewTap
+from bot.context import Context, lang_of
+from config.project import pick_text
+from bot.quality_job import check_project, notify, summary_text
+from bot.texts import t
+from handlers.coordinator import _choose, managed_projects
+from handlers.labeling import current_project, reject, safe_answer, safe_edit_markup
+from storage.models import Project, Role
+
+
+async def check(update: Update, context: Context) -> None:
+    """Run the quality check now and reply with its figures: /check [project]."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    projects = await managed_projects(context, user.id)
+    project = _choose(projects, context.args[0] if context.args else None)
+    if project is None:
+        await message.reply_text(t(lang, "not_allowed"))
+        return
+    report = await check_project(context.bot_data, project.id)
+    if report.result is None or not report.summary["counts"]["labels"]:
+        await message.reply_text(t(lang, "check_nothing", project=project.name))
+    else:
+        await message.reply_text(summary_text(report, lang))
+    await notify(context, report)
+
+
+async def reinstate(update: Update, context: Context) -> None:
+    """Lift a worker's suspension or failed exam: /reinstate USER_ID [project]."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    args = list(context.args or [])
+    projects = await managed_projects(context, user.id)
+    if not projects:
+        await message.reply_text(t(lang, "not_allowed"))
+        return
+    target = args[0] if args else ""
+    project = _choose(projects, args[1] if len(args) > 1 else None)
+    if not target.isdigit() or project is None:
+        await message.reply_text(t(lang, "reinstate_usage", user_id=target or "?"))
+        return
+    quality = context.bot_data.quality
+    if not await quality.reinstate(int(target), project.id, actor=user.id):
+        await message.reply_text(t(lang, "reinstate_usage", user_id=target))
+        return
+    await message.reply_text(t(lang, "reinstate_done", user_id=target, project=project.name))
+    worker = await context.bot_data.repo.get_worker(int(target))
+    await context.bot.send_message(
+        int(target), t(worker.language if worker else "en", "reinstated", project=project.name)
+    )
+
+
+async def _review_project(context: Context, user_id: int) -> Project | None:
+    project = await current_project(context, user_id)
+    if project is not None:
+        role = await context.bot_data.repo.role_of(user_id, project.id)
+        if role in (Role.REVIEWER, Role.COORDINATOR) or context.bot_data.is_admin(user_id):
+            return project
+    for role in (Role.REVIEWER, Role.COORDINATOR):
+        projects = await context.bot_data.repo.projects_of(user_id, role)
+        if projects:
+            return projects[0]
+    return None
+
+
+async def send_review(context: Context, user_id: int, project: Project, lang: str) -> None:
+    """Send the next disputed sample with the crowd's counts and one button per option."""
+    quality, repo = context.bot_data.quality, context.bot_data.repo
+    item = await quality.next_review(project.id)
+    if item is None:
+        await context.bot.send_message(user_id, t(lang, "review_none", project=project.name))
+        return
+    sample, counts = item
+    options = sorted(await repo.options(project.id), key=lambda o: o.idx)
+    shown = ", ".join(f"{pick_text(o.texts, lang)} {counts.get(o.idx, 0)}" for o in options)
+    content = sample.text or sample.media or sample.ext_id
+    rows = [
+        [
+            InlineKeyboardButton(
+                pick_text(o.texts, lang), callback_data=ReviewTap(sample.id, o.idx).pack()
+            )
+        ]
+        for o in options
+    ]
+    await context.bot.send_message(
+        user_id,
+        t(lang, "review_card", content=content[:3500], counts=shown),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def review(update: Update, context: Context) -> None:
+    """Show the next sample waiting for a reviewer's decision."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    project = await _review_project(context, user.id)
+    if project is None:
+        await message.reply_text(t(lang, "not_reviewer"))
+        return
+    await send_review(context, user.id, project, lang)
+
+
+async def review_tap(update: Update, context: Context) -> None:
+    """Store a reviewer's decision (checked: their role, the sample still in review)."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    lang = await lang_of(context, user)
+    try:
+        tap = ReviewTap.unpack(query.data)
+    except CallbackError:
+        await reject(query, lang)
+        return
+    assert isinstance(tap, ReviewTap)
+    outcome, project_id = await context.bot_data.quality.decide_review(
+        tap.sample_id, user.id, tap.option
+    )
+    if outcome == "not_reviewer":
+        await safe_answer(query, t(lang, "not_reviewer"))
+        return
+    if outcome == "bad_option" or project_id is None:
+        await reject(query, lang)
+        return
+    if outcome == "closed":
+        await safe_answer(query, t(lang, "review_closed"))
+        return
+    options = await context.bot_data.repo.options(project_id)
+    chosen = next(pick_text(o.texts, lang) for o in options if o.idx == tap.option)
+    project = await context.bot_data.repo.get_project(project_id)
+    await asyncio.gather(
+        safe_answer(query, t(lang, "review_saved", option=chosen)),
+        safe_edit_markup(query, None),
+        send_review(context, user.id, project, lang),
+    )
+
+
+def build_handlers() -> list[BaseHandler[Update, Context, None]]:
+    """This feature's handlers."""
+    return [
+        CommandHandler("check", check),
+        CommandHandler("review", review),
+        CommandHandler("reinstate", reinstate),
+        CallbackQueryHandler(review_tap, pattern=ReviewTap.pattern()),
+    ]
