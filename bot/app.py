@@ -22,9 +22,9 @@ from telegram.request import BaseRequest
 
 from bot.context import BotData, Context
 from bot.keyboards import start_keyboard
+from bot.quality_job import QUALITY_JOB, QUALITY_TICK_S, quality_job
 from bot.texts import COMMANDS, LANGUAGES, t
 from config.settings import Settings
-from bot.quality_job import QUALITY_JOB, QUALITY_TICK_S, quality_job
 from handlers import coordinator, intake, labeling, quality
 from storage.errors import StorageError
 from storage.repository import Repository

@@ -188,13 +188,13 @@ async def notify(context: Context, report: CheckReport) -> None:
             await _send(context, r, "review_waiting", count=waiting, project=report.project)
 
 
-async def _send(context: Context, user_id: int, key: str, **values: object) -> None:
-    worker = await context.bot_data.repo.get_worker(user_id)
+async def _send(context: Context, chat_id: int, key: str, **values: object) -> None:
+    worker = await context.bot_data.repo.get_worker(chat_id)
     lang = worker.language if worker else "en"
     try:
-        await context.bot.send_message(user_id, t(lang, key, **values))
+        await context.bot.send_message(chat_id, t(lang, key, **values))
     except (Forbidden, TelegramError):
-        log.info("could not tell %s (%s)", user_id, key)
+        log.info("could not tell %s (%s)", chat_id, key)
 
 
 async def quality_job(context: Context) -> None:

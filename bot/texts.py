@@ -94,7 +94,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "exam_blocked": {
         "en": "You did not pass this project's test. Your coordinator can let you try again.",
-        "ko": "이 프로젝트의 테스트를 통과하지 못했습니다. 코디네이터가 재응시를 허용할 수 있습니다.",
+        "ko": "이 프로젝트의 테스트를 통과하지 못했습니다. "
+        "코디네이터가 재응시를 허용할 수 있습니다.",
     },
     "suspended": {
         "en": "⛔ You are paused in “{project}”: {reason}. Your coordinator has been told "
@@ -123,7 +124,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "reinstate_usage": {
         "en": "Usage: /reinstate USER_ID (the id is in the suspension notice). "
         "Nothing to undo for {user_id}.",
-        "ko": "사용법: /reinstate 사용자ID (중지 알림에 있습니다). {user_id}님은 되돌릴 것이 없습니다.",
+        "ko": "사용법: /reinstate 사용자ID (중지 알림에 있습니다). "
+        "{user_id}님은 되돌릴 것이 없습니다.",
     },
     "check_summary": {
         "en": "🔎 Quality check — {project} ({method}, {seconds} s)\n"

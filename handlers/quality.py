@@ -9,9 +9,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import CallbackError, ReviewTap
 from bot.context import Context, lang_of
-from config.project import pick_text
 from bot.quality_job import check_project, notify, summary_text
 from bot.texts import t
+from config.project import pick_text
 from handlers.coordinator import _choose, managed_projects
 from handlers.labeling import current_project, reject, safe_answer, safe_edit_markup
 from storage.models import Project, Role

@@ -221,7 +221,8 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL,
         uses       INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
-    INSERT INTO invites_v3 SELECT code, project_id, role, created_by, created_at, uses FROM invites;
+    INSERT INTO invites_v3
+        SELECT code, project_id, role, created_by, created_at, uses FROM invites;
     DROP TABLE invites;
     ALTER TABLE invites_v3 RENAME TO invites;
 
