@@ -118,6 +118,7 @@ async def check_project(data: BotData, project_id: int) -> CheckReport:
         result.consensus.label,
         result.consensus.confidence,
         result.target,
+        (labels.status, labels.consensus, labels.target),
         summary,
         labels.last_label_id,
         labels.last_review_id,

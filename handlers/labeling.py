@@ -107,7 +107,22 @@ async def send_next(context: Context, user_id: int, project_id: int, lang: str) 
         for _ in range(_MAX_BROKEN_IN_A_ROW):
             card = await repo.next_card(user_id, project_id, gold=mode)
             if card is None and mode == "only":
-                # Fewer gold samples than the exam wants: the exam ends with what is there.
+                # No unseen gold left: the exam is decided on what this attempt answered.
+                ended = await quality.finish_exam(user_id, project_id)
+                if ended is not None and ended.exam_answered:
+                    await context.bot.send_message(
+                        user_id,
+                        t(
+                            lang,
+                            f"exam_{ended.exam}",
+                            correct=ended.exam_correct,
+                            answered=ended.exam_answered,
+                        ),
+                    )
+                if ended is not None and ended.exam == "failed":
+                    if not ended.exam_answered:
+                        await context.bot.send_message(user_id, t(lang, "exam_blocked"))
+                    return
                 mode = "no"
                 card = await repo.next_card(user_id, project_id)
             if card is None:

@@ -26,7 +26,7 @@ from storage.repository import _SAMPLE_COLS, Repository, _event, _sample
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-_WRITE_BATCH = 2000  # rows per write transaction, so taps interleave with a big update
+_WRITE_BATCH = 500  # rows per write transaction, so taps interleave with a big update
 STATUS_CODES = ("open", "done", "review", "reviewed")
 
 
@@ -62,6 +62,7 @@ class ProjectLabels:
     target: IntArray
     n_open: IntArray
     gold: npt.NDArray[np.bool_]
+    consensus: IntArray  # per sample: option index stored by the last check, -1 if none
     task: IntArray  # per label: index into sample_ids
     worker: IntArray  # per label: index into worker_ids
     label: IntArray  # per label: option index
@@ -162,6 +163,32 @@ class QualityStore:
         if not correct:
             suspended = await self._gold_rule(user_id, project_id, spec)
         return GoldResult(correct, right, suspended=suspended)
+
+    async def finish_exam(self, user_id: int, project_id: int) -> GoldResult | None:
+        """End an exam that has no unseen gold sample left, on the answers it has.
+
+        A worker never sees a sample twice, so a project with fewer gold samples than the exam
+        size (or a retry after all gold was seen) cannot fill the exam: it is decided on what
+        this attempt answered. No answer at all: passed on a first attempt (the project has no
+        gold to test with), failed on a retry (nothing new to test with).
+        """
+        spec = await self.spec(project_id)
+        member = await self.repo._one(
+            "SELECT exam_status, exam_started_at, exam_attempts FROM memberships"
+            " WHERE worker_id = ? AND project_id = ?",
+            (user_id, project_id),
+        )
+        if member is None or member[0] is not None or spec.quality.exam_size == 0:
+            return None
+        _, started, attempts = member
+        answered, score = await self._exam_score(user_id, project_id, started)
+        if answered == 0:
+            outcome = "passed" if attempts == 0 else "failed"
+        else:
+            outcome = "passed" if score >= spec.quality.exam_pass * answered else "failed"
+        await self._set_exam(user_id, project_id, outcome, score, answered)
+        options = await self.repo.options(project_id)
+        return GoldResult(True, options[0], outcome, score, answered)
 
     async def _set_exam(
         self, user_id: int, project_id: int, outcome: str, score: int, answered: int
@@ -370,33 +397,29 @@ class QualityStore:
         consensus_idx: IntArray,
         confidence: FloatArray,
         target: IntArray,
+        previous: tuple[IntArray, IntArray, IntArray] | None,
         run: dict[str, Any],
         last_label_id: int,
         last_review_id: int,
         seconds: float,
     ) -> int:
-        """Write changed samples in short transactions, then the run record; rows changed."""
+        """Write changed samples in short transactions, then the run record; rows changed.
+
+        previous: (status, consensus, target) as loaded; only samples where one of them
+        changed are written (confidence alone moving does not cost a write).
+        """
         options = await self.repo.options(project_id)
         option_ids = np.array([o.id for o in sorted(options, key=lambda o: o.idx)])
-        cons = np.where(consensus_idx >= 0, option_ids[np.maximum(consensus_idx, 0)], -1)
-        rows = [
-            (
-                STATUS_CODES[int(st)],
-                None if c < 0 else int(c),
-                float(conf),
-                int(tg),
-                int(tg),
-                int(sid),
-            )
-            for sid, st, c, conf, tg in zip(
-                sample_ids.tolist(),
-                status.tolist(),
-                cons.tolist(),
-                confidence.tolist(),
-                target.tolist(),
-                strict=True,
-            )
-        ]
+        rows = await asyncio.to_thread(
+            _changed_rows,
+            option_ids,
+            sample_ids,
+            status,
+            consensus_idx,
+            confidence,
+            target,
+            previous,
+        )
         for start in range(0, len(rows), _WRITE_BATCH):
             async with self.repo.transaction() as db:
                 # need follows target: the pick index sees new wants at once.
@@ -424,6 +447,37 @@ class QualityStore:
         return len(rows)
 
 
+def _changed_rows(
+    option_ids: IntArray,
+    sample_ids: IntArray,
+    status: IntArray,
+    consensus_idx: IntArray,
+    confidence: FloatArray,
+    target: IntArray,
+    previous: tuple[IntArray, IntArray, IntArray] | None,
+) -> list[tuple[Any, ...]]:
+    """The UPDATE parameters for the samples whose status, consensus or target changed."""
+    changed = np.ones(len(sample_ids), dtype=bool)
+    if previous is not None:
+        old_status, old_consensus, old_target = previous
+        changed = (
+            (status != old_status) | (consensus_idx != old_consensus) | (target != old_target)
+        )
+    at = np.flatnonzero(changed)
+    cons = np.where(consensus_idx >= 0, option_ids[np.maximum(consensus_idx, 0)], -1)
+    return [
+        (STATUS_CODES[st], None if c < 0 else c, conf, tg, tg, sid)
+        for sid, st, c, conf, tg in zip(
+            sample_ids[at].tolist(),
+            status[at].tolist(),
+            cons[at].tolist(),
+            confidence[at].tolist(),
+            target[at].tolist(),
+            strict=True,
+        )
+    ]
+
+
 def _load(path: str, project_id: int) -> ProjectLabels:
     """The blocking read behind `QualityStore.load` (a read transaction: one snapshot)."""
     db = sqlite3.connect(path)
@@ -435,7 +489,7 @@ def _load(path: str, project_id: int) -> ProjectLabels:
         idx_of_key = {key: idx for _, idx, key in opt_rows}
         idx_of_id = {oid: idx for oid, idx, _ in opt_rows}
         samples = db.execute(
-            "SELECT id, truth, status, target, n_open, gold FROM samples"
+            "SELECT id, truth, status, target, n_open, gold, consensus FROM samples"
             " WHERE project_id = ? ORDER BY id",
             (project_id,),
         ).fetchall()
@@ -445,6 +499,7 @@ def _load(path: str, project_id: int) -> ProjectLabels:
         target = np.array([r[3] for r in samples], dtype=np.int64)
         n_open = np.array([r[4] for r in samples], dtype=np.int64)
         gold = np.array([bool(r[5]) for r in samples], dtype=bool)
+        consensus = np.array([idx_of_id.get(r[6], -1) for r in samples], dtype=np.int64)
         reviewed = np.full(len(samples), -1, dtype=np.int64)
         last_review = 0
         for rid, sid, oid in db.execute(
@@ -486,6 +541,7 @@ def _load(path: str, project_id: int) -> ProjectLabels:
         target=target,
         n_open=n_open,
         gold=gold,
+        consensus=consensus,
         task=np.searchsorted(sample_ids, data[:, 1].astype(np.int64)),
         worker=np.searchsorted(worker_ids, worker_raw),
         label=option_idx[data[:, 3].astype(np.int64)],

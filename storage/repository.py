@@ -371,6 +371,9 @@ class Repository:
     ) -> tuple[int, int]:
         """Add samples in one transaction; ids already in the project are left alone.
 
+        A plain loader (tests, benchmarks): it never makes gold (control) samples, whatever the
+        project's gold rate; file imports go through `import_session`, which does.
+
         Returns (added, already present). Truth values must be option keys of the project.
         """
         project = await self.get_project(project_id)

@@ -1,0 +1,284 @@
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from storage.models import LabelStatus, Project, Role, SampleIn
+from storage.quality import QualityStore
+from storage.repository import Repository
+from tests.conftest import add_project, add_worker, make_spec
+
+RED, GREEN = 0, 1  # option indices; every gold sample's answer is red
+
+
+async def gold_project(
+    repo: Repository, n_gold: int = 2, n_plain: int = 3, **quality: object
+) -> Project:
+    """A project whose samples with a truth are gold (gold_rate > 0), imported in a session."""
+    project = await repo.create_project(
+        make_spec(overlap=2, quality={"gold_rate": 0.2, **quality})
+    )
+    samples = [SampleIn(ext_id=f"g{i}", text=f"gold {i}", truth="red") for i in range(n_gold)]
+    samples += [SampleIn(ext_id=f"s{i}", text=f"plain {i}") for i in range(n_plain)]
+    async with repo.import_session(project.id, "test") as session:
+        assert await session.add(samples) == [None] * len(samples)
+    return project
+
+
+async def label(
+    repo: Repository, user: int, project: Project, idx: int, *, gold: str = "no", now: float
+) -> tuple[int, str]:
+    """Take a card and answer it: (assignment id, sample ext_id)."""
+    card = await repo.next_card(user, project.id, now=now, gold=gold)
+    assert card is not None
+    outcome = await repo.record_label(card.assignment_id, user, idx, now=now + 1)
+    assert outcome.status is LabelStatus.RECORDED
+    return card.assignment_id, card.sample.ext_id
+
+
+async def sample_row(repo: Repository, project: Project, ext_id: str) -> tuple[object, ...]:
+    row = await repo._one(
+        "SELECT id, status, target, need, n_labels, n_open, gold, consensus, confidence"
+        " FROM samples WHERE project_id = ? AND ext_id = ?",
+        (project.id, ext_id),
+    )
+    assert row is not None
+    return tuple(row)
+
+
+async def test_gold_samples_are_served_only_when_asked_for(repo: Repository) -> None:
+    project = await gold_project(repo)
+    await add_worker(repo, 1, project)
+    g0 = await sample_row(repo, project, "g0")
+    assert (g0[3], g0[6]) == (0, 1)  # need 0, gold
+    assert (await sample_row(repo, project, "s0"))[6] == 0
+    now = time.time()
+    _, ext = await label(repo, 1, project, RED, now=now)
+    assert ext.startswith("s")
+    _, ext = await label(repo, 1, project, RED, gold="first", now=now)
+    assert ext == "g0"
+    _, ext = await label(repo, 1, project, RED, gold="only", now=now)
+    assert ext == "g1"
+    assert await repo.next_card(1, project.id, now=now, gold="only") is None
+    _, ext = await label(repo, 1, project, RED, gold="first", now=now)
+    assert ext.startswith("s")  # no gold left: the pick index
+    for _ in range(3):  # gold="no" never hands out a gold sample
+        card = await repo.next_card(1, project.id, now=now)
+        if card is None:
+            break
+        assert card.sample.ext_id.startswith("s")
+        await repo.record_label(card.assignment_id, 1, RED, now=now + 1)
+
+
+async def test_failed_exam_blocks_until_reinstated(repo: Repository) -> None:
+    project = await gold_project(repo, exam_size=2, exam_pass=1.0, exam_retries=0)
+    await add_worker(repo, 1, project)
+    store = QualityStore(repo)
+    gate = await store.gate(1, project.id)
+    assert (gate.status, gate.exam_answered) == ("exam", 0)
+    past = time.time() - 1000  # exam answers well before the reinstatement below
+    aid, _ = await label(repo, 1, project, RED, gold="only", now=past)
+    first = await store.after_label(aid, 1)
+    assert first is not None
+    assert (first.correct, first.exam, first.exam_correct, first.exam_answered) == (
+        True,
+        "progress",
+        1,
+        1,
+    )
+    assert (await store.gate(1, project.id)).exam_answered == 1
+    aid, _ = await label(repo, 1, project, GREEN, gold="only", now=past + 10)
+    second = await store.after_label(aid, 1)
+    assert second is not None
+    assert (second.correct, second.exam, second.exam_correct, second.exam_answered) == (
+        False,
+        "failed",
+        1,
+        2,
+    )
+    assert (await store.gate(1, project.id)).status == "exam_failed"
+    assert await store.reinstate(1, project.id, actor=99)
+    gate = await store.gate(1, project.id)
+    assert (gate.status, gate.exam_answered) == ("exam", 0)  # a fresh attempt
+    assert not await store.reinstate(1, project.id, actor=99)
+
+
+async def test_gold_feedback_names_the_right_option(repo: Repository) -> None:
+    project = await gold_project(repo)
+    await add_worker(repo, 1, project)
+    store = QualityStore(repo)
+    now = time.time()
+    aid, _ = await label(repo, 1, project, GREEN, gold="only", now=now)
+    result = await store.after_label(aid, 1)
+    assert result is not None
+    assert (result.correct, result.right.key, result.right.idx) == (False, "red", RED)
+    assert (result.exam, result.suspended) == (None, None)  # default min_gold is 5
+    aid, _ = await label(repo, 1, project, GREEN, gold="only", now=now)
+    ok = await store.after_label(aid, 1)
+    assert ok is not None
+    assert ok.correct is False
+    aid, ext = await label(repo, 1, project, RED, now=now)
+    assert ext.startswith("s")
+    assert await store.after_label(aid, 1) is None
+    assert await store.after_label(aid, 2) is None  # not this worker's assignment
+
+
+async def test_gold_accuracy_rule_suspends_and_reinstate_clears(repo: Repository) -> None:
+    project = await gold_project(repo, rules={"min_gold": 2, "min_gold_accuracy": 0.9})
+    await add_worker(repo, 1, project)
+    store = QualityStore(repo)
+    now = time.time()
+    aid, _ = await label(repo, 1, project, GREEN, gold="only", now=now)
+    first = await store.after_label(aid, 1)
+    assert first is not None
+    assert first.suspended is None  # one gold answer: too few to judge
+    aid, _ = await label(repo, 1, project, GREEN, gold="only", now=now)
+    held = await repo.next_card(1, project.id, now=now)  # an open card when suspended
+    assert held is not None
+    second = await store.after_label(aid, 1)
+    assert second is not None
+    assert second.suspended == "gold accuracy 0% after 2 gold answers (< 90%)"
+    gate = await store.gate(1, project.id)
+    assert (gate.status, gate.reason) == ("suspended", second.suspended)
+    status = await repo._one("SELECT status FROM assignments WHERE id = ?", (held.assignment_id,))
+    assert status == ("released",)
+    row = await sample_row(repo, project, held.sample.ext_id)
+    assert (row[3], row[5]) == (2, 0)  # need back to the overlap, nothing open
+    assert not await store.suspend(1, project.id, "again", "manual")  # already suspended
+    assert await store.reinstate(1, project.id, actor=7)
+    assert (await store.gate(1, project.id)).status == "ok"
+    events = await repo.events(project.id)
+    suspended = [e for e in events if e["kind"] == "worker.suspended"]
+    reinstated = [e for e in events if e["kind"] == "worker.reinstated"]
+    assert len(suspended) == 1
+    assert suspended[0]["data"]["worker"] == 1
+    assert suspended[0]["data"]["rule"] == "gold_accuracy"
+    assert [(e["actor"], e["data"]) for e in reinstated] == [(7, {"worker": 1})]
+
+
+async def test_review_queue_and_decisions(repo: Repository) -> None:
+    project = await add_project(repo, 2, overlap=2)
+    for w in (1, 2):
+        await add_worker(repo, w, project)
+    await repo.upsert_worker(50, "Coord", None, "en")
+    code = await repo.create_invite(project.id, Role.COORDINATOR)
+    await repo.redeem_invite(code, 50)
+    store = QualityStore(repo)
+    now = time.time()
+    _, ext1 = await label(repo, 1, project, RED, now=now)
+    _, ext2 = await label(repo, 2, project, GREEN, now=now)
+    assert ext1 == ext2 == "s0"
+    assert await store.next_review(project.id) is None
+    sid = int((await sample_row(repo, project, "s0"))[0])
+    async with repo.transaction() as db:
+        await db.execute("UPDATE samples SET status = 'review' WHERE id = ?", (sid,))
+    assert await store.review_count(project.id) == 1
+    waiting = await store.next_review(project.id)
+    assert waiting is not None
+    sample, counts = waiting
+    assert sample.id == sid
+    assert counts == {RED: 1, GREEN: 1}
+    assert await store.decide_review(sid, 1, GREEN) == ("not_reviewer", project.id)
+    assert await store.decide_review(sid, 50, 7) == ("bad_option", project.id)
+    assert await store.decide_review(sid, 50, GREEN) == ("decided", project.id)
+    green = next(o for o in await repo.options(project.id) if o.idx == GREEN)
+    row = await sample_row(repo, project, "s0")
+    assert (row[1], row[7], row[8]) == ("reviewed", green.id, 1.0)
+    assert await store.decide_review(sid, 50, RED) == ("closed", project.id)
+    assert await store.review_count(project.id) == 0
+    assert await store.next_review(project.id) is None
+    loaded = await store.load(project.id)
+    assert loaded.reviewed.tolist() == [GREEN, -1]
+    assert loaded.status.tolist() == [3, 0]
+
+
+async def test_load_apply_round_trip(repo: Repository) -> None:
+    project = await gold_project(repo, n_gold=1, n_plain=3)
+    for w in (1, 2, 3):
+        await add_worker(repo, w, project)
+    store = QualityStore(repo)
+    now = time.time()
+    await label(repo, 1, project, RED, now=now)  # s0
+    await label(repo, 2, project, GREEN, now=now)  # s0
+    await label(repo, 3, project, GREEN, now=now)  # s1
+    await label(repo, 1, project, RED, gold="only", now=now)  # g0
+    held = await repo.next_card(2, project.id, now=now)  # s1, left open
+    assert held is not None
+    assert held.sample.ext_id == "s1"
+    ids = {ext: int((await sample_row(repo, project, ext))[0]) for ext in ("g0", "s0", "s1", "s2")}
+    async with repo.transaction() as db:  # s2 was decided by a reviewer
+        await db.execute("UPDATE samples SET status = 'reviewed' WHERE id = ?", (ids["s2"],))
+
+    loaded = await store.load(project.id)
+    assert loaded.sample_ids.tolist() == [ids["g0"], ids["s0"], ids["s1"], ids["s2"]]
+    assert loaded.truth.tolist() == [RED, -1, -1, -1]
+    assert loaded.gold.tolist() == [True, False, False, False]
+    assert loaded.status.tolist() == [0, 0, 0, 3]
+    assert loaded.n_open.tolist() == [0, 0, 1, 0]
+    assert loaded.worker_ids.tolist() == [1, 2, 3]
+    assert loaded.suspended.tolist() == [False, False, False]
+    assert loaded.n_options == 3
+    got = {
+        (int(loaded.sample_ids[t]), int(loaded.worker_ids[w]), int(lab))
+        for t, w, lab in zip(loaded.task, loaded.worker, loaded.label, strict=True)
+    }
+    rows = await repo._all(
+        "SELECT l.sample_id, l.worker_id, o.idx FROM labels AS l"
+        " JOIN options AS o ON o.id = l.option_id WHERE l.project_id = ?",
+        (project.id,),
+    )
+    assert got == {(int(s), int(w), int(i)) for s, w, i in rows}
+    assert len(loaded.task) == 4
+    assert loaded.seconds.tolist() == [1.0] * 4  # shown at now, answered at now + 1
+    last = await repo._one("SELECT MAX(id) FROM labels WHERE project_id = ?", (project.id,))
+    assert last is not None
+    assert loaded.last_label_id == last[0]
+
+    assert await store.changed_since_last_run(project.id)
+    before = {ext: await sample_row(repo, project, ext) for ext in ("g0", "s2")}
+    n = len(loaded.sample_ids)
+    written = await store.apply(
+        project.id,
+        loaded.sample_ids,
+        status=np.zeros(n, dtype=np.int64),
+        consensus_idx=np.array([GREEN, -1, GREEN, GREEN], dtype=np.int64),
+        confidence=np.full(n, 0.5),
+        target=np.full(n, 4, dtype=np.int64),
+        previous=None,
+        run={"counts": {"open": 3}},
+        last_label_id=loaded.last_label_id,
+        last_review_id=loaded.last_review_id,
+        seconds=0.1,
+    )
+    assert written == n
+    green = next(o for o in await repo.options(project.id) if o.idx == GREEN)
+    s0 = await sample_row(repo, project, "s0")
+    s1 = await sample_row(repo, project, "s1")
+    assert (s0[1], s0[2], s0[3], s0[4], s0[5], s0[7]) == ("open", 4, 2, 2, 0, None)
+    assert (s1[1], s1[2], s1[3], s1[4], s1[5], s1[7]) == ("open", 4, 2, 1, 1, green.id)
+    # gold and reviewed samples are untouched
+    assert {ext: await sample_row(repo, project, ext) for ext in ("g0", "s2")} == before
+    last_run = await store.last_run(project.id)
+    assert last_run is not None
+    assert last_run[:2] == (loaded.last_label_id, loaded.last_review_id)
+    assert last_run[2]["counts"] == {"open": 3}
+    assert not await store.changed_since_last_run(project.id)
+    await repo.record_label(held.assignment_id, 2, RED, now=now + 1)
+    assert await store.changed_since_last_run(project.id)
+    # A second check that decides the same writes nothing.
+    again = await store.load(project.id)
+    written = await store.apply(
+        project.id,
+        again.sample_ids,
+        status=again.status,
+        consensus_idx=again.consensus,
+        confidence=np.full(n, 0.5),
+        target=again.target,
+        previous=(again.status, again.consensus, again.target),
+        run={"counts": {}},
+        last_label_id=again.last_label_id,
+        last_review_id=again.last_review_id,
+        seconds=0.1,
+    )
+    assert written == 0
