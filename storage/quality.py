@@ -19,7 +19,6 @@ import numpy as np
 import numpy.typing as npt
 
 from config.project import ProjectSpec
-from storage.errors import NotFound
 from storage.models import Option, Role, Sample
 from storage.repository import _SAMPLE_COLS, Repository, _event, _sample
 
@@ -81,18 +80,10 @@ class QualityStore:
     def __init__(self, repo: Repository) -> None:
         """Work through the repository's connection and lock (and a read connection)."""
         self.repo = repo
-        self._specs: dict[int, tuple[str, ProjectSpec]] = {}
 
     async def spec(self, project_id: int) -> ProjectSpec:
-        """The project's validated spec (cached until it changes)."""
-        row = await self.repo._one("SELECT spec FROM projects WHERE id = ?", (project_id,))
-        if row is None:
-            raise NotFound(f"no project {project_id}")
-        cached = self._specs.get(project_id)
-        if cached is None or cached[0] != row[0]:
-            cached = (row[0], ProjectSpec.model_validate_json(row[0]))
-            self._specs[project_id] = cached
-        return cached[1]
+        """The project's validated spec (the repository caches it)."""
+        return await self.repo.project_spec(project_id)
 
     # ------------------------------------------------------------ gate, gold, exam
 

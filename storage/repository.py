@@ -157,6 +157,7 @@ class Repository:
         self._lock = asyncio.Lock()
         self._options: dict[int, tuple[Option, ...]] = {}
         self._projects: dict[int, Project] = {}
+        self._specs: dict[int, ProjectSpec] = {}
         self._sweep_due = 0.0
         self._checkpointer: aiosqlite.Connection | None = None
 
@@ -336,11 +337,17 @@ class Repository:
         return project
 
     async def project_spec(self, project_id: int) -> ProjectSpec:
-        """The project file as it was validated when the project was created."""
-        row = await self._one("SELECT spec FROM projects WHERE id = ?", (project_id,))
-        if row is None:
-            raise NotFound(f"no project {project_id}")
-        return ProjectSpec.model_validate_json(row[0])
+        """The project file as it was validated when the project was created.
+
+        Cached: a project's spec is written once, at creation, and never updated.
+        """
+        spec = self._specs.get(project_id)
+        if spec is None:
+            row = await self._one("SELECT spec FROM projects WHERE id = ?", (project_id,))
+            if row is None:
+                raise NotFound(f"no project {project_id}")
+            spec = self._specs[project_id] = ProjectSpec.model_validate_json(row[0])
+        return spec
 
     async def list_projects(self) -> list[Project]:
         """All projects, oldest first."""
