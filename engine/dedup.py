@@ -36,10 +36,11 @@ permutation.
   match if the corrected estimate is at least the threshold. With 64 bins the estimate has a
   standard error of about 0.04 near 0.9, so pairs just above the threshold are sometimes
   missed and pairs just below sometimes reported.
-- Memory per text: 64 bytes of b-bit signature and, per band whose key is new, a 4-byte key
-  and a 4-byte row in sorted runs (at most 40 bytes): about 100 bytes per text, growing
-  linearly with the number of texts (100 MB for a million texts). No texts, shingles or
-  Python objects are kept.
+- Memory per text: per band whose key is new, a 4-byte key and a 4-byte row in sorted runs
+  (at most 40 bytes per text: 40 MB for a million texts). The 64-byte b-bit signatures go to
+  an unnamed temporary file (appended a batch at a time, read back with `pread` only for the
+  few rows that are candidates), so they cost disk and page cache, not the process's memory.
+  No texts, shingles or Python objects are kept.
 - Time: a batch's signatures are a few vector operations over its code points; each band
   lookup is a binary search in a few sorted runs (log-structured: runs of similar size are
   merged, so there are O(log n) of them). Linear in the number of texts, no pairwise
@@ -49,6 +50,9 @@ permutation.
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -65,7 +69,6 @@ _MIX_MULT2 = np.uint64(0xC4CEB9FE1A85EC53)
 _EMPTY = np.uint32(0xFFFFFFFF)
 _ROTATE = np.uint32(0x9E3779B9)  # added once per bin of distance when densifying
 _FN_WEIGHT = 0.9  # see the module docstring: candidates are verified, misses are not
-_BLOCK = 1 << 16  # signature rows per storage block (no copy when the store grows)
 
 
 @functools.lru_cache(maxsize=64)
@@ -219,7 +222,10 @@ class NearDuplicates:
         self._band_mult = rng.integers(1, 1 << 63, size=(self.bands, self.rows), dtype=np.uint64)
         self._band_mult |= np.uint64(1)
         self._index = [SortedRuns(np.uint32) for _ in range(self.bands)]
-        self._blocks: list[npt.NDArray[np.uint8]] = []
+        # Row i's low bytes live at offset i * bins; the file is gone once closed.
+        self._signatures = tempfile.TemporaryFile(prefix="labelgram-near-")  # noqa: SIM115
+        # Closed (and so deleted) by close(), or when the index is garbage-collected.
+        self._close = weakref.finalize(self, self._signatures.close)
         self._count = 0
         self._keys: list[str] = []  # only for check_and_add
 
@@ -229,8 +235,25 @@ class NearDuplicates:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the index."""
-        return sum(b.nbytes for b in self._blocks) + sum(r.nbytes for r in self._index)
+        """Bytes of memory held by the index (the signatures are on disk: `disk_bytes`)."""
+        return sum(r.nbytes for r in self._index)
+
+    @property
+    def disk_bytes(self) -> int:
+        """Bytes of signatures in the temporary file."""
+        return self._count * self.bins
+
+    def close(self) -> None:
+        """Delete the temporary file; the index cannot be used afterwards."""
+        self._close()
+
+    def __enter__(self) -> NearDuplicates:
+        """Use as a context manager to delete the temporary file at the end."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Delete the temporary file."""
+        self.close()
 
     def signatures(self, texts: Sequence[str]) -> U32:
         """The densified one-permutation MinHash signatures of texts, shape (n, bins)."""
@@ -330,22 +353,19 @@ class NearDuplicates:
         return out
 
     def _store(self, low: npt.NDArray[np.uint8]) -> None:
-        start = 0
-        while start < len(low):
-            at = self._count + start
-            if at // _BLOCK == len(self._blocks):
-                self._blocks.append(np.zeros((_BLOCK, self.bins), dtype=np.uint8))
-            block, offset = divmod(at, _BLOCK)
-            take = min(len(low) - start, _BLOCK - offset)
-            self._blocks[block][offset : offset + take] = low[start : start + take]
-            start += take
+        data = np.ascontiguousarray(low).tobytes()
+        fd, offset = self._signatures.fileno(), self._count * self.bins
+        while data:  # pwrite may write less than asked
+            written = os.pwrite(fd, data, offset)
+            data, offset = data[written:], offset + written
 
     def _gather(self, rows: I64) -> npt.NDArray[np.uint8]:
-        out = np.empty((len(rows), self.bins), dtype=np.uint8)
-        block_of = rows // _BLOCK
-        for block in np.unique(block_of).tolist():
-            at = block_of == block
-            out[at] = self._blocks[block][rows[at] % _BLOCK]
+        unique, inverse = np.unique(rows, return_inverse=True)
+        fd, size = self._signatures.fileno(), self.bins
+        found = np.frombuffer(
+            b"".join(os.pread(fd, size, row * size) for row in unique.tolist()), dtype=np.uint8
+        ).reshape(len(unique), size)
+        out: npt.NDArray[np.uint8] = found[inverse.reshape(-1)]
         return out
 
     def check_and_add(self, key: str, text: str) -> str | None:

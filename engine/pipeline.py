@@ -225,6 +225,8 @@ def run(path: Path, options: PipelineOptions, report: Report) -> Iterator[Item]:
         yield from _finish(staged, options, report, exact, near)
     finally:
         report.seconds = time.perf_counter() - report.started
+        if near is not None:
+            near.close()
 
 
 def _finish(
