@@ -78,7 +78,12 @@ async def import_file(
         return next(batches, [])
 
     try:
-        async with repo.import_session(project_id, report.source, actor=actor) as session:
+        async with repo.import_session(
+            project_id,
+            report.source,
+            actor=actor,
+            duplicates=options.cleaning.drop_duplicates,
+        ) as session:
             # The pipeline reads and cleans the next batch in a worker thread while the
             # database thread stores this one: SQLite releases the GIL while it writes. The
             # report is only touched here between the two, never by both threads at once.

@@ -260,4 +260,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX quality_runs_project ON quality_runs (project_id, id);
     """,
+    # 4: imports check content keys in memory (ImportSession); the index only slowed them.
+    """
+    DROP INDEX samples_content;
+    """,
 )

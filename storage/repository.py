@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import numpy as np
+import numpy.typing as npt
 
 from config.project import ProjectSpec
+from engine.dedup import SortedRuns
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from storage.migrations import MIGRATIONS
 from storage.models import (
@@ -424,23 +427,45 @@ class Repository:
 
     @asynccontextmanager
     async def import_session(
-        self, project_id: int, source: str, *, actor: int | None = None
+        self,
+        project_id: int,
+        source: str,
+        *,
+        actor: int | None = None,
+        duplicates: bool = True,
     ) -> AsyncIterator[ImportSession]:
         """One import as one transaction: batches go in through the session, then its report.
 
+        duplicates: drop samples whose content key is already in the project or earlier in
+        this import (the exact-duplicate rule); when False only the ids must be new.
         Leaving the block with an exception (or Ctrl-C) rolls everything back.
         """
         project = await self.get_project(project_id)
         keys = frozenset(o.key for o in await self.options(project_id))
         spec = await self.project_spec(project_id)
         async with self.transaction() as db:
+            existing = None
+            if duplicates:
+                existing = [
+                    r[0]
+                    for r in await db.execute_fetchall(
+                        "SELECT content_key FROM samples"
+                        " WHERE project_id = ? AND content_key IS NOT NULL",
+                        (project_id,),
+                    )
+                ]
             cur = await db.execute(
                 "INSERT INTO imports (project_id, at, actor, source) VALUES (?, ?, ?, ?)",
                 (project_id, time.time(), actor, source),
             )
             assert cur.lastrowid is not None
             session = ImportSession(
-                db, project, keys, cur.lastrowid, gold=spec.quality.gold_rate > 0
+                db,
+                project,
+                keys,
+                cur.lastrowid,
+                gold=spec.quality.gold_rate > 0,
+                existing=existing,
             )
             yield session
             await db.execute(
@@ -998,6 +1023,17 @@ async def _event(
     )
 
 
+def _key_hashes(keys: Iterable[str | None]) -> npt.NDArray[np.uint64]:
+    """64-bit in-process hashes of content keys (None hashes to 0 and is never looked up)."""
+    out: npt.NDArray[np.uint64] = np.fromiter(
+        (0 if k is None else hash(k) & _U64 for k in keys), dtype=np.uint64
+    )
+    return out
+
+
+_U64 = (1 << 64) - 1
+
+
 class ImportSession:
     """Adds batches of samples inside an open import transaction (see import_session)."""
 
@@ -1009,10 +1045,18 @@ class ImportSession:
         import_id: int,
         *,
         gold: bool = False,
+        existing: Sequence[str] | None = None,
     ) -> None:
         # gold: samples with a known answer become control tasks (served by the gold rate,
         # outside the pick index: need 0).
+        # existing: the content keys already in the project, or None for no content checks
+        # (the project's exact-duplicate rule is off: only ids must be new). Keys are checked
+        # in memory as 64-bit hashes (8 bytes each), not through an index on the table:
+        # keeping such an index up to date cost more than half of a large import.
         self._db, self._project, self._keys, self._gold = db, project, keys, gold
+        self._check_content = existing is not None
+        self._existing = np.sort(_key_hashes(existing or ()))
+        self._added = SortedRuns(np.uint64)  # keys stored by this import
         self.import_id = import_id
         self.rows_read = self.added = self.dropped = 0
         self.seconds = 0.0
@@ -1034,15 +1078,14 @@ class ImportSession:
                 )
         pid = self._project.id
         marks = ",".join("?" * len(batch))
-        known_keys = {
-            (r[0], r[1])
-            for r in await self._db.execute_fetchall(
-                f"SELECT content_key, import_id FROM samples WHERE project_id = ?"
-                f" AND content_key IN ({marks})",
-                (pid, *[s.content_key or "" for s in batch]),
-            )
-        }
-        by_key = {k: imp for k, imp in known_keys}
+        hashes = _key_hashes(s.content_key for s in batch)
+        in_project = np.zeros(len(batch), dtype=bool)
+        in_import = np.zeros(len(batch), dtype=bool)
+        if self._check_content:
+            at = np.searchsorted(self._existing, hashes)
+            inside = at < len(self._existing)
+            in_project[inside] = self._existing[at[inside]] == hashes[inside]
+            in_import = self._added.find(hashes) >= 0
         known_ids = {
             r[0]
             for r in await self._db.execute_fetchall(
@@ -1052,18 +1095,22 @@ class ImportSession:
         }
         reasons: list[str | None] = []
         rows: list[tuple[Any, ...]] = []
+        new_keys: dict[int, int] = {}  # hash -> position in this batch
         now = time.time()
-        for s in batch:
-            if s.content_key is not None and s.content_key in by_key:
-                same_file = by_key[s.content_key] == self.import_id
-                reasons.append("duplicate" if same_file else "already_in_project")
+        for i, s in enumerate(batch):
+            key = int(hashes[i])
+            has_key = self._check_content and s.content_key is not None
+            if has_key and in_project[i]:
+                reasons.append("already_in_project")
+            elif has_key and (in_import[i] or key in new_keys):
+                reasons.append("duplicate")
             elif s.ext_id in known_ids:
                 reasons.append("id_exists")
             else:
                 reasons.append(None)
                 known_ids.add(s.ext_id)
-                if s.content_key is not None:
-                    by_key[s.content_key] = self.import_id
+                if has_key:
+                    new_keys[key] = i
                 is_gold = self._gold and s.truth is not None
                 rows.append(
                     (
@@ -1082,6 +1129,11 @@ class ImportSession:
                         int(is_gold),
                     )
                 )
+        if new_keys:
+            self._added.add(
+                np.fromiter(new_keys, dtype=np.uint64, count=len(new_keys)),
+                np.fromiter(new_keys.values(), dtype=np.int64, count=len(new_keys)),
+            )
         await self._db.executemany(
             "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target, need,"
             " created_at, content_key, import_id, meta, gold)"

@@ -352,6 +352,36 @@ async def test_import_session_reports_duplicates_and_stores_its_report(repo: Rep
     assert (await repo.project_status(project.id)).samples == 3
 
 
+async def test_import_session_without_the_duplicate_rule_only_checks_ids(
+    repo: Repository,
+) -> None:
+    project = await repo.create_project(make_spec())
+
+    def s(ext: str, key: str) -> SampleIn:
+        return SampleIn(ext_id=ext, text=f"text {key}", content_key=key)
+
+    async with repo.import_session(project.id, "first.csv") as session:
+        assert await session.add([s("a", "k1")]) == [None]
+    async with repo.import_session(project.id, "again.csv", duplicates=False) as session:
+        got = await session.add([s("b", "k1"), s("c", "k1"), s("a", "k7")])
+        assert got == [None, None, "id_exists"]
+    assert (await repo.project_status(project.id)).samples == 3
+
+
+async def test_duplicate_checks_span_batches_and_survive_many_keys(repo: Repository) -> None:
+    project = await repo.create_project(make_spec())
+    first = [SampleIn(ext_id=f"a{i}", text=f"t{i}", content_key=f"k{i}") for i in range(3000)]
+    async with repo.import_session(project.id, "one.csv") as session:
+        assert await session.add(first[:1500]) == [None] * 1500
+        again = [SampleIn(ext_id=f"b{i}", text="x", content_key=f"k{i}") for i in (0, 1499)]
+        assert await session.add([*again, *first[1500:]]) == ["duplicate"] * 2 + [None] * 1500
+    async with repo.import_session(project.id, "two.csv") as session:
+        later = [SampleIn(ext_id=f"c{i}", text="x", content_key=f"k{i}") for i in (7, 2999)]
+        fresh = SampleIn(ext_id="c-new", text="y", content_key="k-new")
+        assert await session.add([*later, fresh]) == ["already_in_project"] * 2 + [None]
+    assert (await repo.project_status(project.id)).samples == 3001
+
+
 async def test_import_session_rolls_back_whole(repo: Repository) -> None:
     project = await repo.create_project(make_spec())
 
