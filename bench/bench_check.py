@@ -6,10 +6,10 @@ bot polls the sandbox Bot API while N simulated workers tap continuously. Tap ->
 latency is measured (a) with no check running and (b) while the bot's own JobQueue runs
 `quality_job` (-> `check_project`: load, aggregate, apply) on that project.
 
-Target "no tap waits", concretely: during the check, tap p99 within 2x the baseline p99
-(at least baseline + 20 ms, so a tiny baseline is not a hair trigger) and the worst tap under
-250 ms. The bot's event-loop lag (a 10 ms ticker's overshoot) is printed beside it: it shows
-whether the loop itself stalled (Python work or a lock on the loop) or a tap waited elsewhere.
+Target "no tap waits", concretely: taps during the check, and in each of its phases
+separately, look like the baseline: p50, p95, p99 and max each <= 1.2x the baseline's + 10 ms,
+and the bot's event-loop lag (a 10 ms ticker's overshoot) p99 <= the baseline's + 5 ms. The
+lag shows whether the loop itself stalled (Python work, the GIL) or a tap waited elsewhere.
 
 The history goes in with raw sqlite3 after `Repository.open()` has migrated the file:
 'done' assignments, labels copied from them (what the answered trigger would write; no
@@ -20,23 +20,26 @@ crowd's sub-second taps do not get it suspended mid-run; the other rules are the
 
     python -m bench.bench_check                     # 1,000,000 labels, 20 tapping workers
     python -m bench.bench_check --labels 100000 --workers 10 --baseline 5
+    python -m bench.bench_check --db /tmp/check1m.db   # build once, run on a fresh copy each time
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import multiprocessing
 import os
 import platform
 import random
 import shlex
+import shutil
 import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -53,9 +56,9 @@ OVERLAP = 5
 N_OPTIONS = 4
 HISTORY_S = 30 * 86400.0
 WORKER_ID_BASE = 5_000_000_000
-P99_FACTOR = 2.0
-P99_SLACK_S = 0.020
-MAX_TAP_S = 0.250
+FACTOR = 1.2  # pass rule: each tap percentile and the max <= FACTOR x baseline + SLACK_S
+SLACK_S = 0.010
+LAG_SLACK_S = 0.005  # and the event loop's lag p99 <= baseline's + LAG_SLACK_S
 TICK_S = 0.010
 
 
@@ -262,37 +265,6 @@ async def _crowd(conn: Connection, n: int, seed: int) -> None:
 # --------------------------------------------------------------------------- the bot (here)
 
 
-class Phases:
-    """Wall times of the check's parts, by wrapping what check_project calls."""
-
-    def __init__(self) -> None:
-        self.spans: list[tuple[str, float, float]] = []
-
-    def wrap_async(self, name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
-        """`fn` (a coroutine function), recording its span under `name`."""
-
-        async def timed(*a: Any, **k: Any) -> Any:
-            t0 = time.time()
-            try:
-                return await fn(*a, **k)
-            finally:
-                self.spans.append((name, t0, time.time()))
-
-        return timed
-
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """`fn`, recording its span under `name`."""
-
-        def timed(*a: Any, **k: Any) -> Any:
-            t0 = time.time()
-            try:
-                return fn(*a, **k)
-            finally:
-                self.spans.append((name, t0, time.time()))
-
-        return timed
-
-
 async def ticker(lags: list[tuple[float, float]], stop: asyncio.Event) -> None:
     """How late a 10 ms sleep wakes: the event loop's stalls, with wall times."""
     while not stop.is_set():
@@ -320,11 +292,15 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
         token=token, bot_api_url=api, bot_file_url=files, db_path=db, rate_limit=False, admins=[]
     )
     app = build_application(settings, repo)
-    phases = Phases()
     quality = app.bot_data.quality
-    quality.load = phases.wrap_async("load", quality.load)  # type: ignore[method-assign]
-    quality.apply = phases.wrap_async("apply", quality.apply)  # type: ignore[method-assign]
-    qj.run_check = phases.wrap("aggregate", qj.run_check)  # type: ignore[assignment]
+    reports: list[Any] = []
+    check_project = qj.check_project
+
+    async def recorded(*a: Any, **k: Any) -> Any:
+        reports.append(report := await check_project(*a, **k))
+        return report
+
+    qj.check_project = recorded  # type: ignore[assignment]
     lags: list[tuple[float, float]] = []
     stop = asyncio.Event()
     out: dict[str, Any] = {}
@@ -359,7 +335,7 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
         stop.set()
         await tick
         out["taps"], out["errors"], out["lags"] = taps, errors, lags
-        out["phases"] = phases.spans
+        out["phases"] = [span for r in reports for span in r.spans]
         out["run"] = await quality.last_run(info["project_id"])
         status = await repo._all(
             "SELECT status, COUNT(*) FROM samples WHERE project_id = ? GROUP BY status",
@@ -375,45 +351,82 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
 # --------------------------------------------------------------------------- report
 
 
-def _dist(xs: list[float]) -> str:
-    if not xs:
-        return f"{0:>7}" + "        -" * 4
-    return f"{len(xs):>7}" + "".join(
-        f" {v * 1000:8.1f}"
-        for v in (percentile(xs, 50), percentile(xs, 95), percentile(xs, 99), max(xs))
+def cpu_busy() -> tuple[float, float, float]:
+    """(CPU seconds the machine was busy, ours incl. waited-for children, wall clock)."""
+    busy = 0.0
+    try:
+        with open("/proc/stat", encoding="utf-8") as f:
+            ticks = [int(v) for v in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal: all but idle and iowait
+        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        pass
+    own = os.times()
+    return busy, own.user + own.system + own.children_user + own.children_system, time.time()
+
+
+def others_load(before: tuple[float, float, float]) -> str:
+    """How much CPU other processes took during the run: on 2 cores they skew every figure."""
+    busy, own, wall = (a - b for a, b in zip(cpu_busy(), before, strict=True))
+    cores = os.cpu_count() or 1
+    others = max(0.0, busy - own) / (wall * cores) if wall > 0 and busy > 0 else float("nan")
+    return f"other processes used {others:.0%} of the {cores} cores during the run"
+
+
+def _stats(lat: list[float], lag: list[float]) -> dict[str, float]:
+    return {
+        "p50": percentile(lat, 50),
+        "p95": percentile(lat, 95),
+        "p99": percentile(lat, 99),
+        "max": max(lat),
+        "lag": percentile(lag, 99) if lag else 0.0,
+    }
+
+
+def _row(name: str, lat: list[float], lag: list[float]) -> str:
+    if not lat:
+        return f"{name:<24} {0:>6}" + "        -" * 4
+    st = _stats(lat, lag)
+    lagmax = max(lag) * 1000 if lag else 0.0
+    return (
+        f"{name:<24} {len(lat):>6}"
+        + "".join(f" {st[k] * 1000:8.1f}" for k in ("p50", "p95", "p99", "max"))
+        + f"   {st['lag'] * 1000:6.1f} / {lagmax:.1f}"
     )
+
+
+def _fails(base: dict[str, float], got: dict[str, float]) -> list[str]:
+    """What breaks the pass rule: each of p50/p95/p99/max <= 1.2x baseline + 10 ms, and
+    event-loop lag p99 <= baseline lag p99 + 5 ms."""
+    bad = [
+        f"{k} {got[k] * 1000:.0f} > {(FACTOR * base[k] + SLACK_S) * 1000:.0f}"
+        for k in ("p50", "p95", "p99", "max")
+        if got[k] > FACTOR * base[k] + SLACK_S
+    ]
+    if got["lag"] > base["lag"] + LAG_SLACK_S:
+        bad.append(f"lag p99 {got['lag'] * 1000:.1f} > {(base['lag'] + LAG_SLACK_S) * 1000:.1f}")
+    return bad
 
 
 def report(
     args: argparse.Namespace, info: dict[str, Any], build_s: float, out: dict[str, Any]
 ) -> int:
-    """Print the windows, the check\'s phases and the verdict; 1 on FAIL."""
+    """Print the windows, the check's phases and the verdict; 1 on FAIL."""
     base0 = out["base"][0]
     c0, c1 = out["check"]
-    windows = {
-        "baseline (no check)": (base0, c0),
-        "during the check": (c0, c1),
-        "after the check": (c1, out["end"]),
-    }
+    windows = [("baseline (no check)", base0, c0), ("during the check", c0, c1)]
+    windows += [(f"  taps in {ph}", pa, pb) for ph, pa, pb in out["phases"]]
+    windows += [("after the check", c1, out["end"])]
     print(
-        f"{'window':<22} {'taps':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f"{'window':<24} {'taps':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
         f"   loop lag p99 / max ms"
     )
-    got: dict[str, list[float]] = {}
-    for name, (a, b) in windows.items():
+    taps: dict[str, tuple[list[float], list[float]]] = {}
+    for name, a, b in windows:
         lat = [x for t, x in out["taps"] if a <= t < b]
         lag = [x for t, x in out["lags"] if a <= t < b]
-        got[name] = lat
-        lagtxt = f"{percentile(lag, 99) * 1000:.1f} / {max(lag) * 1000:.1f}" if lag else "-"
-        print(f"{name:<22} {_dist(lat)}   {lagtxt}")
-        if name == "during the check":
-            for ph, pa, pb in out["phases"]:
-                lat = [x for t, x in out["taps"] if pa <= t < pb]
-                lag = [x for t, x in out["lags"] if pa <= t < pb]
-                lagtxt = (
-                    f"{percentile(lag, 99) * 1000:.1f} / {max(lag) * 1000:.1f}" if lag else "-"
-                )
-                print(f"{'  taps in ' + ph:<22} {_dist(lat)}   {lagtxt}")
+        taps[name] = (lat, lag)
+        print(_row(name, lat, lag))
     parts = ", ".join(f"{n} {b - a:.2f} s" for n, a, b in out["phases"])
     run = out["run"]
     summary = run[2] if run else {}
@@ -423,32 +436,24 @@ def report(
         f" labels {counts.get('labels', '?')}, suspended {len(summary.get('suspended', []))},"
         f" flagged {len(summary.get('flagged', []))}; samples now {out['status']}"
     )
-    base, during = got["baseline (no check)"], got["during the check"]
-    if not base or not during:
+    base_lat, base_lag = taps["baseline (no check)"]
+    if not base_lat or not taps["during the check"][0]:
         print("VERDICT: no taps in a window (crowd stalled?) -> FAIL")
         return 1
-    limit = max(P99_FACTOR * percentile(base, 99), percentile(base, 99) + P99_SLACK_S)
-    p99, worst = percentile(during, 99), max(during)
-    ok = p99 <= limit and worst < MAX_TAP_S
+    base = _stats(base_lat, base_lag)
+    failures = []
+    for name, _, _ in windows[1:-1]:
+        lat, lag = taps[name]
+        if lat and (bad := _fails(base, _stats(lat, lag))):
+            failures.append(f"{name.strip()}: {', '.join(bad)}")
     print(
-        f"VERDICT: during-check p99 {p99 * 1000:.1f} ms vs limit {limit * 1000:.1f} ms"
-        f" (max(2x baseline p99, baseline p99 + 20 ms)); max {worst * 1000:.1f} ms vs"
-        f" {MAX_TAP_S * 1000:.0f} ms -> {'PASS' if ok else 'FAIL'}"
+        "VERDICT (each of p50/p95/p99/max <= 1.2x baseline + 10 ms, loop lag p99 <= baseline"
+        " + 5 ms; during the check and in each phase): "
+        + ("PASS" if not failures else "FAIL: " + "; ".join(failures))
     )
-    slow = sorted(((t, x) for t, x in out["taps"] if c0 <= t < c1 and x >= MAX_TAP_S))
-    if slow:
-        marks = []
-        for t, x in slow[:8]:
-            off = t - c0
-            where = next((n for n, a, b in out["phases"] if a <= t <= b), "between phases")
-            marks.append(f"+{off:.2f}s {x * 1000:.0f}ms ({where})")
-        print(
-            f"slow taps (>= {MAX_TAP_S * 1000:.0f} ms) during the check: {len(slow)}: "
-            + "; ".join(marks)
-        )
     for e in out["errors"][:5]:
         print(f"crowd error: {e}", file=sys.stderr)
-    return 0 if ok else 1
+    return 0 if not failures else 1
 
 
 def main() -> int:
@@ -462,6 +467,11 @@ def main() -> int:
     parser.add_argument("--baseline", type=float, default=10.0)
     parser.add_argument("--after", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument(
+        "--db",
+        type=Path,
+        help="keep the built database here (built if missing) and run on a copy of it",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(f"command:  {shlex.join(sys.orig_argv)}")
@@ -472,7 +482,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         db = Path(tmp) / "check.db"
         t0 = time.perf_counter()
-        info = build(db, args.labels, args.history_workers, args.open, args.seed)
+        if args.db is not None and args.db.exists():
+            info = json.loads(args.db.with_suffix(".json").read_text())
+        else:
+            info = build(args.db or db, args.labels, args.history_workers, args.open, args.seed)
+            if args.db is not None:
+                args.db.with_suffix(".json").write_text(json.dumps(info))
+        if args.db is not None:
+            shutil.copyfile(args.db, db)
         build_s = time.perf_counter() - t0
         print(
             f"data:     {info['labels']:,} live labels on {info['samples_done']:,} samples"
@@ -485,7 +502,9 @@ def main() -> int:
             f" process, sandbox + crowd in a child; check = the bot's quality_job via JobQueue",
             flush=True,
         )
+        before = cpu_busy()
         out = asyncio.run(run_bot(args, db, info))
+        print(f"load:     {others_load(before)}")
         return report(args, info, build_s, out)
 
 

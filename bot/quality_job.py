@@ -2,14 +2,14 @@
 
 Runs on the JobQueue every `QUALITY_TICK_S` seconds and checks each project whose labels,
 reviews or suspensions changed since its last check and whose `[quality] check_every` has
-passed; `/check` runs it at once. The heavy part never runs on the event loop: the labels are
-read on a connection of their own and aggregated in a worker thread; results are written back
-in short transactions, so taps keep flowing while a big project is checked.
+passed; `/check` runs it at once. The heavy part never runs in the bot's process: the labels
+are read and aggregated in a low-priority child process (`bot.check_process`); only the changed
+samples come back, and they are written in short transactions through the repository's lock,
+so taps keep flowing while a big project is checked.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -18,13 +18,13 @@ from typing import Any
 
 from telegram.error import Forbidden, TelegramError
 
+from bot.check_process import CheckFailed, CheckOutcome, Span, check_in_child
 from bot.context import BotData, Context
 from bot.texts import t
 from quality.agreement import describe
-from quality.check import CheckInput, CheckResult, CheckSettings, run_check
+from quality.check import CheckSettings
 from quality.workers import Rules
 from storage.models import Role
-from storage.quality import ProjectLabels
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,12 @@ class CheckReport:
     project_id: int
     project: str
     seconds: float
-    result: CheckResult | None
+    result: CheckOutcome | None
     suspended: list[tuple[int, str]] = field(default_factory=list)
     flagged: list[tuple[int, str]] = field(default_factory=list)
     new_reviews: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
+    spans: list[Span] = field(default_factory=list)  # (phase, wall start, end), for logs/bench
 
 
 def _settings(spec: Any) -> CheckSettings:
@@ -58,72 +59,54 @@ def _settings(spec: Any) -> CheckSettings:
     )
 
 
-def _input(data: ProjectLabels) -> CheckInput:
-    return CheckInput(
-        task=data.task,
-        worker=data.worker,
-        label=data.label,
-        seconds=data.seconds,
-        answered=data.answered,
-        n_tasks=len(data.sample_ids),
-        n_workers=len(data.worker_ids),
-        n_classes=data.n_options,
-        truth=data.truth,
-        reviewed=data.reviewed,
-        status=data.status,
-        target=data.target,
-        gold=data.gold,
-        excluded=data.suspended,
-    )
-
-
 async def check_project(data: BotData, project_id: int) -> CheckReport:
-    """Run one check of a project now and store what it decided."""
+    """Run one check of a project now and store what it decided.
+
+    Reading and aggregating run in a child process (`bot.check_process`); if it fails,
+    CheckFailed is raised and nothing is written. Suspensions, the write-back and the run
+    record happen here, on the bot's connection, in short transactions.
+    """
     started = time.perf_counter()
     quality, repo = data.quality, data.repo
     spec = await quality.spec(project_id)
-    labels = await quality.load(project_id)
     settings = _settings(spec)
-    result = await asyncio.to_thread(run_check, _input(labels), settings)
-    report = CheckReport(project_id, spec.name, 0.0, result)
+    outcome = await check_in_child(repo.path, project_id, settings)
+    report = CheckReport(project_id, spec.name, 0.0, outcome, spans=list(outcome.spans))
     before_review = await quality.review_count(project_id)
-    for finding in result.findings:
-        user_id = int(labels.worker_ids[finding.worker])
+    for user_id, finding in outcome.findings:
         if finding.action == "suspend":
             if await quality.suspend(user_id, project_id, finding.reason(), finding.rule):
                 report.suspended.append((user_id, finding.reason()))
         else:
             report.flagged.append((user_id, finding.reason()))
     if report.suspended:
-        # Their labels must not count: aggregate again without them.
-        labels = await quality.load(project_id)
-        result = await asyncio.to_thread(run_check, _input(labels), settings)
-        report.result = result
+        # Their labels must not count: aggregate again without them (the child reads the
+        # suspensions just committed).
+        outcome = await check_in_child(repo.path, project_id, settings)
+        report.result = outcome
+        report.spans += [(f"{name} again", a, b) for name, a, b in outcome.spans]
     options = await repo.options(project_id)
     names = [o.key for o in sorted(options, key=lambda o: o.idx)]
     summary = {
-        "method": result.consensus.method,
-        "alpha": None if math.isnan(result.alpha) else round(result.alpha, 4),
-        "kappa": None if math.isnan(result.kappa) else round(result.kappa, 4),
-        "counts": result.counts,
-        "pairs": [describe(p, names) for p in result.pairs],
+        "method": outcome.method,
+        "alpha": None if math.isnan(outcome.alpha) else round(outcome.alpha, 4),
+        "kappa": None if math.isnan(outcome.kappa) else round(outcome.kappa, 4),
+        "counts": outcome.counts,
+        "pairs": [describe(p, names) for p in outcome.pairs],
         "suspended": [u for u, _ in report.suspended],
         "flagged": [[u, r] for u, r in report.flagged],
     }
     report.seconds = time.perf_counter() - started
-    await quality.apply(
+    t0 = time.time()
+    await quality.write_changes(
         project_id,
-        labels.sample_ids,
-        result.status,
-        result.consensus.label,
-        result.consensus.confidence,
-        result.target,
-        (labels.status, labels.consensus, labels.target),
+        outcome.batches,
         summary,
-        labels.last_label_id,
-        labels.last_review_id,
+        outcome.last_label_id,
+        outcome.last_review_id,
         report.seconds,
     )
+    report.spans.append(("write", t0, time.time()))
     report.new_reviews = max(0, await quality.review_count(project_id) - before_review)
     report.summary = summary
     return report
@@ -209,6 +192,12 @@ async def quality_job(context: Context) -> None:
             continue
         if not await data.quality.changed_since_last_run(project.id):
             continue
-        report = await check_project(data, project.id)
+        try:
+            report = await check_project(data, project.id)
+        except CheckFailed:
+            # One project's failed check must not stop the others'; it is tried again on
+            # the next tick (nothing was recorded, so it still counts as changed).
+            log.exception("quality check of %s failed", project.slug)
+            continue
         log.info("quality check of %s: %s in %.2f s", project.slug, report.summary, report.seconds)
         await notify(context, report)

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,7 @@ class ProjectLabels:
     worker_ids: IntArray
     suspended: npt.NDArray[np.bool_]  # per worker
     n_options: int
+    option_ids: IntArray  # per option index: the option's id
     last_label_id: int
     last_review_id: int
 
@@ -377,8 +379,7 @@ class QualityStore:
 
     async def load(self, project_id: int) -> ProjectLabels:
         """Read a project's samples and live labels as arrays, off the bot's connection."""
-        path = str(self.repo.path)
-        return await asyncio.to_thread(_load, path, project_id)
+        return await asyncio.to_thread(read_labels, self.repo.path, project_id)
 
     async def apply(
         self,
@@ -394,15 +395,15 @@ class QualityStore:
         last_review_id: int,
         seconds: float,
     ) -> int:
-        """Write changed samples in short transactions, then the run record; rows changed.
+        """Write changed samples in short transactions, then the run record; rows sent.
 
         previous: (status, consensus, target) as loaded; only samples where one of them
         changed are written (confidence alone moving does not cost a write).
         """
         options = await self.repo.options(project_id)
         option_ids = np.array([o.id for o in sorted(options, key=lambda o: o.idx)])
-        rows = await asyncio.to_thread(
-            _changed_rows,
+        changes = await asyncio.to_thread(
+            sample_changes,
             option_ids,
             sample_ids,
             status,
@@ -411,15 +412,41 @@ class QualityStore:
             target,
             previous,
         )
-        for start in range(0, len(rows), _WRITE_BATCH):
-            async with self.repo.transaction() as db:
-                # need follows target: the pick index sees new wants at once.
-                await db.executemany(
-                    "UPDATE samples SET status = ?, consensus = ?, confidence = ?, target = ?,"
-                    " need = ? - n_labels - n_open"
-                    " WHERE id = ? AND status != 'reviewed' AND gold = 0",
-                    rows[start : start + _WRITE_BATCH],
-                )
+        batches = await asyncio.to_thread(changes.batches)
+        await self.write_changes(project_id, batches, run, last_label_id, last_review_id, seconds)
+        return len(changes.sample_id)
+
+    async def write_changes(
+        self,
+        project_id: int,
+        batches: Sequence[str],
+        run: dict[str, Any],
+        last_label_id: int,
+        last_review_id: int,
+        seconds: float,
+    ) -> int:
+        """Write a check's changed samples (`SampleChanges.batches`), then its run record.
+
+        Each batch is one transaction through the repository's lock, like any tap, so a tap
+        waits for one batch (a few ms) at most, never for the whole write-back. Returns the
+        rows written.
+        """
+        written = 0
+        db = self.repo.db
+        for batch in batches:
+            # One trip to the connection's thread per batch (BEGIN, UPDATE, COMMIT as one
+            # script): the lock is held for the write itself, not for three turns of a busy
+            # event loop. The JSON goes in as a quoted literal (a script takes no parameters).
+            script = f"BEGIN IMMEDIATE;\n{_UPDATE_FROM_JSON.format(_quoted(batch))};\nCOMMIT;"
+            async with self.repo._lock:
+                before = db.total_changes
+                try:
+                    await db.executescript(script)
+                except BaseException:
+                    if db.in_transaction:
+                        await db.execute("ROLLBACK")
+                    raise
+                written += db.total_changes - before
             await asyncio.sleep(0)  # let waiting taps in between batches
         async with self.repo.transaction() as db:
             await db.execute(
@@ -435,10 +462,58 @@ class QualityStore:
                 ),
             )
             await _event(db, "quality.checked", None, project_id, run.get("counts", {}), None)
-        return len(rows)
+        return written
 
 
-def _changed_rows(
+# One statement per batch, its rows in one JSON text: SQLite does the whole batch in one
+# step with the GIL released. executemany binds every row in Python, handing the GIL back and
+# forth with the busy event loop per row, which stretched each batch (and the lock every tap
+# waits for). need follows target: the pick index sees new wants at once. The WHERE re-checks
+# what the check's snapshot said: a reviewer may have decided since.
+_UPDATE_FROM_JSON = (
+    "UPDATE samples SET status = c.value ->> 1, consensus = c.value ->> 2,"
+    " confidence = c.value ->> 3, target = c.value ->> 4,"
+    " need = (c.value ->> 4) - n_labels - n_open"
+    " FROM json_each({}) AS c"
+    " WHERE samples.id = c.value ->> 0 AND samples.status != 'reviewed' AND samples.gold = 0"
+)
+
+
+def _quoted(text: str) -> str:
+    """An SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class SampleChanges:
+    """The samples a check changed, as parallel arrays (compact: they cross a process pipe)."""
+
+    sample_id: IntArray
+    status: npt.NDArray[np.int8]  # index into STATUS_CODES
+    consensus: IntArray  # option id, -1 for none
+    confidence: FloatArray
+    target: IntArray
+
+    def batches(self, size: int = _WRITE_BATCH) -> list[str]:
+        """The rows as JSON arrays of [id, status, consensus, confidence, target], `size` each."""
+        out = []
+        for start in range(0, len(self.sample_id), size):
+            rows = [
+                [sid, STATUS_CODES[st], None if c < 0 else c, conf, tg]
+                for sid, st, c, conf, tg in zip(
+                    self.sample_id[start : start + size].tolist(),
+                    self.status[start : start + size].tolist(),
+                    self.consensus[start : start + size].tolist(),
+                    self.confidence[start : start + size].tolist(),
+                    self.target[start : start + size].tolist(),
+                    strict=True,
+                )
+            ]
+            out.append(json.dumps(rows, separators=(",", ":")))
+        return out
+
+
+def sample_changes(
     option_ids: IntArray,
     sample_ids: IntArray,
     status: IntArray,
@@ -446,32 +521,39 @@ def _changed_rows(
     confidence: FloatArray,
     target: IntArray,
     previous: tuple[IntArray, IntArray, IntArray] | None,
-) -> list[tuple[Any, ...]]:
-    """The UPDATE parameters for the samples whose status, consensus or target changed."""
+    frozen: npt.NDArray[np.bool_] | None = None,
+) -> SampleChanges:
+    """The samples whose status, consensus or target changed (all of them without `previous`).
+
+    frozen: per sample, True where the write would be refused anyway (gold, or decided by a
+    reviewer when loaded); those are left out so they cost no bytes and no write.
+    """
     changed = np.ones(len(sample_ids), dtype=bool)
     if previous is not None:
         old_status, old_consensus, old_target = previous
         changed = (
             (status != old_status) | (consensus_idx != old_consensus) | (target != old_target)
         )
+    if frozen is not None:
+        changed &= ~frozen
     at = np.flatnonzero(changed)
     cons = np.where(consensus_idx >= 0, option_ids[np.maximum(consensus_idx, 0)], -1)
-    return [
-        (STATUS_CODES[st], None if c < 0 else c, conf, tg, tg, sid)
-        for sid, st, c, conf, tg in zip(
-            sample_ids[at].tolist(),
-            status[at].tolist(),
-            cons[at].tolist(),
-            confidence[at].tolist(),
-            target[at].tolist(),
-            strict=True,
-        )
-    ]
+    return SampleChanges(
+        sample_id=sample_ids[at].astype(np.int64),
+        status=status[at].astype(np.int8),
+        consensus=cons[at].astype(np.int64),
+        confidence=confidence[at].astype(np.float64),
+        target=target[at].astype(np.int64),
+    )
 
 
-def _load(path: str, project_id: int) -> ProjectLabels:
-    """The blocking read behind `QualityStore.load` (a read transaction: one snapshot)."""
-    db = sqlite3.connect(path)
+def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
+    """Read a project as arrays on a read-only connection of its own (blocking).
+
+    One read transaction, so one snapshot; in WAL mode it never blocks the bot's writes.
+    Safe to call from another process.
+    """
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
         db.execute("BEGIN")
         opt_rows = db.execute(
@@ -541,6 +623,7 @@ def _load(path: str, project_id: int) -> ProjectLabels:
         worker_ids=worker_ids,
         suspended=np.isin(worker_ids, np.array(sorted(suspended_set), dtype=np.int64)),
         n_options=len(opt_rows),
+        option_ids=np.array([oid for oid, _, _ in opt_rows], dtype=np.int64),
         last_label_id=int(label_ids.max()) if len(label_ids) else 0,
         last_review_id=last_review,
     )
