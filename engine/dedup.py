@@ -59,6 +59,7 @@ import numpy as np
 import numpy.typing as npt
 
 U64 = npt.NDArray[np.uint64]
+BoolArray = npt.NDArray[np.bool_]
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 UInt = npt.NDArray[np.uint32] | npt.NDArray[np.uint64]
@@ -156,37 +157,62 @@ def key64(hex_digest: str) -> int:
 
 
 class KeySet:
-    """Exact duplicates: which 64-bit content keys were seen before, and in which row."""
+    """Exact duplicates: a set of 64-bit keys in sorted runs (8 bytes per key, no rows).
+
+    Runs of similar size are merged (log-structured), so a lookup is a binary search in
+    O(log n) runs; merging sorts the two runs' keys together, briefly holding both.
+    """
 
     def __init__(self) -> None:
         """An empty set."""
-        self._runs = SortedRuns(np.uint64)
-        self._count = 0
+        self._runs: list[U64] = []
 
     def __len__(self) -> int:
-        """How many keys were checked in."""
-        return self._count
+        """How many distinct keys are stored."""
+        return sum(len(r) for r in self._runs)
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
-        return self._runs.nbytes
+        return sum(r.nbytes for r in self._runs)
 
-    def check_batch(self, keys: Sequence[int]) -> list[int]:
-        """Per key, the row (order of checking, from 0) of an earlier equal key, or -1.
+    def contains(self, keys: U64) -> BoolArray:
+        """Per key, whether it is stored."""
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self._runs:
+            at = np.searchsorted(run, keys)
+            inside = at < len(run)
+            found[inside] |= run[at[inside]] == keys[inside]
+        return found
 
-        Every key is checked in, including the duplicates.
+    def add(self, keys: U64) -> None:
+        """Store keys (duplicates and keys already stored are fine: they are stored once)."""
+        new = np.unique(keys)
+        new = new[~self.contains(new)]
+        if not len(new):
+            return
+        self._runs.append(new)
+        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
+            last = self._runs.pop()
+            merged = np.concatenate([self._runs.pop(), last])
+            merged.sort()
+            self._runs.append(merged)
+
+    def check_batch(self, keys: Sequence[int] | U64) -> list[bool]:
+        """Per key, whether an equal key came before (stored, or earlier in this batch).
+
+        Every key is stored afterwards.
         """
-        arr = np.fromiter(keys, dtype=np.uint64, count=len(keys))
-        rows = np.arange(self._count, self._count + len(arr), dtype=np.int64)
-        self._count += len(arr)
-        match = self._runs.find(arr)
-        first_in_batch = _first_equal(arr, rows)
-        match = np.where(match >= 0, match, first_in_batch)
-        new = match < 0
-        self._runs.add(arr[new], rows[new])
-        result: list[int] = match.tolist()
-        return result
+        arr = np.asarray(keys, dtype=np.uint64)
+        if not len(arr):
+            return []
+        earlier = self.contains(arr)
+        _, first = np.unique(arr, return_index=True)
+        repeat = np.ones(len(arr), dtype=bool)
+        repeat[first] = False
+        self.add(arr[~earlier])
+        out: list[bool] = (earlier | repeat).tolist()
+        return out
 
 
 def _first_equal(keys: UInt, rows: I64) -> I64:

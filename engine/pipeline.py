@@ -241,7 +241,7 @@ def _finish(
         earlier = exact.check_batch([key64(s.item.key) for s in staged])
         kept = []
         for s, e in zip(staged, earlier, strict=True):
-            if e >= 0:
+            if e:
                 report.drop("duplicate", s.item.number, "same content as an earlier row")
             else:
                 kept.append(s)

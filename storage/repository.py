@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from config.project import ProjectSpec
-from engine.dedup import SortedRuns
+from engine.dedup import KeySet
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from storage.migrations import MIGRATIONS
 from storage.models import (
@@ -1056,7 +1056,7 @@ class ImportSession:
         self._db, self._project, self._keys, self._gold = db, project, keys, gold
         self._check_content = existing is not None
         self._existing = np.sort(_key_hashes(existing or ()))
-        self._added = SortedRuns(np.uint64)  # keys stored by this import
+        self._added = KeySet()  # keys stored by this import
         self.import_id = import_id
         self.rows_read = self.added = self.dropped = 0
         self.seconds = 0.0
@@ -1085,7 +1085,7 @@ class ImportSession:
             at = np.searchsorted(self._existing, hashes)
             inside = at < len(self._existing)
             in_project[inside] = self._existing[at[inside]] == hashes[inside]
-            in_import = self._added.find(hashes) >= 0
+            in_import = self._added.contains(hashes)
         known_ids = {
             r[0]
             for r in await self._db.execute_fetchall(
@@ -1095,7 +1095,7 @@ class ImportSession:
         }
         reasons: list[str | None] = []
         rows: list[tuple[Any, ...]] = []
-        new_keys: dict[int, int] = {}  # hash -> position in this batch
+        new_keys: set[int] = set()  # hashes stored by this batch
         now = time.time()
         for i, s in enumerate(batch):
             key = int(hashes[i])
@@ -1110,7 +1110,7 @@ class ImportSession:
                 reasons.append(None)
                 known_ids.add(s.ext_id)
                 if has_key:
-                    new_keys[key] = i
+                    new_keys.add(key)
                 is_gold = self._gold and s.truth is not None
                 rows.append(
                     (
@@ -1130,10 +1130,7 @@ class ImportSession:
                     )
                 )
         if new_keys:
-            self._added.add(
-                np.fromiter(new_keys, dtype=np.uint64, count=len(new_keys)),
-                np.fromiter(new_keys.values(), dtype=np.int64, count=len(new_keys)),
-            )
+            self._added.add(np.fromiter(new_keys, dtype=np.uint64, count=len(new_keys)))
         await self._db.executemany(
             "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target, need,"
             " created_at, content_key, import_id, meta, gold)"

@@ -39,10 +39,24 @@ def test_sorted_runs_find_the_first_row_of_each_key_across_merges() -> None:
 
 def test_key_set_finds_duplicates_within_and_across_batches() -> None:
     ks = KeySet()
-    assert ks.check_batch([5, 6, 5]) == [-1, -1, 0]
-    assert ks.check_batch([6, 7, 7, 5]) == [1, -1, 4, 0]
-    assert len(ks) == 7
+    assert ks.check_batch([5, 6, 5]) == [False, False, True]
+    assert ks.check_batch([6, 7, 7, 5]) == [True, False, True, True]
+    assert len(ks) == 3
     assert ks.check_batch([]) == []
+
+
+def test_key_set_agrees_with_a_python_set_over_many_merges() -> None:
+    rng = np.random.default_rng(4)
+    ks, truth = KeySet(), set()
+    for _ in range(60):
+        batch = rng.integers(0, 5_000, size=int(rng.integers(1, 400)), dtype=np.uint64)
+        expected = []
+        for key in batch.tolist():
+            expected.append(key in truth)
+            truth.add(key)
+        assert ks.check_batch(batch) == expected
+    assert len(ks) == len(truth)
+    assert len(ks._runs) <= 14  # merged: logarithmically many runs
 
 
 def test_key64_takes_the_first_64_bits() -> None:
