@@ -1,33 +1,38 @@
 """Benchmark 3: dynamic overlap replayed on real crowd labels, against using every label.
 
-    python -m bench.bench_overlap                          # min 3, max 10, target 0.95, 5 seeds
-    python -m bench.bench_overlap --target 0.99 --max 20 --method mv
-    python -m bench.bench_overlap --sweep 0.9,0.99 --sweep-max 10 --seeds 2
+    python -m bench.bench_overlap                 # min 2, max = full pool, target 0.99, 5 seeds
+    python -m bench.bench_overlap --rule posterior --min 3 --max 10 --target 0.95
+    python -m bench.bench_overlap --sweep 0.9,0.99 --sweep-max 10,full --seeds 2
 
-Simulation (`quality.replay`), per dataset under --data (labels.csv worker,task,label and
-gold.csv task,label, read as strings) and per seed: each task's labels are put in a random order
-(numpy's default_rng(seed), one order per seed shared by every policy, so policies are compared
-on the same draws); every task starts with min_overlap of them revealed; then in rounds all
-revealed labels are aggregated with `quality.aggregate.aggregate(labels, --method)`,
-`quality.overlap.decide(n_labels, Consensus.confidence, policy)` says MORE, DONE or REVIEW, and
-every MORE task whose pool still has an unrevealed label gets the next one. It stops when no
-task can get more. `decide` is stateless, as in the product: a task DONE in one round can fall
-back to MORE when the re-fitted model trusts its workers less, so rounds can exceed
-max - min + 1. A task still MORE with its pool used up is "exhausted" (the product would have
-asked for another label the dataset does not have).
+Simulation (`quality.replay`), per dataset under --data (labels.csv worker,task,label and gold.csv
+task,label, read as strings) and per seed: each task's labels are put in a random order (numpy's
+default_rng(seed), one order per seed shared by every policy, so policies are compared on the same
+draws); every task starts with min_overlap of them revealed; then in rounds all revealed labels are
+aggregated with `quality.aggregate.aggregate(labels, --method)`, `quality.overlap.stop_confidence`
+(--rule; default "predictive": the probability that the labels the task can still get would not
+change its answer) and `quality.overlap.decide` say MORE, DONE or REVIEW, and every MORE task whose
+pool still has an unrevealed label gets the next one. It stops when no task can get more. `decide`
+is stateless, as in the product: a task DONE in one round can fall back to MORE when the re-fitted
+model changes, so rounds can exceed max - min + 1. --max full (the default) sets max_overlap to the
+dataset's largest pool, so every task may get its whole pool: "full overlap" is what the project
+would have bought without dynamic overlap. A task still MORE with its pool used up is "exhausted"
+(the product would have asked for another label the dataset does not have).
 
 Scoring is on the tasks that have both labels and gold. "acc all" is the same method on every
 label of the dataset; "acc dyn" is the final consensus of the replay, where tasks in REVIEW
 (in the product a person decides them) and exhausted tasks count with the crowd's current
 consensus; their accuracy is also shown on its own, as is that of the DONE tasks, which
-`decide` let stop at confidence >= target: a calibrated confidence would make that at least the
-target. Figures are means over --seeds seeds; the difference is also shown as min..max.
+`decide` let stop at confidence >= target, and the share of DONE tasks whose answer is the one
+every label gives ("= all %"): the predictive rule's confidence claims that share is at least
+the target. Figures are means over --seeds seeds; the difference is also shown as min..max.
 
 Target (the issue): within 1 point of "acc all" with at most 60% of the labels, on datasets with
 at least 5 labels per task, judged by the smallest pool: every task has >= 5 labels. One policy
-for all datasets, chosen without gold; the sweep shows what other targets and caps would give.
-The calibration table is `Consensus.confidence` after the first round (min_overlap labels per
-task, every seed): accuracy on gold per confidence bin, the quantity `decide` trusts.
+for all datasets, chosen without gold (target 0.99 by the argument in `quality.overlap`: a
+calibrated 0.99 loses at most about 1 point); the sweep shows what other targets and caps give.
+The calibration table is the stopping confidence after the first round (min_overlap labels per
+task, every seed), per bin: the share of tasks whose answer is already the one every label
+gives (what the predictive rule claims) and accuracy on gold (what "posterior" claims).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from bench.bench_quality import DATA, load_labels, read_rows
 from bench.machine import cpu_model
 from quality.aggregate import METHODS, aggregate
 from quality.labels import BoolArray, FloatArray, IntArray, Labels
-from quality.overlap import DONE, REVIEW, OverlapPolicy
+from quality.overlap import DONE, REVIEW, RULES, OverlapPolicy, stop_confidence
 from quality.replay import random_order, replay
 
 MIN_POOL = 5  # the issue's "datasets with >= 5 labels per item"
@@ -66,6 +71,7 @@ class Dataset:
     truth: IntArray  # (n_tasks,) gold class index; -1: gold is not a class the crowd used
     scored: BoolArray  # tasks with labels and gold
     acc_all: float  # % right with every label, same method
+    full: IntArray  # (n_tasks,) the answer with every label
 
     def right(self, label: IntArray) -> BoolArray:
         """Per task: the predicted class is the gold one (False where there is no gold)."""
@@ -82,11 +88,13 @@ class Run:
     rounds: int
     done_n: int
     done_right: int
+    done_same: int  # DONE tasks whose answer is the full-overlap one
     review_n: int
     review_right: int
     exhausted_n: int
     first_conf: FloatArray  # confidence after the first round, scored tasks
     first_right: BoolArray  # and whether the first round's label was right
+    first_same: BoolArray  # and whether it was the full-overlap answer
 
 
 def load(folder: Path, method: str) -> Dataset:
@@ -96,10 +104,10 @@ def load(folder: Path, method: str) -> Dataset:
     of = {c: i for i, c in enumerate(labels.classes)}
     scored = np.array([t in gold for t in labels.tasks], dtype=np.bool_)
     truth = np.array([of.get(gold.get(t, ""), -1) for t in labels.tasks], dtype=np.int64)
-    ds = Dataset(folder.name, labels, truth, scored, 0.0)
-    full = aggregate(labels, method)
-    acc = 100.0 * ds.right(full.label).sum() / scored.sum()
-    return Dataset(folder.name, labels, truth, scored, float(acc))
+    full = aggregate(labels, method).label
+    ds = Dataset(folder.name, labels, truth, scored, 0.0, full)
+    acc = 100.0 * ds.right(full).sum() / scored.sum()
+    return Dataset(folder.name, labels, truth, scored, float(acc), full)
 
 
 def run_one(ds: Dataset, policy: OverlapPolicy, method: str, seed: int) -> Run:
@@ -109,18 +117,24 @@ def run_one(ds: Dataset, policy: OverlapPolicy, method: str, seed: int) -> Run:
     right = ds.right(result.consensus.label)
     done = ds.scored & (result.status == DONE)
     review = ds.scored & (result.status == REVIEW)
-    first = aggregate(ds.labels.subset(rank < policy.min_overlap), method)
+    shown = ds.labels.subset(rank < policy.min_overlap)
+    first = aggregate(shown, method)
+    cap = np.minimum(ds.labels.labels_per_task(), policy.max_overlap)
+    first_conf = stop_confidence(shown, first, policy, cap=cap)
+    same = result.consensus.label == ds.full
     return Run(
         spent=result.spent,
         acc=100.0 * right.sum() / ds.scored.sum(),
         rounds=result.rounds,
         done_n=int(done.sum()),
         done_right=int((right & done).sum()),
+        done_same=int((same & done).sum()),
         review_n=int(review.sum()),
         review_right=int((right & review).sum()),
         exhausted_n=int((ds.scored & result.exhausted).sum()),
-        first_conf=first.confidence[ds.scored],
+        first_conf=first_conf[ds.scored],
         first_right=ds.right(first.label)[ds.scored],
+        first_same=(first.label == ds.full)[ds.scored],
     )
 
 
@@ -134,16 +148,36 @@ def _meets(ds: Dataset, runs: list[Run]) -> bool:
     return bool(share <= MAX_SHARE and loss <= MAX_LOSS)
 
 
-def headline(sets: list[Dataset], runs: dict[str, list[Run]], policy: OverlapPolicy) -> None:
+@dataclass(frozen=True)
+class Spec:
+    """A policy as given on the command line; max_overlap None: each dataset's largest pool."""
+
+    min_overlap: int
+    max_overlap: int | None
+    target: float
+    rule: str
+
+    def policy(self, ds: Dataset) -> OverlapPolicy:
+        """The policy for one dataset."""
+        top = self.max_overlap or int(ds.labels.labels_per_task().max())
+        return OverlapPolicy(self.min_overlap, max(top, self.min_overlap), self.target, self.rule)
+
+    @property
+    def max_text(self) -> str:
+        """max_overlap as given."""
+        return str(self.max_overlap) if self.max_overlap else "full"
+
+
+def headline(sets: list[Dataset], runs: dict[str, list[Run]], policy: Spec) -> None:
     """The main table: one row per dataset, means over seeds."""
     print(
-        f"\n### Dynamic overlap, min {policy.min_overlap}, max {policy.max_overlap},"
-        f" target confidence {policy.target_confidence:g}\n"
+        f"\n### Dynamic overlap, rule {policy.rule}, min {policy.min_overlap},"
+        f" max {policy.max_text}, target confidence {policy.target:g}\n"
     )
     print(
         "| dataset | labels/task min/mean | labels | spent (%) | acc all | acc dyn"
-        " | diff pts (min..max) | rounds | DONE n: acc % | REVIEW n: acc % | exhausted n"
-        " | target |"
+        " | diff pts (min..max) | rounds | DONE n: acc % / = all % | REVIEW n: acc %"
+        " | exhausted n | target |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for ds in sets:
@@ -162,55 +196,56 @@ def headline(sets: list[Dataset], runs: dict[str, list[Run]], policy: OverlapPol
             f" {spent:.0f} ({100.0 * spent / ds.labels.n:.1f}) | {ds.acc_all:.2f} | {acc:.2f} |"
             f" {acc - ds.acc_all:+.2f} ({min(diffs):+.2f}..{max(diffs):+.2f}) |"
             f" {np.mean([r.rounds for r in rs]):.1f} |"
-            f" {done_n / k:.0f}: {_pct(sum(r.done_right for r in rs), done_n)} |"
+            f" {done_n / k:.0f}: {_pct(sum(r.done_right for r in rs), done_n)}"
+            f" / {_pct(sum(r.done_same for r in rs), done_n)} |"
             f" {review_n / k:.1f}: {_pct(sum(r.review_right for r in rs), review_n)} |"
             f" {sum(r.exhausted_n for r in rs) / k:.1f} | {verdict} |"
         )
 
 
-def calibration(sets: list[Dataset], runs: dict[str, list[Run]], min_overlap: int) -> None:
-    """Accuracy per bin of Consensus.confidence after the first round."""
+def calibration(sets: list[Dataset], runs: dict[str, list[Run]], spec: Spec) -> None:
+    """Per bin of the stopping confidence after the first round: = all % and accuracy %."""
     edges = CALIBRATION_BINS
     names = [f"[{lo:g}, {hi:g}{']' if hi == 1.0 else ')'}" for lo, hi in itertools.pairwise(edges)]
     print(
-        f"\n### Calibration: `Consensus.confidence` with {min_overlap} labels per task;"
-        " cell = accuracy % (share of tasks %), all seeds\n"
+        f"\n### Calibration: rule {spec.rule} with {spec.min_overlap} labels per task;"
+        " cell = answer is the full-overlap one % / right on gold % (share of tasks %),"
+        " all seeds\n"
     )
     print("| dataset | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
-    pooled_conf: list[FloatArray] = []
-    pooled_right: list[BoolArray] = []
+    pooled: list[tuple[FloatArray, BoolArray, BoolArray]] = []
     for ds in [*sets, None]:
         if ds is None:
-            conf, right, name = np.concatenate(pooled_conf), np.concatenate(pooled_right), "all"
+            conf, same, right = (np.concatenate(parts) for parts in zip(*pooled, strict=True))
+            name = "all"
         else:
-            conf = np.concatenate([r.first_conf for r in runs[ds.name]])
-            right = np.concatenate([r.first_right for r in runs[ds.name]])
-            pooled_conf.append(conf)
-            pooled_right.append(right)
+            rs = runs[ds.name]
+            conf = np.concatenate([r.first_conf for r in rs])
+            same = np.concatenate([r.first_same for r in rs])
+            right = np.concatenate([r.first_right for r in rs])
+            pooled.append((conf, same, right))
             name = ds.name
         cells = []
         for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
             inside = (conf >= lo) & ((conf <= hi) if i == len(names) - 1 else (conf < hi))
             n = int(inside.sum())
-            acc = _pct(int(right[inside].sum()), n)
-            cells.append(f"{acc} ({_pct(n, len(conf))})")
+            cells.append(
+                f"{_pct(int(same[inside].sum()), n)} / {_pct(int(right[inside].sum()), n)}"
+                f" ({_pct(n, len(conf))})"
+            )
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-def sweep(
-    sets: list[Dataset],
-    grid: dict[tuple[int, float], dict[str, list[Run]]],
-    min_overlap: int,
-) -> None:
+def sweep(sets: list[Dataset], grid: dict[Spec, dict[str, list[Run]]]) -> None:
     """One row per (max, target): spent % and difference per dataset."""
     print(
-        f"\n### Sweep, min {min_overlap}: cell = labels spent % / diff pts"
+        "\n### Sweep: cell = labels spent % / diff pts"
         f" (target: <= {MAX_SHARE:g}% and >= -{MAX_LOSS:g})\n"
     )
-    print("| max | target | " + " | ".join(ds.name for ds in sets) + " | met |")
-    print("|---|---|" + "---|" * (len(sets) + 1))
-    for (max_overlap, target), runs in grid.items():
+    print("| rule | min | max | target | " + " | ".join(ds.name for ds in sets) + " | met |")
+    print("|---|---|---|---|" + "---|" * (len(sets) + 1))
+    for spec, runs in grid.items():
         cells = []
         met = 0
         for ds in sets:
@@ -220,11 +255,25 @@ def sweep(
             ok = _meets(ds, rs)
             met += ok
             cells.append(f"{share:.1f} / {diff:+.2f}{' ✓' if ok else ''}")
-        print(f"| {max_overlap} | {target:g} | " + " | ".join(cells) + f" | {met}/{len(sets)} |")
+        print(
+            f"| {spec.rule} | {spec.min_overlap} | {spec.max_text} | {spec.target:g} | "
+            + " | ".join(cells)
+            + f" | {met}/{len(sets)} |"
+        )
 
 
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _max(text: str) -> int | None:
+    """--max: a number, or "full" for each dataset's largest pool."""
+    if text.strip() == "full":
+        return None
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("max_overlap must be at least 1 or 'full'")
+    return value
 
 
 def main() -> int:
@@ -235,25 +284,36 @@ def main() -> int:
     )
     parser.add_argument("--data", type=Path, default=DATA, help="folder of datasets")
     parser.add_argument("--method", choices=METHODS, default="auto", help="consensus method")
-    parser.add_argument("--min", type=int, default=3, dest="min_overlap", help="min_overlap")
-    parser.add_argument("--max", type=int, default=10, dest="max_overlap", help="max_overlap")
-    parser.add_argument("--target", type=float, default=0.95, help="target_confidence")
+    parser.add_argument("--rule", choices=RULES, default="predictive", help="stopping rule")
+    parser.add_argument("--min", type=int, default=2, dest="min_overlap", help="min_overlap")
+    parser.add_argument(
+        "--max", type=_max, default=None, dest="max_overlap", help="max_overlap or 'full'"
+    )
+    parser.add_argument("--target", type=float, default=0.99, help="target_confidence")
     parser.add_argument("--seeds", type=int, default=5, help="random orders per dataset")
     parser.add_argument(
-        "--sweep", default="0.9,0.95,0.99,0.999,0.9999", help="targets to sweep ('' for none)"
+        "--sweep", default="0.9,0.95,0.98,0.99,0.995", help="targets to sweep ('' for none)"
     )
-    parser.add_argument("--sweep-max", default="10,20", help="max_overlap values to sweep")
+    parser.add_argument("--sweep-max", default="full", help="max_overlap values to sweep")
+    parser.add_argument("--sweep-min", default="2,3", help="min_overlap values to sweep")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     try:
-        policy = OverlapPolicy(args.min_overlap, args.max_overlap, args.target)
-        grid_policies = [
-            OverlapPolicy(args.min_overlap, int(m), t)
-            for m in _floats(args.sweep_max)
+        spec = Spec(args.min_overlap, args.max_overlap, args.target, args.rule)
+        grid_specs = [
+            Spec(int(lo), _max(m), t, args.rule)
+            for lo in _floats(args.sweep_min)
+            for m in args.sweep_max.split(",")
+            if m.strip()
             for t in _floats(args.sweep)
         ]
-    except ValueError as exc:
+        # every policy must be valid for a pool of 1 label as well as the largest
+        for sp in [spec, *grid_specs]:
+            OverlapPolicy(
+                sp.min_overlap, max(sp.max_overlap or 1, sp.min_overlap), sp.target, sp.rule
+            )
+    except (ValueError, argparse.ArgumentTypeError) as exc:
         parser.error(str(exc))
     print("$ python -m bench.bench_overlap " + shlex.join(sys.argv[1:]))
     print(
@@ -266,21 +326,21 @@ def main() -> int:
         return 1
     started = time.perf_counter()
     sets = [load(f, args.method) for f in folders]
-    cache: dict[OverlapPolicy, dict[str, list[Run]]] = {}
+    cache: dict[Spec, dict[str, list[Run]]] = {}
 
-    def runs_for(p: OverlapPolicy) -> dict[str, list[Run]]:
-        if p not in cache:
-            cache[p] = {
-                ds.name: [run_one(ds, p, args.method, s) for s in range(args.seeds)] for ds in sets
+    def runs_for(sp: Spec) -> dict[str, list[Run]]:
+        if sp not in cache:
+            cache[sp] = {
+                ds.name: [run_one(ds, sp.policy(ds), args.method, s) for s in range(args.seeds)]
+                for ds in sets
             }
-        return cache[p]
+        return cache[sp]
 
-    main_runs = runs_for(policy)
-    headline(sets, main_runs, policy)
-    calibration(sets, main_runs, policy.min_overlap)
-    if grid_policies:
-        grid = {(p.max_overlap, p.target_confidence): runs_for(p) for p in grid_policies}
-        sweep(sets, grid, args.min_overlap)
+    main_runs = runs_for(spec)
+    headline(sets, main_runs, spec)
+    calibration(sets, main_runs, spec)
+    if grid_specs:
+        sweep(sets, {sp: runs_for(sp) for sp in grid_specs})
     qualifying = [ds for ds in sets if int(ds.labels.labels_per_task().min()) >= MIN_POOL]
     met = [ds.name for ds in qualifying if _meets(ds, main_runs[ds.name])]
     print(

@@ -55,6 +55,7 @@ def _settings(spec: Any) -> CheckSettings:
         min_overlap=spec.overlap,
         max_overlap=q.max_overlap or spec.overlap,
         target_confidence=q.target_confidence,
+        stop_rule=q.stop_rule,
         rules=Rules(**q.rules.model_dump()),
     )
 

@@ -108,7 +108,10 @@ class QualitySpec(BaseModel):
     dynamic_overlap: bool = True
     # The project's `overlap` is the minimum; default: overlap + 2.
     max_overlap: int | None = Field(default=None, ge=1, le=50)
-    target_confidence: float = Field(default=0.9, gt=0.0, le=1.0)
+    # stop_rule "predictive": P(the labels still to come up to max_overlap would not change
+    # the answer); "posterior": the consensus model's own (overconfident) posterior.
+    target_confidence: float = Field(default=0.99, gt=0.0, le=1.0)
+    stop_rule: str = "predictive"  # one of quality.overlap.RULES
     gold_rate: float = Field(default=0.1, ge=0.0, le=1.0)  # share of cards that are gold
     gold_feedback: bool = True  # show the right answer and the guide after a missed gold task
     exam_size: int = Field(default=0, ge=0, le=100)  # gold tasks a new worker answers first
@@ -126,6 +129,15 @@ class QualitySpec(BaseModel):
 
         if value not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}")
+        return value
+
+    @field_validator("stop_rule")
+    @classmethod
+    def _stop_rule(cls, value: str) -> str:
+        from quality.overlap import RULES  # pure numpy; imported late to keep config light
+
+        if value not in RULES:
+            raise ValueError(f"stop_rule must be one of {', '.join(RULES)}")
         return value
 
 

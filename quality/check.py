@@ -9,9 +9,11 @@ Per sample the status codes are those of storage: 0 open (wants labels), 1 done,
 - Consensus: `aggregate` over the labels of workers not excluded (suspended), with gold
   answers and reviewer decisions as known answers (they win, and teach the model about
   the workers who labeled them).
-- Dynamic overlap (`OverlapPolicy`): a sample is done when its confidence reaches the target
-  with at least the minimum overlap; otherwise it asks for one more label, up to the maximum;
-  at the maximum without the target it goes to review. Without dynamic overlap a sample is
+- Dynamic overlap (`OverlapPolicy`): a sample is done when its stopping confidence
+  (`quality.overlap.stop_confidence`, by default the probability that the labels still to
+  come up to the maximum would not change its answer) reaches the target with at least the
+  minimum overlap; otherwise it asks for one more label, up to the maximum; at the maximum
+  without the target it goes to review. Without dynamic overlap a sample is
   done when it has its fixed number of labels, and nothing goes to review.
 - Gold (control) samples are never re-targeted: they are served by the gold rate, not the
   pick index.
@@ -33,7 +35,7 @@ from quality.agreement import (
     worker_agreement,
 )
 from quality.labels import Labels
-from quality.overlap import DONE, MORE, REVIEW, OverlapPolicy, decide, wanted
+from quality.overlap import DONE, MORE, REVIEW, OverlapPolicy, decide, stop_confidence, wanted
 from quality.workers import Finding, Rules, evaluate
 
 IntArray = npt.NDArray[np.int64]
@@ -71,7 +73,8 @@ class CheckSettings:
     dynamic: bool = True
     min_overlap: int = 3
     max_overlap: int = 5
-    target_confidence: float = 0.9
+    target_confidence: float = 0.99
+    stop_rule: str = "predictive"  # quality.overlap.RULES
     rules: Rules = field(default_factory=Rules)
 
 
@@ -109,9 +112,13 @@ def run_check(inp: CheckInput, settings: CheckSettings) -> CheckResult:
     live = ~inp.gold & (inp.status != REVIEWED)
     if settings.dynamic:
         policy = OverlapPolicy(
-            settings.min_overlap, settings.max_overlap, settings.target_confidence
+            settings.min_overlap,
+            settings.max_overlap,
+            settings.target_confidence,
+            settings.stop_rule,
         )
-        decision = decide(n_labels, consensus.confidence, policy)
+        confidence = stop_confidence(labels, consensus, policy, known=known >= 0)
+        decision = decide(n_labels, confidence, policy)
         want = wanted(n_labels, decision, policy)
         new_status = np.select(
             [decision == DONE, decision == REVIEW, decision == MORE],

@@ -1,8 +1,19 @@
-"""Dynamic overlap: ask for more labels only where the consensus is not yet confident (pure).
+"""Dynamic overlap: ask for more labels only where the consensus is not yet settled (pure).
 
 Every task gets at least `min_overlap` labels. After that a task is done as soon as its
-consensus confidence reaches `target_confidence`; a task that reaches `max_overlap` labels
-without getting there goes to a person for review instead of to more workers.
+confidence (`stop_confidence`) reaches `target_confidence`; a task that reaches `max_overlap`
+labels without getting there goes to a person for review instead of to more workers.
+
+Which confidence, `OverlapPolicy.rule`:
+
+- "predictive" (default): the probability that the labels still to come, up to max_overlap,
+  would not change the answer (`quality.stopping`, a Dirichlet-multinomial model of the
+  project's own votes, no gold needed). Calibrated, so stopping at target t loses at most
+  about (1 - t) of the accuracy the full overlap would give: 0.99 for "within 1 point". At
+  max_overlap nothing is to come: a task is done when its answer has the most votes, and goes
+  to review on a tie or when the consensus model overrules the majority.
+- "posterior": the consensus method's own posterior of its answer (the rule before; with few
+  labels per task it is overconfident, see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -12,7 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from quality.labels import IntArray
+from quality.aggregate import Consensus
+from quality.labels import BoolArray, FloatArray, IntArray, Labels
+from quality.stopping import fit_prior, predictive_confidence
+
+RULES: tuple[str, ...] = ("predictive", "posterior")
 
 MORE = 0  # ask for more labels
 DONE = 1  # confident enough, with at least min_overlap labels
@@ -25,7 +40,8 @@ class OverlapPolicy:
 
     min_overlap: int = 3
     max_overlap: int = 5
-    target_confidence: float = 0.9
+    target_confidence: float = 0.99
+    rule: str = "predictive"  # one of RULES: what `stop_confidence` measures
 
     def __post_init__(self) -> None:
         if self.min_overlap < 1:
@@ -38,8 +54,36 @@ class OverlapPolicy:
         if not 0.0 < self.target_confidence <= 1.0:
             raise ValueError(
                 "target_confidence must be above 0 and at most 1"
-                f" (got {self.target_confidence}), e.g. 0.9"
+                f" (got {self.target_confidence}), e.g. 0.99"
             )
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)} (got {self.rule!r})")
+
+
+def stop_confidence(
+    labels: Labels,
+    consensus: Consensus,
+    policy: OverlapPolicy,
+    *,
+    known: BoolArray | None = None,
+    cap: IntArray | None = None,
+) -> FloatArray:
+    """Per task: the confidence `decide` compares with the target, as `policy.rule` says.
+
+    `labels` are those behind `consensus`; `known` (n_tasks,) marks tasks whose answer is known
+    (gold, a reviewer's decision): confidence 1. `cap` (n_tasks,): the most labels each task can
+    get, default max_overlap (a replay passes each task's pool when it is smaller).
+    """
+    if policy.rule == "posterior":
+        return consensus.confidence
+    counts = labels.counts()
+    n = labels.labels_per_task()
+    top = np.full(labels.n_tasks, policy.max_overlap, dtype=np.int64) if cap is None else cap
+    remaining = np.maximum(np.asarray(top, dtype=np.int64) - n, 0)
+    conf = predictive_confidence(counts, consensus.label, remaining, fit_prior(counts))
+    if known is not None:
+        conf[np.asarray(known, dtype=np.bool_)] = 1.0
+    return conf
 
 
 def decide(n_labels: npt.ArrayLike, confidence: npt.ArrayLike, policy: OverlapPolicy) -> IntArray:

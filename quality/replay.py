@@ -1,15 +1,17 @@
 """Replay finished crowd labels under dynamic overlap: which labels would a policy have bought?
 
-A dataset where every task already has its full pool of labels is replayed as if the labels
-arrived one at a time. Each task's labels come in a fixed random order (`random_order`); every
-task starts with `policy.min_overlap` of them revealed. Then, round after round, all revealed
-labels are aggregated together (`quality.aggregate.aggregate`), `quality.overlap.decide` gives
-each task MORE, DONE or REVIEW, and every MORE task whose pool still holds an unrevealed label
-gets one more. The replay stops when no task can get more: it is DONE, in REVIEW, or its pool
-is exhausted (it would have asked for another label that the dataset does not have).
+A dataset where every task already has its full pool of labels is replayed as if the labels arrived
+one at a time. Each task's labels come in a fixed random order (`random_order`); every task starts
+with `policy.min_overlap` of them revealed. Then, round after round, all revealed labels are
+aggregated together (`quality.aggregate.aggregate`), `quality.overlap.decide` gives each task MORE,
+DONE or REVIEW on `quality.overlap.stop_confidence`, and every MORE task whose pool still holds an
+unrevealed label gets one more. The replay stops when no task can get more: it is DONE, in REVIEW,
+or its pool is exhausted (it would have asked for another label that the dataset does not have).
 
-This is what the product does with `decide` and `Consensus.confidence`, except that here every
-MORE task gets its next label in the same round; real workers answer in any order.
+This is what the product does (`quality.check.run_check`: `stop_confidence`, then `decide`),
+except that here every MORE task gets its next label in the same round (real workers answer in
+any order), and a task's cap is the smaller of max_overlap and its pool: the predictive rule
+asks whether the labels the task can still get would change its answer.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from quality.aggregate import Consensus, aggregate
 from quality.labels import BoolArray, IntArray, Labels
-from quality.overlap import MORE, OverlapPolicy, decide
+from quality.overlap import MORE, OverlapPolicy, decide, stop_confidence
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,13 @@ def replay(labels: Labels, rank: IntArray, policy: OverlapPolicy, method: str = 
     if labels.n and len(np.unique(labels.task * (int(pool.max()) + 1) + rank)) != labels.n:
         raise ValueError("rank must not give two labels of one task the same position")
     revealed = np.minimum(pool, policy.min_overlap)
+    cap = np.minimum(pool, policy.max_overlap)
     rounds = 0
     while True:
         rounds += 1
         shown = labels.subset(rank < revealed[labels.task])
         consensus = aggregate(shown, method)
-        status = decide(revealed, consensus.confidence, policy)
+        status = decide(revealed, stop_confidence(shown, consensus, policy, cap=cap), policy)
         more = status == MORE
         grow = more & (revealed < pool)
         if not grow.any():

@@ -5,8 +5,10 @@ import numpy as np
 from quality.check import FINISHED, IN_REVIEW, OPEN, REVIEWED, CheckInput, CheckSettings, run_check
 from quality.workers import Rules
 
-# Majority vote keeps the expected confidences hand-computable (2 of 3 agree: 0.67).
-MV = CheckSettings(method="mv", min_overlap=2, max_overlap=3, target_confidence=0.9)
+# Majority vote and the posterior rule keep the confidences hand-computable (2 of 3: 0.67).
+MV = CheckSettings(
+    method="mv", min_overlap=2, max_overlap=3, target_confidence=0.9, stop_rule="posterior"
+)
 
 
 def make_input(
@@ -106,7 +108,7 @@ def test_gold_samples_keep_status_and_target() -> None:
 def test_excluded_worker_is_left_out_of_consensus() -> None:
     # Only worker 2 disagrees on task 0.
     rows = [(0, 0, 1), (0, 1, 1), (0, 2, 0)]
-    settings = CheckSettings(method="mv", min_overlap=2, max_overlap=5)
+    settings = CheckSettings(method="mv", min_overlap=2, max_overlap=5, stop_rule="posterior")
     kept = run_check(make_input(rows, n_tasks=1, n_workers=3), settings)
     assert kept.status.tolist() == [OPEN]  # 2 of 3: 0.67 < 0.9, below max
     assert kept.target.tolist() == [4]
