@@ -62,7 +62,6 @@ U64 = npt.NDArray[np.uint64]
 BoolArray = npt.NDArray[np.bool_]
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
-UInt = npt.NDArray[np.uint32] | npt.NDArray[np.uint64]
 
 _SHINGLE_MULT = np.uint64(0x100000001B3)
 _MIX_MULT = np.uint64(0xFF51AFD7ED558CCD)
@@ -101,54 +100,56 @@ def _mix(h: U64) -> U64:
 
 
 class SortedRuns:
-    """A growing map from integer keys to the first row added with them, in sorted runs.
+    """A growing map from 32-bit keys to the first (smallest) row added with them.
 
-    New keys arrive in batches; each batch becomes a sorted run and runs of similar size are
-    merged (a log-structured merge), so lookups are a binary search in O(log n) runs and
-    memory is the keys and rows themselves (no hash-table slack, no Python objects).
+    Each entry is one ``uint64``: the key in the high 32 bits, the row in the low 32, so a
+    run sorts (and merges) as plain integers, in place, with no index array; equal keys sort
+    by row, so the first entry of a key is its earliest row. New keys arrive in batches; each
+    batch becomes a sorted run and runs of similar size are merged (a log-structured merge),
+    so lookups are a binary search in O(log n) runs and memory is 8 bytes per key.
     """
 
-    def __init__(self, dtype: type[np.uint32] | type[np.uint64] = np.uint64) -> None:
-        """An empty map whose keys have the given unsigned dtype."""
-        self._dtype = dtype
-        self._keys: list[UInt] = []
-        self._rows: list[npt.NDArray[np.int32]] = []
+    def __init__(self) -> None:
+        """An empty map."""
+        self._runs: list[U64] = []
 
     def __len__(self) -> int:
         """How many keys are stored."""
-        return sum(len(k) for k in self._keys)
+        return sum(len(r) for r in self._runs)
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
-        return sum(k.nbytes + r.nbytes for k, r in zip(self._keys, self._rows, strict=True))
+        return sum(r.nbytes for r in self._runs)
 
-    def find(self, keys: UInt) -> I64:
-        """For each key, the row stored with it, or -1 (the earliest run wins)."""
+    def find(self, keys: U32) -> I64:
+        """For each key, the earliest row stored with it, or -1."""
         found = np.full(len(keys), -1, dtype=np.int64)
-        for run_keys, run_rows in zip(self._keys, self._rows, strict=True):
-            at = np.searchsorted(run_keys, keys)
-            inside = at < len(run_keys)
+        probe = keys.astype(np.uint64) << np.uint64(32)
+        for run in self._runs:
+            at = np.searchsorted(run, probe)
+            inside = at < len(run)
+            entry = run[at[inside]]
             hit = np.zeros(len(keys), dtype=bool)
-            hit[inside] = run_keys[at[inside]] == keys[inside]
-            hit &= found < 0
-            found[hit] = run_rows[at[hit]]
+            hit[inside] = (entry >> np.uint64(32)) == (probe[inside] >> np.uint64(32))
+            rows = np.zeros(len(keys), dtype=np.int64)
+            rows[inside] = (entry & np.uint64(0xFFFFFFFF)).astype(np.int64)
+            better = hit & ((found < 0) | (rows < found))
+            found[better] = rows[better]
         return found
 
-    def add(self, keys: UInt, rows: I64) -> None:
-        """Store keys not stored yet (the caller checks with `find`), each with its row."""
+    def add(self, keys: U32, rows: I64) -> None:
+        """Store keys with their rows (0 <= row < 2**32; the caller checks with `find`)."""
         if not len(keys):
             return
-        order = np.argsort(keys, kind="stable")
-        self._keys.append(keys[order].astype(self._dtype, copy=False))  # type: ignore[arg-type]
-        self._rows.append(rows[order].astype(np.int32))
-        while len(self._keys) > 1 and len(self._keys[-2]) <= 2 * len(self._keys[-1]):
-            k2, r2 = self._keys.pop(), self._rows.pop()
-            k1, r1 = self._keys.pop(), self._rows.pop()
-            merged: UInt = np.concatenate([k1, k2])
-            order = np.argsort(merged, kind="stable")  # equal keys: the older run first
-            self._keys.append(merged[order])
-            self._rows.append(np.concatenate([r1, r2])[order])
+        run = (keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)
+        run.sort()
+        self._runs.append(run)
+        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
+            last = self._runs.pop()
+            merged = np.concatenate([self._runs.pop(), last])
+            merged.sort()
+            self._runs.append(merged)
 
 
 def key64(hex_digest: str) -> int:
@@ -215,7 +216,7 @@ class KeySet:
         return out
 
 
-def _first_equal(keys: UInt, rows: I64) -> I64:
+def _first_equal(keys: U32, rows: I64) -> I64:
     """Per position, the row of the first equal key earlier in the batch, else -1."""
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     first_pos = first[inverse.reshape(-1)]
@@ -247,7 +248,7 @@ class NearDuplicates:
         self._salt = rng.integers(1, 1 << 63, dtype=np.uint64)
         self._band_mult = rng.integers(1, 1 << 63, size=(self.bands, self.rows), dtype=np.uint64)
         self._band_mult |= np.uint64(1)
-        self._index = [SortedRuns(np.uint32) for _ in range(self.bands)]
+        self._index = [SortedRuns() for _ in range(self.bands)]
         # Row i's low bytes live at offset i * bins; the file is gone once closed.
         self._signatures = tempfile.TemporaryFile(prefix="labelgram-near-")  # noqa: SIM115
         # Closed (and so deleted) by close(), or when the index is garbage-collected.

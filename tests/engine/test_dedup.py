@@ -17,12 +17,12 @@ def texts(n: int, seed: int = 7) -> list[str]:
 
 
 def test_sorted_runs_find_the_first_row_of_each_key_across_merges() -> None:
-    runs = SortedRuns(np.uint64)
+    runs = SortedRuns()
     rng = np.random.default_rng(1)
     truth: dict[int, int] = {}
     row = 0
     for _ in range(40):
-        keys = rng.integers(0, 5000, size=100, dtype=np.uint64)
+        keys = rng.integers(0, 5000, size=100, dtype=np.uint32)
         found = runs.find(keys)
         for k, f in zip(keys.tolist(), found.tolist(), strict=True):
             assert f == truth.get(k, -1)
@@ -31,10 +31,11 @@ def test_sorted_runs_find_the_first_row_of_each_key_across_merges() -> None:
             if k not in truth and k not in new:
                 new[k] = row
             row += 1
-        runs.add(np.array(list(new), dtype=np.uint64), np.array(list(new.values())))
+        runs.add(np.array(list(new), dtype=np.uint32), np.array(list(new.values())))
         truth.update(new)
     assert len(runs) == len(truth)
-    assert len(runs._keys) <= 12  # merged: logarithmically many runs
+    assert runs.nbytes == 8 * len(truth)
+    assert len(runs._runs) <= 12  # merged: logarithmically many runs
 
 
 def test_key_set_finds_duplicates_within_and_across_batches() -> None:
