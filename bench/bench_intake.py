@@ -15,6 +15,12 @@ own and nothing is shared between variants:
 - import, near off: the same with `[cleaning] near_duplicates = "off"`: the cost of MinHash
 - pipeline only: `engine.pipeline.run` consumed without a database: the cost of the database
 - pandas: the reference above
+- storage floor: no reading, cleaning or checking at all: the kept rows, built as the
+  parameter tuples the import binds (content keys included) before the clock starts, stored
+  with one `executemany` into a fresh database in one transaction. Twice: as the import stores
+  them (the real `samples` table and indexes, WAL, synchronous=NORMAL) and as no import may
+  (secondary indexes dropped, journal and fsync off: nothing survives a crash). This is what
+  SQLite alone costs for the file, the part no reader or cleaner can make faster.
 
 rows/s is the file's data rows over the seconds of the measured call (imports, database
 creation and the project are set up before the clock starts). The data (deterministic in
@@ -78,6 +84,7 @@ PROFILE_TOP = 15
 ROOT = Path(__file__).resolve().parents[1]
 
 IMPORT, IMPORT_OFF, PIPELINE, PANDAS = "import", "import, near off", "pipeline only", "pandas"
+FLOOR, FLOOR_UNSAFE = "storage floor", "floor, unsafe"
 
 _EN_TEXT = (
     "the delivery was fast and the package arrived in perfect condition but the box was "
@@ -337,6 +344,70 @@ def _pandas(path: Path) -> dict[str, Any]:
     }
 
 
+def _floor_rows(path: Path) -> list[tuple[Any, ...]]:
+    """The parameter tuples the import would bind for the file's rows (no cleaning)."""
+    import hashlib
+
+    rows: list[tuple[Any, ...]] = []
+    seen: set[str] = set()
+    now = time.time()
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for record in reader:
+            if len(record) != 3 or record[0] in seen:
+                continue
+            seen.add(record[0])
+            key = hashlib.blake2b(record[1].encode(), digest_size=16).hexdigest()
+            text, gold = record[1], record[2]
+            rows.append((1, record[0], "text", text, None, gold, 3, 3, now, key, 1, None, 0))
+    return rows
+
+
+def _floor(path: Path, db: Path, unsafe: bool) -> dict[str, Any]:
+    from storage.repository import Repository
+
+    async def create() -> None:
+        async with Repository(db) as repo:
+            await repo.create_project(make_spec())
+
+    asyncio.run(create())
+    rows = _floor_rows(path)
+    con = sqlite3.connect(db, isolation_level=None)
+    try:
+        if unsafe:
+            for (name,) in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'samples'"
+                " AND sql IS NOT NULL"
+            ).fetchall():
+                con.execute(f"DROP INDEX {name}")
+            con.execute("PRAGMA journal_mode = OFF")
+            con.execute("PRAGMA synchronous = OFF")
+        else:
+            con.execute("PRAGMA synchronous = NORMAL")
+        rss0, cpu0 = _status_mb("VmRSS"), _cpu_s()
+        t0 = time.perf_counter()
+        con.execute("BEGIN")
+        con.executemany(
+            "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target, need,"
+            " created_at, content_key, import_id, meta, gold)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        con.execute("COMMIT")
+        seconds = time.perf_counter() - t0
+        cpu = _cpu_s() - cpu0
+    finally:
+        con.close()
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "start_mb": rss0,
+        "peak_mb": _status_mb("VmHWM"),
+        "stored_rows": len(rows),
+    }
+
+
 def _profile(path: Path) -> dict[str, Any]:
     from engine.pipeline import Report, run
 
@@ -361,6 +432,8 @@ def child(argv: list[str]) -> int:
         result = _pipeline(path)
     elif mode == "pandas":
         result = _pandas(path)
+    elif mode == "floor":
+        result = _floor(path, Path(argv[2]), argv[3] == "unsafe")
     elif mode == "profile":
         result = _profile(path)
     else:
@@ -428,7 +501,7 @@ def _print_table(results: dict[str, dict[str, Any]], rows: int) -> tuple[bool | 
         ratio = rate / base_rate if base_rate else None
         speed_ok = None if ratio is None else ratio >= SPEED_TARGET
         rss_ok = r["peak_mb"] < RSS_TARGET_MB
-        ours = name != PANDAS
+        ours = name not in (PANDAS, FLOOR, FLOOR_UNSAFE)  # floors hold every row in memory
         print(
             f"{name:<18}{rate:>10,.0f}{r['seconds']:>9.2f}{r['cpu_s']:>8.2f}"
             f"{r['start_mb']:>11.0f} MB{r['peak_mb']:>7.0f} MB"
@@ -485,6 +558,22 @@ def _print_breakdown(results: dict[str, dict[str, Any]]) -> None:
         print(f"          {what:<44}{seconds:8.2f} s {seconds / total:5.0%}")
 
 
+def _print_floor(results: dict[str, dict[str, Any]]) -> None:
+    """How SQLite alone compares with pandas' whole run."""
+    base = results.get(PANDAS, {})
+    if "seconds" not in base:
+        return
+    print()
+    for name in (FLOOR, FLOOR_UNSAFE):
+        r = results.get(name, {})
+        if "seconds" in r:
+            print(
+                f"floor     {name}: storing {r['stored_rows']:,} prebuilt rows takes"
+                f" {r['seconds']:.2f} s = {r['seconds'] / base['seconds']:.2f} x pandas'"
+                " whole read + dedupe"
+            )
+
+
 def run_bench(args: argparse.Namespace, tmp: Path) -> int:
     """Generate the file, run every variant in its own process, print the figures."""
     print(f"command   {shlex.join(sys.orig_argv)}")
@@ -510,6 +599,9 @@ def run_bench(args: argparse.Namespace, tmp: Path) -> int:
         (IMPORT_OFF, ("import", str(data.path), str(tmp / "off.db"), "off")),
         (PIPELINE, ("pipeline", str(data.path))),
     ]
+    if not args.skip_floor:
+        plan.append((FLOOR, ("floor", str(data.path), str(tmp / "floor.db"), "safe")))
+        plan.append((FLOOR_UNSAFE, ("floor", str(data.path), str(tmp / "unsafe.db"), "unsafe")))
     if not args.skip_pandas:
         plan.append((PANDAS, ("pandas", str(data.path))))
     for name, child_args in plan:
@@ -530,6 +622,7 @@ def run_bench(args: argparse.Namespace, tmp: Path) -> int:
     speed_ok, rss_ok = _print_table(results, data.rows)
     consistent = _print_counts(results, data)
     _print_breakdown(results)
+    _print_floor(results)
     print()
     print(
         f"target    import, project defaults: speed ratio >= {SPEED_TARGET:.1f}:"
@@ -563,6 +656,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="the data generator's seed")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and its files")
     parser.add_argument("--skip-pandas", action="store_true", help="no pandas baseline")
+    parser.add_argument(
+        "--skip-floor", action="store_true", help="no storage-floor variants (SQLite alone)"
+    )
     args = parser.parse_args()
     if args.rows < 100:
         parser.error("--rows must be at least 100")
