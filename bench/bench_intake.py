@@ -11,7 +11,9 @@ its end; it includes the interpreter and the imports, shown apart as "RSS at sta
 own and nothing is shared between variants:
 
 - import: `bot.importing.import_file` into a fresh SQLite database, project defaults
-  (near-duplicates flagged); this is the row the targets are judged on
+  (near-duplicates flagged); this is the row the targets are judged on. Meanwhile a task
+  makes an empty write transaction every 50 ms, as labeling would: the counts line shows how
+  long those writes waited for the import (p99 and max)
 - import, near off: the same with `[cleaning] near_duplicates = "off"`: the cost of MinHash
 - pipeline only: `engine.pipeline.run` consumed without a database: the cost of the database
 - pandas: the reference above
@@ -276,10 +278,25 @@ async def _import(path: Path, db: Path, near: str) -> dict[str, Any]:
 
     async with Repository(db) as repo:
         project = await repo.create_project(make_spec(near))
+        waits: list[float] = []
+        done = asyncio.Event()
+
+        async def writer() -> None:
+            # A labeler's write every 50 ms: how long does it wait for the import?
+            while not done.is_set():
+                t = time.perf_counter()
+                async with repo.transaction():
+                    pass
+                waits.append(time.perf_counter() - t)
+                await asyncio.sleep(0.05)
+
         rss0, cpu0 = _status_mb("VmRSS"), _cpu_s()
         t0 = time.perf_counter()
+        probe = asyncio.create_task(writer())
         report = await import_file(repo, project.id, path)
         seconds = time.perf_counter() - t0
+        done.set()
+        await probe
         cpu = _cpu_s() - cpu0
     peak = _status_mb("VmHWM")
     con = sqlite3.connect(db)
@@ -297,6 +314,9 @@ async def _import(path: Path, db: Path, near: str) -> dict[str, Any]:
         "peak_mb": peak,
         "stored": stored,
         "db_mb": db_mb,
+        "writes": len(waits),
+        "write_wait_max": max(waits, default=0.0),
+        "write_wait_p99": sorted(waits)[int(0.99 * (len(waits) - 1))] if waits else 0.0,
         **_report_dict(report),
     }
 
@@ -532,6 +552,10 @@ def _print_counts(results: dict[str, dict[str, Any]], data: Data) -> bool:
             line += " (no database: exact duplicates beyond the in-memory window stay)"
         if "stored" in r:
             line += f"; stored {r['stored']:,} ({r['db_mb']:,.0f} MB database + WAL)"
+            line += (
+                f"; a write every 50 ms meanwhile ({r['writes']:,}) waited p99"
+                f" {r['write_wait_p99'] * 1000:,.0f} ms, max {r['write_wait_max'] * 1000:,.0f} ms"
+            )
             if r["stored"] != r["kept"]:
                 line += "  <- MISMATCH: the database does not hold what the report kept"
                 consistent = False

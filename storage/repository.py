@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -158,6 +160,7 @@ class Repository:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._import_lock = asyncio.Lock()  # one import at a time (see import_session)
         self._options: dict[int, tuple[Option, ...]] = {}
         self._projects: dict[int, Project] = {}
         self._specs: dict[int, ProjectSpec] = {}
@@ -189,6 +192,7 @@ class Repository:
             await self._db.execute(f"PRAGMA wal_autocheckpoint = {_AUTOCHECKPOINT_PAGES}")
             await self._migrate()
             if self.path != Path(":memory:"):
+                _remove_abandoned_stages(self.path)
                 self._checkpointer = await aiosqlite.connect(self.path)
                 await self._checkpointer.execute("PRAGMA busy_timeout = 5000")
         except sqlite3.Error as exc:
@@ -390,7 +394,7 @@ class Repository:
         keys = {o.key for o in await self.options(project_id)}
         now = time.time()
         added = seen = 0
-        async with self.transaction() as db:
+        async with self._import_lock, self.transaction() as db:
             batch: list[tuple[Any, ...]] = []
             for s in samples:
                 if s.kind not in SAMPLE_KINDS:
@@ -434,60 +438,119 @@ class Repository:
         actor: int | None = None,
         duplicates: bool = True,
     ) -> AsyncIterator[ImportSession]:
-        """One import as one transaction: batches go in through the session, then its report.
+        """One import, all or nothing: batches go in through the session, then its report.
 
         duplicates: drop samples whose content key is already in the project or earlier in
         this import (the exact-duplicate rule); when False only the ids must be new.
-        Leaving the block with an exception (or Ctrl-C) rolls everything back.
+
+        The batches are staged in a scratch database of their own (no indexes, no journal:
+        nothing in it matters until it is published), so the import holds no lock while it
+        reads and cleans and labeling goes on meanwhile. Leaving the block normally
+        publishes it: one transaction copies the staged rows into `samples` and records the
+        import. Leaving it with an exception (or Ctrl-C, or a crash) publishes nothing; the
+        scratch file is deleted (a crash's leftover at the next `open`). One import runs at
+        a time per repository, so the duplicate checks see every sample added before.
         """
         project = await self.get_project(project_id)
         keys = frozenset(o.key for o in await self.options(project_id))
         spec = await self.project_spec(project_id)
-        async with self.transaction() as db:
-            existing = None
-            if duplicates:
-                existing = [
-                    r[0]
-                    for r in await db.execute_fetchall(
-                        "SELECT content_key FROM samples"
-                        " WHERE project_id = ? AND content_key IS NOT NULL",
-                        (project_id,),
+        async with self._import_lock:
+            rows = await self.db.execute_fetchall(
+                "SELECT ext_id, content_key FROM samples WHERE project_id = ?", (project_id,)
+            )
+            ids = [r[0] for r in rows]
+            existing = [r[1] for r in rows if r[1] is not None] if duplicates else None
+            del rows
+            stage_path = self._stage_path()
+            stage = await aiosqlite.connect(stage_path, isolation_level=None)
+            try:
+                await stage.execute("PRAGMA journal_mode = OFF")
+                await stage.execute("PRAGMA synchronous = OFF")
+                await stage.execute(f"CREATE TABLE staged ({_STAGED_COLUMNS})")
+                session = ImportSession(
+                    stage,
+                    project,
+                    keys,
+                    ids,
+                    gold=spec.quality.gold_rate > 0,
+                    existing=existing,
+                )
+                del ids, existing
+                yield session
+                await stage.close()
+                await self._publish(session, stage_path, source, actor)
+            finally:
+                await stage.close()
+                stage_path.unlink(missing_ok=True)
+
+    def _stage_path(self) -> Path:
+        """A new scratch file for an import, next to the database (same disk)."""
+        folder = None if self.path == Path(":memory:") else self.path.parent
+        prefix = f"{self.path.name}.import-" if folder is not None else "labelgram-import-"
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+        os.close(handle)
+        Path(name).unlink()  # SQLite creates it; mkstemp only chose a free name
+        return Path(name)
+
+    async def _publish(
+        self, session: ImportSession, stage_path: Path, source: str, actor: int | None
+    ) -> None:
+        """Copy the staged rows into samples and record the import, in one transaction."""
+        project_id, db = session.project_id, self.db
+        async with self._lock:
+            await db.execute("ATTACH DATABASE ? AS stage", (str(stage_path),))
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    now = time.time()
+                    cur = await db.execute(
+                        "INSERT INTO imports (project_id, at, actor, source, rows_read, added,"
+                        " dropped, seconds, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            project_id,
+                            now,
+                            actor,
+                            source,
+                            session.rows_read,
+                            session.added,
+                            session.dropped,
+                            session.seconds,
+                            json.dumps(session.report, ensure_ascii=False),
+                        ),
                     )
-                ]
-            cur = await db.execute(
-                "INSERT INTO imports (project_id, at, actor, source) VALUES (?, ?, ?, ?)",
-                (project_id, time.time(), actor, source),
-            )
-            assert cur.lastrowid is not None
-            session = ImportSession(
-                db,
-                project,
-                keys,
-                cur.lastrowid,
-                gold=spec.quality.gold_rate > 0,
-                existing=existing,
-            )
-            yield session
-            await db.execute(
-                "UPDATE imports SET rows_read = ?, added = ?, dropped = ?, seconds = ?,"
-                " report = ? WHERE id = ?",
-                (
-                    session.rows_read,
-                    session.added,
-                    session.dropped,
-                    session.seconds,
-                    json.dumps(session.report, ensure_ascii=False),
-                    session.import_id,
-                ),
-            )
-            await _event(
-                db,
-                "samples.imported",
-                actor,
-                project_id,
-                {"import": session.import_id, "added": session.added, "source": source},
-                None,
-            )
+                    import_id = cur.lastrowid
+                    assert import_id is not None
+                    before = db.total_changes
+                    # WHERE true: SQLite needs it before ON CONFLICT in an INSERT ... SELECT.
+                    await db.execute(
+                        "INSERT INTO samples (project_id, ext_id, kind, text, media, truth,"
+                        " target, need, created_at, content_key, import_id, meta, gold)"
+                        " SELECT ?, ext_id, kind, text, media, truth, target, need, created_at,"
+                        " content_key, ?, meta, gold FROM stage.staged WHERE true ORDER BY rowid"
+                        " ON CONFLICT (project_id, ext_id) DO NOTHING",
+                        (project_id, import_id),
+                    )
+                    if db.total_changes - before != session.added:
+                        raise StorageError(
+                            f"import of {source}: {session.added} samples staged but"
+                            f" {db.total_changes - before} stored; nothing was imported,"
+                            " import the file again"
+                        )
+                    await _event(
+                        db,
+                        "samples.imported",
+                        actor,
+                        project_id,
+                        {"import": import_id, "added": session.added, "source": source},
+                        now,
+                    )
+                except BaseException:
+                    await db.execute("ROLLBACK")
+                    raise
+                await db.execute("COMMIT")
+                session.import_id = import_id
+            finally:
+                await db.execute("DETACH DATABASE stage")
 
     async def imports(self, project_id: int, limit: int = 5) -> list[ImportSummary]:
         """The newest import reports of a project."""
@@ -1023,6 +1086,15 @@ async def _event(
     )
 
 
+def _in_sorted(sorted_keys: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64]) -> Any:
+    """Per key, whether it is in the sorted array."""
+    found = np.zeros(len(keys), dtype=bool)
+    at = np.searchsorted(sorted_keys, keys)
+    inside = at < len(sorted_keys)
+    found[inside] = sorted_keys[at[inside]] == keys[inside]
+    return found
+
+
 def _key_hashes(keys: Iterable[str | None]) -> npt.NDArray[np.uint64]:
     """64-bit in-process hashes of content keys (None hashes to 0 and is never looked up)."""
     out: npt.NDArray[np.uint64] = np.fromiter(
@@ -1034,30 +1106,57 @@ def _key_hashes(keys: Iterable[str | None]) -> npt.NDArray[np.uint64]:
 _U64 = (1 << 64) - 1
 
 
+STAGE_ABANDONED_AFTER = 3600.0  # seconds untouched: a staged import written by nobody now
+
+
+def _remove_abandoned_stages(db_path: Path) -> None:
+    """Delete scratch files of imports that crashed (a running import keeps writing its own)."""
+    cutoff = time.time() - STAGE_ABANDONED_AFTER
+    for leftover in db_path.parent.glob(f"{db_path.name}.import-*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass  # another process removed it, or it is not ours to remove
+
+
+_STAGED_COLUMNS = (
+    "ext_id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT, media TEXT, truth TEXT,"
+    " target INTEGER NOT NULL, need INTEGER NOT NULL, created_at REAL NOT NULL,"
+    " content_key TEXT, meta TEXT, gold INTEGER NOT NULL"
+)
+
+
 class ImportSession:
-    """Adds batches of samples inside an open import transaction (see import_session)."""
+    """Stages batches of samples for one import (see `Repository.import_session`)."""
 
     def __init__(
         self,
-        db: aiosqlite.Connection,
+        stage: aiosqlite.Connection,
         project: Project,
         keys: frozenset[str],
-        import_id: int,
+        ids: Sequence[str],
         *,
         gold: bool = False,
         existing: Sequence[str] | None = None,
     ) -> None:
+        # stage: the scratch database whose `staged` table the batches go to.
+        # ids: the sample ids already in the project.
         # gold: samples with a known answer become control tasks (served by the gold rate,
         # outside the pick index: need 0).
         # existing: the content keys already in the project, or None for no content checks
-        # (the project's exact-duplicate rule is off: only ids must be new). Keys are checked
-        # in memory as 64-bit hashes (8 bytes each), not through an index on the table:
-        # keeping such an index up to date cost more than half of a large import.
-        self._db, self._project, self._keys, self._gold = db, project, keys, gold
+        # (the project's exact-duplicate rule is off: only ids must be new).
+        # Ids and keys are checked in memory as sorted 64-bit hashes (8 bytes each), not
+        # through indexes: keeping a content-key index up to date cost more than half of a
+        # large import. A hash collision (odds ~n²/2**64) would drop a row as a duplicate.
+        self._stage, self._project, self._keys, self._gold = stage, project, keys, gold
         self._check_content = existing is not None
         self._existing = np.sort(_key_hashes(existing or ()))
-        self._added = KeySet()  # keys stored by this import
-        self.import_id = import_id
+        self._ids = np.sort(_key_hashes(ids))
+        self._added = KeySet()  # content keys staged by this import
+        self._added_ids = KeySet()
+        self.project_id = project.id
+        self.import_id: int | None = None  # set once published
         self.rows_read = self.added = self.dropped = 0
         self.seconds = 0.0
         self.report: dict[str, Any] = {}
@@ -1076,45 +1175,36 @@ class ImportSession:
                     f"sample {s.ext_id}: truth '{s.truth}' is not an option "
                     f"({', '.join(sorted(self._keys))})"
                 )
-        pid = self._project.id
-        marks = ",".join("?" * len(batch))
         hashes = _key_hashes(s.content_key for s in batch)
+        id_hashes = _key_hashes(s.ext_id for s in batch)
         in_project = np.zeros(len(batch), dtype=bool)
         in_import = np.zeros(len(batch), dtype=bool)
         if self._check_content:
-            at = np.searchsorted(self._existing, hashes)
-            inside = at < len(self._existing)
-            in_project[inside] = self._existing[at[inside]] == hashes[inside]
+            in_project = _in_sorted(self._existing, hashes)
             in_import = self._added.contains(hashes)
-        known_ids = {
-            r[0]
-            for r in await self._db.execute_fetchall(
-                f"SELECT ext_id FROM samples WHERE project_id = ? AND ext_id IN ({marks})",
-                (pid, *[s.ext_id for s in batch]),
-            )
-        }
+        id_taken = _in_sorted(self._ids, id_hashes) | self._added_ids.contains(id_hashes)
         reasons: list[str | None] = []
         rows: list[tuple[Any, ...]] = []
-        new_keys: set[int] = set()  # hashes stored by this batch
+        new_keys: set[int] = set()  # content hashes staged by this batch
+        new_ids: set[int] = set()
         now = time.time()
         for i, s in enumerate(batch):
-            key = int(hashes[i])
+            key, id_key = int(hashes[i]), int(id_hashes[i])
             has_key = self._check_content and s.content_key is not None
             if has_key and in_project[i]:
                 reasons.append("already_in_project")
             elif has_key and (in_import[i] or key in new_keys):
                 reasons.append("duplicate")
-            elif s.ext_id in known_ids:
+            elif id_taken[i] or id_key in new_ids:
                 reasons.append("id_exists")
             else:
                 reasons.append(None)
-                known_ids.add(s.ext_id)
+                new_ids.add(id_key)
                 if has_key:
                     new_keys.add(key)
                 is_gold = self._gold and s.truth is not None
                 rows.append(
                     (
-                        pid,
                         s.ext_id,
                         s.kind,
                         s.text,
@@ -1124,17 +1214,17 @@ class ImportSession:
                         0 if is_gold else self._project.overlap,
                         now,
                         s.content_key,
-                        self.import_id,
                         json.dumps(s.meta, ensure_ascii=False) if s.meta else None,
                         int(is_gold),
                     )
                 )
         if new_keys:
             self._added.add(np.fromiter(new_keys, dtype=np.uint64, count=len(new_keys)))
-        await self._db.executemany(
-            "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target, need,"
-            " created_at, content_key, import_id, meta, gold)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        if new_ids:
+            self._added_ids.add(np.fromiter(new_ids, dtype=np.uint64, count=len(new_ids)))
+        await self._stage.executemany(
+            "INSERT INTO staged (ext_id, kind, text, media, truth, target, need, created_at,"
+            " content_key, meta, gold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         self.added += len(rows)

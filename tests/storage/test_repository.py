@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
-from storage.errors import Conflict, DatabaseUnavailable, NotFound
+from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from storage.migrations import MIGRATIONS
 from storage.models import LabelStatus, Role, SampleIn, UndoStatus
 from storage.repository import ANSWER_SQL, CLAIM_SQL, PICK_SQL, Repository
@@ -382,6 +385,64 @@ async def test_duplicate_checks_span_batches_and_survive_many_keys(repo: Reposit
     assert (await repo.project_status(project.id)).samples == 3001
 
 
+def stages(repo: Repository) -> list[Path]:
+    return sorted(repo.path.parent.glob(f"{repo.path.name}.import-*.tmp"))
+
+
+async def test_an_import_in_progress_holds_no_lock_and_shows_nothing_yet(
+    repo: Repository,
+) -> None:
+    project = await repo.create_project(make_spec())
+    other = await add_project(repo, 3, slug="other")
+    async with repo.import_session(project.id, "big.csv") as session:
+        await session.add([SampleIn(ext_id="a", text="one", content_key="k1")])
+        assert len(stages(repo)) == 1
+        # Labeling (any write) goes on while the import reads and cleans.
+        async with asyncio.timeout(2), repo.transaction() as db:
+            await db.execute("UPDATE projects SET name = 'renamed' WHERE id = ?", (other.id,))
+        assert (await repo.project_status(project.id)).samples == 0
+        session.rows_read = 1
+    assert (await repo.project_status(project.id)).samples == 1
+    assert stages(repo) == []
+    (summary,) = await repo.imports(project.id)
+    assert (summary.source, summary.added, summary.rows_read) == ("big.csv", 1, 1)
+
+
+async def test_an_id_taken_by_someone_else_meanwhile_cancels_the_whole_import(
+    repo: Repository,
+) -> None:
+    project = await repo.create_project(make_spec())
+
+    async def raced() -> None:
+        async with repo.import_session(project.id, "race.csv") as session:
+            await session.add([SampleIn(ext_id=f"s{i}", text=f"t{i}") for i in range(3)])
+            # Another process adds s1 behind this one's back (the lock only covers ours).
+            await repo.db.execute(
+                "INSERT INTO samples (project_id, ext_id, kind, text, target, need, created_at)"
+                " VALUES (?, 's1', 'text', 'x', 3, 3, 0)",
+                (project.id,),
+            )
+
+    with pytest.raises(StorageError, match="nothing was imported"):
+        await raced()
+    assert (await repo.project_status(project.id)).samples == 1  # only the other one's
+    assert await repo.imports(project.id) == []
+    assert stages(repo) == []
+
+
+async def test_abandoned_import_files_are_removed_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    old, fresh = tmp_path / "x.db.import-old.tmp", tmp_path / "x.db.import-new.tmp"
+    for f in (old, fresh):
+        f.write_bytes(b"scratch")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    async with Repository(path):
+        pass
+    assert not old.exists()
+    assert fresh.exists()  # may be another process's import, still being written
+
+
 async def test_import_session_rolls_back_whole(repo: Repository) -> None:
     project = await repo.create_project(make_spec())
 
@@ -394,3 +455,4 @@ async def test_import_session_rolls_back_whole(repo: Repository) -> None:
         await half_then_bad()
     assert (await repo.project_status(project.id)).samples == 0
     assert await repo.imports(project.id) == []
+    assert stages(repo) == []
