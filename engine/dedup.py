@@ -99,6 +99,16 @@ def _mix(h: U64) -> U64:
     return h
 
 
+def _push_run(runs: list[U64], run: U64) -> None:
+    """Add a sorted run; merge runs of similar size (log-structured: O(log n) runs remain)."""
+    runs.append(run)
+    while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
+        last = runs.pop()
+        merged = np.concatenate([runs.pop(), last])
+        merged.sort()
+        runs.append(merged)
+
+
 class SortedRuns:
     """A growing map from 32-bit keys to the first (smallest) row added with them.
 
@@ -144,12 +154,7 @@ class SortedRuns:
             return
         run = (keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)
         run.sort()
-        self._runs.append(run)
-        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
-            last = self._runs.pop()
-            merged = np.concatenate([self._runs.pop(), last])
-            merged.sort()
-            self._runs.append(merged)
+        _push_run(self._runs, run)
 
 
 def key64(hex_digest: str) -> int:
@@ -192,12 +197,7 @@ class KeySet:
         new = new[~self.contains(new)]
         if not len(new):
             return
-        self._runs.append(new)
-        while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
-            last = self._runs.pop()
-            merged = np.concatenate([self._runs.pop(), last])
-            merged.sort()
-            self._runs.append(merged)
+        _push_run(self._runs, new)
 
     def check_batch(self, keys: Sequence[int] | U64) -> list[bool]:
         """Per key, whether an equal key came before (stored, or earlier in this batch).
