@@ -451,6 +451,12 @@ def report(
         " + 5 ms; during the check and in each phase): "
         + ("PASS" if not failures else "FAIL: " + "; ".join(failures))
     )
+    slow = sorted(((x, t) for t, x in out["taps"] if c0 <= t < c1), reverse=True)[:6]
+    marks = []
+    for x, t in slow:
+        where = next((n for n, a, b in out["phases"] if a <= t <= b), "between phases")
+        marks.append(f"{x * 1000:.0f} ms at +{t - c0:.1f} s ({where})")
+    print("slowest taps during the check: " + "; ".join(marks))
     for e in out["errors"][:5]:
         print(f"crowd error: {e}", file=sys.stderr)
     return 0 if not failures else 1

@@ -428,24 +428,19 @@ class QualityStore:
         """Write a check's changed samples (`SampleChanges.batches`), then its run record.
 
         Each batch is one transaction through the repository's lock, like any tap, so a tap
-        waits for one batch (a few ms) at most, never for the whole write-back. Returns the
-        rows written.
+        waits for one batch (a few ms) at most, never for the whole write-back. A failed batch
+        changes nothing (and raises). Returns the rows written.
         """
         written = 0
         db = self.repo.db
         for batch in batches:
-            # One trip to the connection's thread per batch (BEGIN, UPDATE, COMMIT as one
-            # script): the lock is held for the write itself, not for three turns of a busy
-            # event loop. The JSON goes in as a quoted literal (a script takes no parameters).
-            script = f"BEGIN IMMEDIATE;\n{_UPDATE_FROM_JSON.format(_quoted(batch))};\nCOMMIT;"
+            # One statement in autocommit mode is its own transaction (like record_label's):
+            # one trip to the connection's thread, with the GIL released while SQLite works.
+            # (BEGIN/UPDATE/COMMIT would hold the lock for three turns of a busy event loop;
+            # executescript runs SQLite holding the GIL, stalling the loop for each batch.)
             async with self.repo._lock:
                 before = db.total_changes
-                try:
-                    await db.executescript(script)
-                except BaseException:
-                    if db.in_transaction:
-                        await db.execute("ROLLBACK")
-                    raise
+                await db.execute(_UPDATE_FROM_JSON, (batch,))
                 written += db.total_changes - before
             await asyncio.sleep(0)  # let waiting taps in between batches
         async with self.repo.transaction() as db:
@@ -474,14 +469,9 @@ _UPDATE_FROM_JSON = (
     "UPDATE samples SET status = c.value ->> 1, consensus = c.value ->> 2,"
     " confidence = c.value ->> 3, target = c.value ->> 4,"
     " need = (c.value ->> 4) - n_labels - n_open"
-    " FROM json_each({}) AS c"
+    " FROM json_each(?) AS c"
     " WHERE samples.id = c.value ->> 0 AND samples.status != 'reviewed' AND samples.gold = 0"
 )
-
-
-def _quoted(text: str) -> str:
-    """An SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import pytest
 
 import bot.quality_job as quality_job
 from bot.check_process import (
+    CHILD_NICE,
     CheckFailed,
+    Throttle,
+    _lower,
     check_in_child,
     check_input,
     outcome_of,
@@ -112,9 +117,12 @@ async def test_the_child_decides_what_the_check_in_this_process_decides(
 
     data = read_labels(repo.path, project.id)
     want = outcome_of(data, run_check(check_input(data), settings))
-    for name in ("sample_id", "status", "consensus", "confidence", "target"):
-        assert np.array_equal(getattr(got.changes, name), getattr(want.changes, name)), name
-    assert len(got.changes.sample_id) == 3  # the plain samples; gold is never rewritten
+    assert got.batches == want.batches
+    assert got.changed == 3  # the plain samples; gold is never rewritten
+    plain = await repo._all(
+        "SELECT id FROM samples WHERE project_id = ? AND gold = 0 ORDER BY id", (project.id,)
+    )
+    assert [row[0] for row in json.loads(got.batches[0])] == [r[0] for r in plain]
     assert got.findings == want.findings
     assert [(user, f.rule, f.action) for user, f in got.findings] == [
         (3, "gold_accuracy", "suspend")
@@ -194,3 +202,33 @@ async def test_the_job_logs_a_failed_check_and_moves_on(
     assert "quality check of colours failed" in caplog.text
     assert "exit code 3" in caplog.text
     assert await snapshot(repo, project) == before
+
+
+def test_the_child_is_lowered_to_nice_19_and_sched_idle() -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        _lower(sleeper.pid)
+        assert os.getpriority(os.PRIO_PROCESS, sleeper.pid) == CHILD_NICE
+        assert os.sched_getscheduler(sleeper.pid) == os.SCHED_IDLE
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_the_throttle_stops_and_continues_and_leaves_the_process_running() -> None:
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        throttle = Throttle(spinner.pid, share=0.5, period=0.02)
+        throttle.start()
+        deadline = time.monotonic() + 10
+        while throttle.stops < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        throttle.stop()
+        assert throttle.stops >= 3
+        assert not throttle.is_alive()
+        with open(f"/proc/{spinner.pid}/stat", encoding="ascii") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        assert state in ("R", "S")  # running, not "T" (stopped)
+    finally:
+        spinner.kill()
+        spinner.wait()

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import numpy as np
+import pytest
 
 from storage.models import LabelStatus, Project, Role, SampleIn
-from storage.quality import QualityStore
+from storage.quality import QualityStore, SampleChanges
 from storage.repository import Repository
 from tests.conftest import add_project, add_worker, make_spec
 
@@ -282,3 +284,28 @@ async def test_load_apply_round_trip(repo: Repository) -> None:
         seconds=0.1,
     )
     assert written == 0
+
+
+async def test_a_failed_write_batch_rolls_back_and_frees_the_connection(repo: Repository) -> None:
+    project = await gold_project(repo, n_gold=0, n_plain=2)
+    store = QualityStore(repo)
+    ids = [int((await sample_row(repo, project, ext))[0]) for ext in ("s0", "s1")]
+    before = [await sample_row(repo, project, ext) for ext in ("s0", "s1")]
+    good = SampleChanges(
+        sample_id=np.array(ids, dtype=np.int64),
+        status=np.array([1, 1], dtype=np.int8),
+        consensus=np.array([-1, -1], dtype=np.int64),
+        confidence=np.array([0.9, 0.8]),
+        target=np.array([2, 3], dtype=np.int64),
+    )
+    # One batch of both rows; the second names an option that does not exist (foreign key).
+    first, second = good.batches(2)[0].rsplit(",null,", 1)
+    bad = f"{first},999999,{second}"
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.write_changes(project.id, [bad], {}, 0, 0, 0.0)
+    assert [await sample_row(repo, project, ext) for ext in ("s0", "s1")] == before
+    assert await store.last_run(project.id) is None
+    # The connection is out of the failed transaction and the lock is free.
+    assert await store.write_changes(project.id, good.batches(), {}, 0, 0, 0.0) == 2
+    s0, s1 = [await sample_row(repo, project, ext) for ext in ("s0", "s1")]
+    assert (s0[1], s0[2], s0[3], s1[1], s1[2], s1[3]) == ("done", 2, 2, "done", 3, 3)
