@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--meta-cols", default="", help="extra columns to keep, comma-separated")
     imp.add_argument("--dry-run", action="store_true", help="show the report, write nothing")
     imp.add_argument(
+        "--no-url-check",
+        action="store_true",
+        help="accept http(s) media unchecked (no network here); by default each URL's first"
+        " bytes are fetched to check it is reachable, real media and within Telegram's limits",
+    )
+    imp.add_argument(
         "--names",
         default="",
         help="column names, comma-separated (with --no-header, or to rename)",
@@ -405,6 +411,7 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
             header=not args.no_header,
             column_names=names,
             dry_run=args.dry_run,
+            check_urls=not args.no_url_check,
             progress=progress,
         )
         if live:

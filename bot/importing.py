@@ -55,6 +55,7 @@ async def import_file(
     dry_run: bool = False,
     source_name: str | None = None,
     progress: Callable[[Report], None] | None = None,
+    check_urls: bool = True,
 ) -> Report:
     """Read, clean and check `path`, then add what survives to the project; all or nothing."""
     spec = await repo.project_spec(project_id)
@@ -67,6 +68,7 @@ async def import_file(
         column_names=column_names,
         cleaning=cleaning_options(spec.cleaning, 4096 - longest_question - 4),
         truths=frozenset(o.id for o in spec.options),
+        check_urls=check_urls,
     )
     report = Report(source=source_name or path.name, dry_run=dry_run)
     items: Iterable[Item] = run(path, options, report)

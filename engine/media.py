@@ -147,10 +147,11 @@ def sniff(path: Path) -> str | None:
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
         at_end = not handle.read(1)
-    return _sniff_bytes(head, at_end=at_end)
+    return sniff_bytes(head, at_end=at_end)
 
 
-def _sniff_bytes(head: bytes, *, at_end: bool) -> str | None:
+def sniff_bytes(head: bytes, *, at_end: bool) -> str | None:
+    """The MIME type of contents from their first bytes (at_end: that is all of them)."""
     mime = _magic(head)
     if mime is not None or not head:
         return mime
@@ -256,8 +257,8 @@ def check_media(path: Path, *, out_dir: Path, downscale: bool = True) -> MediaCh
         return _dropped(f"cannot read the file ({exc.strerror})")
     suffix = path.suffix.lower()
     if stat.st_size > UPLOAD_MAX_BYTES:
-        return _dropped(f"{_family(mime, suffix)} over 50 MB ({_mb(stat.st_size)})", mime)
-    claimed = _family(None, suffix)
+        return _dropped(f"{family(mime, suffix)} over 50 MB ({_mb(stat.st_size)})", mime)
+    claimed = family(None, suffix)
     if mime == "text/plain" and claimed in _A_FAMILY:
         return _dropped(f"contents are text, not {_A_FAMILY[claimed]} (extension {suffix})", mime)
     mismatch = _mismatch_note(mime, suffix)
@@ -269,8 +270,14 @@ def check_media(path: Path, *, out_dir: Path, downscale: bool = True) -> MediaCh
 
 
 def _kind(path: Path, mime: str) -> str:
+    with path.open("rb") as handle:
+        return kind_of(mime, handle.read(SNIFF_BYTES))
+
+
+def kind_of(mime: str, head: bytes) -> str:
+    """The Telegram message kind for contents of this MIME type, given their first bytes."""
     if mime == "audio/ogg":
-        return "voice" if _is_opus(path) else "audio"
+        return "voice" if _is_opus(head) else "audio"
     if mime in _AUDIO_MIMES:
         return "audio"
     if mime in _VIDEO_MIMES:
@@ -278,16 +285,14 @@ def _kind(path: Path, mime: str) -> str:
     return "document"
 
 
-def _is_opus(path: Path) -> bool:
+def _is_opus(head: bytes) -> bool:
     """The first Ogg page carries the codec header; OpusHead means Opus (Telegram's voice)."""
-    with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
     if len(head) < 27:
         return False
     return head[27 + head[26] :].startswith(b"OpusHead")
 
 
-def _family(mime: str | None, suffix: str) -> str:
+def family(mime: str | None, suffix: str) -> str:
     """A word for what the file is (or claims to be): image, audio, video or file."""
     claimed = mime or _MIME_BY_SUFFIX.get(suffix, "")
     top = claimed.split("/", 1)[0]

@@ -20,6 +20,7 @@ from engine.dedup import KeySet, NearDuplicates, key64
 from engine.intake import Columns, IntakeError, media_kind, resolve_columns
 from engine.media import check_media, iter_media_files
 from engine.readers import Row, open_source
+from engine.urls import check_urls
 
 EXAMPLES = 5
 MAX_ID = 190  # characters in a source id (storage takes 200; split pieces add "#n")
@@ -160,6 +161,7 @@ class PipelineOptions:
     cleaning: CleaningOptions = field(default_factory=CleaningOptions)
     truths: frozenset[str] | None = None  # allowed gold labels (option ids); None: any
     check_files: bool = True
+    check_urls: bool = True  # fetch the first bytes of http(s) media (engine.urls)
     header: bool = True  # CSV/TSV: False when the file has no header row (give column_names)
     column_names: tuple[str, ...] | None = None
     media_out: Path | None = None  # where downscaled copies go (default: beside the source)
@@ -191,6 +193,7 @@ class _Staged:
     item: Item
     fixes: list[tuple[str, str]]
     split: int = 0  # pieces, when a long text was split (reported once, on the first piece)
+    url: str | None = None  # http(s) media still to check (a batch's URLs go at once)
 
 
 def run(path: Path, options: PipelineOptions, report: Report) -> Iterator[Item]:
@@ -237,6 +240,7 @@ def _finish(
     near: NearDuplicates | None,
 ) -> list[Item]:
     """Duplicate checks for a batch of rows, then the fixes of the rows that stay."""
+    staged = _check_urls(staged, report)
     if exact is not None and staged:
         earlier = exact.check_batch([key64(s.item.key) for s in staged])
         kept = []
@@ -279,6 +283,30 @@ def _finish(
     return items
 
 
+def _check_urls(staged: list[_Staged], report: Report) -> list[_Staged]:
+    """Fetch the head of every URL in the batch at once; drop the rows whose URL fails."""
+    urls = list(dict.fromkeys(s.url for s in staged if s.url is not None))
+    if not urls:
+        return staged
+    verdicts = dict(zip(urls, check_urls(urls), strict=True))
+    kept, dropped, noted = [], set(), set()
+    for s in staged:
+        verdict = verdicts.get(s.url) if s.url is not None else None
+        if verdict is None:
+            kept.append(s)
+        elif verdict.drop is not None or verdict.kind is None:
+            if s.item.number not in dropped:  # a split text's pieces: one drop
+                dropped.add(s.item.number)
+                report.drop("media", s.item.number, verdict.drop or "unusable URL")
+        else:
+            s.item = replace(s.item, kind=verdict.kind)
+            if verdict.note and s.item.number not in noted:
+                noted.add(s.item.number)
+                s.fixes.append(("media", verdict.note))
+            kept.append(s)
+    return kept
+
+
 def _row(
     row: Row,
     cols: Columns,
@@ -306,10 +334,12 @@ def _row(
         return []
     fixes = [(fix, _FIXES.get(fix, fix)) for fix in cleaned.fixes]
     kind = "text"
+    url = None
     if media:
         media = media.strip()
         if media.startswith(("http://", "https://")):
             kind = media_kind(media)
+            url = media if options.check_urls else None
         else:
             file = Path(media)
             if not file.is_absolute():
@@ -342,7 +372,8 @@ def _row(
                 Item(n, f"{ext_id}#{i}", kind, part, media, truth, content_key(part, media), meta),
                 fixes if i == 1 else [],
                 len(cleaned.parts) if i == 1 else 0,
+                url,
             )
             for i, part in enumerate(cleaned.parts, start=1)
         ]
-    return [_Staged(Item(n, ext_id, kind, text, media, truth, key, meta), fixes)]
+    return [_Staged(Item(n, ext_id, kind, text, media, truth, key, meta), fixes, url=url)]
