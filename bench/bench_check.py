@@ -446,6 +446,17 @@ def report(
         lat, lag = taps[name]
         if lat and (bad := _fails(base, _stats(lat, lag))):
             failures.append(f"{name.strip()}: {', '.join(bad)}")
+    # The noise floor: the same rule applied to 4 s slices of the baseline itself (no check).
+    slices = []
+    for a in range(int(base0), int(c0) - 3, 4):
+        lat = [x for t, x in out["taps"] if a <= t < a + 4]
+        lag = [x for t, x in out["lags"] if a <= t < a + 4]
+        if lat:
+            slices.append(bool(_fails(base, _stats(lat, lag))))
+    print(
+        f"noise floor: {sum(slices)} of {len(slices)} 4 s slices of the baseline itself break"
+        " the rule against the whole baseline"
+    )
     print(
         "VERDICT (each of p50/p95/p99/max <= 1.2x baseline + 10 ms, loop lag p99 <= baseline"
         " + 5 ms; during the check and in each phase): "
