@@ -232,3 +232,48 @@ def test_the_throttle_stops_and_continues_and_leaves_the_process_running() -> No
     finally:
         spinner.kill()
         spinner.wait()
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def test_a_stopped_child_dies_with_the_bot(tmp_path: Path) -> None:
+    # bot (killed with SIGKILL) -> check child (stopped, as the throttle leaves it 90% of the time)
+    child = (
+        "import os, signal, time\n"
+        "from bot.check_process import die_with_parent\n"
+        "assert die_with_parent(int(os.environ['BOT_PID']))\n"
+        "os.kill(os.getpid(), signal.SIGSTOP)\n"
+        "time.sleep(60)\n"
+    )
+    bot = (
+        "import os, subprocess, sys, time\n"
+        f"c = subprocess.Popen([sys.executable, '-c', {child!r}],"
+        " env={**os.environ, 'BOT_PID': str(os.getpid())})\n"
+        "print(c.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(
+        [sys.executable, "-c", bot], cwd=root, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            pid = int(proc.stdout.readline())
+            deadline = time.monotonic() + 20
+            while _state(pid) != "T" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert _state(pid) == "T"  # stopped, as by the throttle
+            proc.kill()
+            proc.wait()
+            deadline = time.monotonic() + 10
+            while _state(pid) not in (None, "Z") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert _state(pid) in (None, "Z")  # gone (or dead, waiting to be reaped)
+        finally:
+            proc.kill()
