@@ -44,7 +44,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bench.machine import cpu_model
+from bench.machine import cpu_busy, cpu_model, others_load
 from config.project import ProjectSpec
 from config.settings import Settings
 from engine.stats import percentile
@@ -349,28 +349,6 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
 
 
 # --------------------------------------------------------------------------- report
-
-
-def cpu_busy() -> tuple[float, float, float]:
-    """(CPU seconds the machine was busy, ours incl. waited-for children, wall clock)."""
-    busy = 0.0
-    try:
-        with open("/proc/stat", encoding="utf-8") as f:
-            ticks = [int(v) for v in f.readline().split()[1:]]
-        # user nice system idle iowait irq softirq steal: all but idle and iowait
-        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        pass
-    own = os.times()
-    return busy, own.user + own.system + own.children_user + own.children_system, time.time()
-
-
-def others_load(before: tuple[float, float, float]) -> str:
-    """How much CPU other processes took during the run: on 2 cores they skew every figure."""
-    busy, own, wall = (a - b for a, b in zip(cpu_busy(), before, strict=True))
-    cores = os.cpu_count() or 1
-    others = max(0.0, busy - own) / (wall * cores) if wall > 0 and busy > 0 else float("nan")
-    return f"other processes used {others:.0%} of the {cores} cores during the run"
 
 
 def _stats(lat: list[float], lag: list[float]) -> dict[str, float]:

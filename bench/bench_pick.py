@@ -33,7 +33,7 @@ from typing import Any
 
 import aiosqlite
 
-from bench.machine import cpu_model
+from bench.machine import cpu_busy, cpu_model, others_load
 from bot.app import CHECKPOINT_EVERY_S
 from config.project import ProjectSpec
 from storage.models import LabelStatus, SampleIn
@@ -425,28 +425,6 @@ def _settle(path: Path) -> None:
         os.close(fd)
 
 
-def _cpu_busy() -> tuple[float, float, float]:
-    """(seconds all CPUs were busy, seconds this process ran, wall clock) for load checks."""
-    busy = 0.0
-    try:
-        with open("/proc/stat", encoding="utf-8") as f:
-            ticks = [int(v) for v in f.readline().split()[1:]]
-        # user nice system idle iowait irq softirq steal: all but idle and iowait
-        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        pass
-    own = os.times()
-    return busy, own.user + own.system, time.monotonic()
-
-
-def _others_load(before: tuple[float, float, float]) -> str:
-    """How much CPU other processes took while we measured: they skew the tail."""
-    busy, own, wall = (a - b for a, b in zip(_cpu_busy(), before, strict=True))
-    cores = os.cpu_count() or 1
-    others = max(0.0, busy - own) / (wall * cores) if wall > 0 and busy > 0 else float("nan")
-    return f"other processes used {others:.0%} of the {cores} cores meanwhile"
-
-
 def _timed(label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.perf_counter()
     result = fn()
@@ -504,7 +482,7 @@ def run(args: argparse.Namespace, built: Path, tmp: Path) -> int:
     con.close()
 
     warmup = min(args.warmup, args.picks)
-    load_before = _cpu_busy()
+    load_before = cpu_busy()
     picked, answered, swept, misses = asyncio.run(
         _measure_repo(path, project_id, members, args, warmup)
     )
@@ -512,7 +490,7 @@ def run(args: argparse.Namespace, built: Path, tmp: Path) -> int:
     pace = f"{args.pace:g} ms between picks" if args.pace else "back to back"
     print(
         f"timings   {pace}, after {warmup:,} warm-up picks; random workers, each without an"
-        f" open card (every pick is answered, untimed); {_others_load(load_before)}"
+        f" open card (every pick is answered, untimed); {others_load(load_before)}"
     )
     print(f"{'operation':<38} {'n':>7} {'p50 ms':>9} {'p99 ms':>9} {'p99.9 ms':>9} {'max ms':>9}")
     for t in (picked, swept, answered, claim, claim_fetch, answer):
