@@ -1086,15 +1086,6 @@ async def _event(
     )
 
 
-def _in_sorted(sorted_keys: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64]) -> Any:
-    """Per key, whether it is in the sorted array."""
-    found = np.zeros(len(keys), dtype=bool)
-    at = np.searchsorted(sorted_keys, keys)
-    inside = at < len(sorted_keys)
-    found[inside] = sorted_keys[at[inside]] == keys[inside]
-    return found
-
-
 def _key_hashes(keys: Iterable[str | None]) -> npt.NDArray[np.uint64]:
     """64-bit in-process hashes of content keys (None hashes to 0 and is never looked up)."""
     out: npt.NDArray[np.uint64] = np.fromiter(
@@ -1151,8 +1142,10 @@ class ImportSession:
         # large import. A hash collision (odds ~n²/2**64) would drop a row as a duplicate.
         self._stage, self._project, self._keys, self._gold = stage, project, keys, gold
         self._check_content = existing is not None
-        self._existing = np.sort(_key_hashes(existing or ()))
-        self._ids = np.sort(_key_hashes(ids))
+        self._existing = KeySet()  # content keys in the project before this import
+        self._existing.add(_key_hashes(existing or ()))
+        self._ids = KeySet()
+        self._ids.add(_key_hashes(ids))
         self._added = KeySet()  # content keys staged by this import
         self._added_ids = KeySet()
         self.project_id = project.id
@@ -1180,9 +1173,9 @@ class ImportSession:
         in_project = np.zeros(len(batch), dtype=bool)
         in_import = np.zeros(len(batch), dtype=bool)
         if self._check_content:
-            in_project = _in_sorted(self._existing, hashes)
+            in_project = self._existing.contains(hashes)
             in_import = self._added.contains(hashes)
-        id_taken = _in_sorted(self._ids, id_hashes) | self._added_ids.contains(id_hashes)
+        id_taken = self._ids.contains(id_hashes) | self._added_ids.contains(id_hashes)
         reasons: list[str | None] = []
         rows: list[tuple[Any, ...]] = []
         new_keys: set[int] = set()  # content hashes staged by this batch
