@@ -455,12 +455,18 @@ class Repository:
         keys = frozenset(o.key for o in await self.options(project_id))
         spec = await self.project_spec(project_id)
         async with self._import_lock:
-            rows = await self.db.execute_fetchall(
-                "SELECT ext_id, content_key FROM samples WHERE project_id = ?", (project_id,)
-            )
-            ids = [r[0] for r in rows]
-            existing = [r[1] for r in rows if r[1] is not None] if duplicates else None
-            del rows
+            ids, existing = KeySet(), KeySet() if duplicates else None
+            # Under the lock: a tap's ROLLBACK on this connection would abort the read.
+            async with (
+                self._lock,
+                self.db.execute(
+                    "SELECT ext_id, content_key FROM samples WHERE project_id = ?", (project_id,)
+                ) as cur,
+            ):
+                while rows := await cur.fetchmany(50_000):  # flat memory on big projects
+                    ids.add(_key_hashes(r[0] for r in rows))
+                    if existing is not None:
+                        existing.add(_key_hashes(r[1] for r in rows if r[1] is not None))
             stage_path = self._stage_path()
             stage = await aiosqlite.connect(stage_path, isolation_level=None)
             try:
@@ -475,7 +481,6 @@ class Repository:
                     gold=spec.quality.gold_rate > 0,
                     existing=existing,
                 )
-                del ids, existing
                 yield session
                 await stage.close()
                 await self._publish(session, stage_path, source, actor)
@@ -1126,26 +1131,24 @@ class ImportSession:
         stage: aiosqlite.Connection,
         project: Project,
         keys: frozenset[str],
-        ids: Sequence[str],
+        ids: KeySet,
         *,
         gold: bool = False,
-        existing: Sequence[str] | None = None,
+        existing: KeySet | None = None,
     ) -> None:
         # stage: the scratch database whose `staged` table the batches go to.
-        # ids: the sample ids already in the project.
+        # ids: hashes (`_key_hashes`) of the sample ids already in the project.
         # gold: samples with a known answer become control tasks (served by the gold rate,
         # outside the pick index: need 0).
-        # existing: the content keys already in the project, or None for no content checks
-        # (the project's exact-duplicate rule is off: only ids must be new).
+        # existing: hashes of the content keys already in the project, or None for no content
+        # checks (the project's exact-duplicate rule is off: only ids must be new).
         # Ids and keys are checked in memory as sorted 64-bit hashes (8 bytes each), not
         # through indexes: keeping a content-key index up to date cost more than half of a
         # large import. A hash collision (odds ~n²/2**64) would drop a row as a duplicate.
         self._stage, self._project, self._keys, self._gold = stage, project, keys, gold
         self._check_content = existing is not None
-        self._existing = KeySet()  # content keys in the project before this import
-        self._existing.add(_key_hashes(existing or ()))
-        self._ids = KeySet()
-        self._ids.add(_key_hashes(ids))
+        self._existing = existing if existing is not None else KeySet()
+        self._ids = ids
         self._added = KeySet()  # content keys staged by this import
         self._added_ids = KeySet()
         self.project_id = project.id
