@@ -20,7 +20,6 @@ from engine.dedup import KeySet, NearDuplicates, key64
 from engine.intake import Columns, IntakeError, media_kind, resolve_columns
 from engine.media import check_media, iter_media_files
 from engine.readers import Row, open_source
-from engine.urls import check_urls
 
 EXAMPLES = 5
 MAX_ID = 190  # characters in a source id (storage takes 200; split pieces add "#n")
@@ -288,6 +287,8 @@ def _check_urls(staged: list[_Staged], report: Report) -> list[_Staged]:
     urls = list(dict.fromkeys(s.url for s in staged if s.url is not None))
     if not urls:
         return staged
+    from engine.urls import check_urls  # httpx: ~7 MB, only for files that hold URLs
+
     verdicts = dict(zip(urls, check_urls(urls), strict=True))
     kept, dropped, noted = [], set(), set()
     for s in staged:
