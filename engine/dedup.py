@@ -99,17 +99,34 @@ def _mix(h: U64) -> U64:
     return h
 
 
-def _push_run(runs: list[U64], run: U64) -> None:
-    """Add a sorted run; merge runs of similar size (log-structured: O(log n) runs remain)."""
-    runs.append(run)
-    while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
-        last = runs.pop()
-        merged = np.concatenate([runs.pop(), last])
-        merged.sort()
-        runs.append(merged)
+class _Runs:
+    """Sorted uint64 runs, log-structured: a new run merges with ones of similar size."""
+
+    def __init__(self) -> None:
+        """Nothing stored."""
+        self._runs: list[U64] = []
+
+    def __len__(self) -> int:
+        """How many entries are stored."""
+        return sum(len(r) for r in self._runs)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        return sum(r.nbytes for r in self._runs)
+
+    def _push(self, run: U64) -> None:
+        """Add a sorted run; merge runs of similar size (O(log n) runs remain)."""
+        runs = self._runs
+        runs.append(run)
+        while len(runs) > 1 and len(runs[-2]) <= 2 * len(runs[-1]):
+            last = runs.pop()
+            merged = np.concatenate([runs.pop(), last])
+            merged.sort()
+            runs.append(merged)
 
 
-class SortedRuns:
+class SortedRuns(_Runs):
     """A growing map from 32-bit keys to the first (smallest) row added with them.
 
     Each entry is one ``uint64``: the key in the high 32 bits, the row in the low 32, so a
@@ -118,19 +135,6 @@ class SortedRuns:
     batch becomes a sorted run and runs of similar size are merged (a log-structured merge),
     so lookups are a binary search in O(log n) runs and memory is 8 bytes per key.
     """
-
-    def __init__(self) -> None:
-        """An empty map."""
-        self._runs: list[U64] = []
-
-    def __len__(self) -> int:
-        """How many keys are stored."""
-        return sum(len(r) for r in self._runs)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the arrays."""
-        return sum(r.nbytes for r in self._runs)
 
     def find(self, keys: U32) -> I64:
         """For each key, the earliest row stored with it, or -1."""
@@ -154,7 +158,7 @@ class SortedRuns:
             return
         run = (keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64)
         run.sort()
-        _push_run(self._runs, run)
+        self._push(run)
 
 
 def key64(hex_digest: str) -> int:
@@ -162,25 +166,12 @@ def key64(hex_digest: str) -> int:
     return int(hex_digest[:16], 16)
 
 
-class KeySet:
+class KeySet(_Runs):
     """Exact duplicates: a set of 64-bit keys in sorted runs (8 bytes per key, no rows).
 
     Runs of similar size are merged (log-structured), so a lookup is a binary search in
     O(log n) runs; merging sorts the two runs' keys together, briefly holding both.
     """
-
-    def __init__(self) -> None:
-        """An empty set."""
-        self._runs: list[U64] = []
-
-    def __len__(self) -> int:
-        """How many distinct keys are stored."""
-        return sum(len(r) for r in self._runs)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the arrays."""
-        return sum(r.nbytes for r in self._runs)
 
     def contains(self, keys: U64) -> BoolArray:
         """Per key, whether it is stored."""
@@ -197,7 +188,7 @@ class KeySet:
         new = new[~self.contains(new)]
         if not len(new):
             return
-        _push_run(self._runs, new)
+        self._push(new)
 
     def check_batch(self, keys: Sequence[int] | U64) -> list[bool]:
         """Per key, whether an equal key came before (stored, or earlier in this batch).
