@@ -64,6 +64,7 @@ class CheckOutcome:
     batches: list[str]  # those samples, rendered for `QualityStore.write_changes`
     last_label_id: int
     last_review_id: int
+    changes: int  # the project's change counter in the snapshot read (record it with the run)
     spans: list[Span] = field(default_factory=list)  # load, aggregate, diff (wall clock)
 
 
@@ -118,6 +119,7 @@ def outcome_of(
         batches=batches,
         last_label_id=data.last_label_id,
         last_review_id=data.last_review_id,
+        changes=data.changes,
         spans=spans,
     )
 

@@ -106,6 +106,7 @@ async def check_project(data: BotData, project_id: int) -> CheckReport:
         outcome.last_label_id,
         outcome.last_review_id,
         report.seconds,
+        changes=outcome.changes,
     )
     report.spans.append(("write", t0, time.time()))
     report.new_reviews = max(0, await quality.review_count(project_id) - before_review)

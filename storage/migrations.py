@@ -264,4 +264,28 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP INDEX samples_content;
     """,
+    # 5: a per-project counter of what a quality check must see (a label given or undone, a
+    # reviewer's decision, a suspension or reinstatement), bumped by triggers: "changed since
+    # the last check?" was MAX(id) over the project's labels (0.8 s cold at 1M labels, on the
+    # bot's connection) and missed undos. A small table of its own: bumping a counter on the
+    # projects row would rewrite the row's guide and question on every tap.
+    """
+    CREATE TABLE project_changes (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        n          INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO project_changes (project_id) SELECT id FROM projects;
+    CREATE TRIGGER project_changes_new AFTER INSERT ON projects
+        BEGIN INSERT INTO project_changes (project_id) VALUES (NEW.id); END;
+    CREATE TRIGGER changes_label AFTER INSERT ON labels
+        BEGIN UPDATE project_changes SET n = n + 1 WHERE project_id = NEW.project_id; END;
+    CREATE TRIGGER changes_undo AFTER UPDATE OF retracted_at ON labels
+        BEGIN UPDATE project_changes SET n = n + 1 WHERE project_id = NEW.project_id; END;
+    CREATE TRIGGER changes_review AFTER INSERT ON reviews
+        BEGIN UPDATE project_changes SET n = n + 1 WHERE project_id = NEW.project_id; END;
+    CREATE TRIGGER changes_suspension AFTER UPDATE OF suspended_at ON memberships
+        BEGIN UPDATE project_changes SET n = n + 1 WHERE project_id = NEW.project_id; END;
+    -- the counter each check saw; -1 (runs before this migration): check once more
+    ALTER TABLE quality_runs ADD COLUMN changes INTEGER NOT NULL DEFAULT -1;
+    """,
 )

@@ -74,6 +74,7 @@ class ProjectLabels:
     option_ids: IntArray  # per option index: the option's id
     last_label_id: int
     last_review_id: int
+    changes: int  # the project's change counter (migration 5) in this snapshot
 
 
 class QualityStore:
@@ -361,21 +362,23 @@ class QualityStore:
         return (int(row[0]), int(row[1]), json.loads(row[2])) if row else None
 
     async def changed_since_last_run(self, project_id: int) -> bool:
-        """New labels or reviewer decisions since the project's last check.
+        """Anything a check must see since the project's last check: a label given or undone,
+        a reviewer's decision, a suspension or reinstatement (the triggers of migration 5).
 
-        (An undo alone changes nothing here; the next label after it does. Suspensions are
-        re-checked by the check that made them.)
+        Never checked: True once the project has a label. Three indexed lookups, whatever the
+        project's size.
         """
-        last = await self.last_run(project_id)
         row = await self.repo._one(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM labels WHERE project_id = :p),"
-            " (SELECT COALESCE(MAX(id), 0) FROM reviews WHERE project_id = :p)",
+            "SELECT (SELECT n FROM project_changes WHERE project_id = :p),"
+            " (SELECT changes FROM quality_runs WHERE project_id = :p ORDER BY id DESC LIMIT 1),"
+            " EXISTS (SELECT 1 FROM labels WHERE project_id = :p)",
             {"p": project_id},
         )
         assert row is not None
-        if last is None:
-            return bool(row[0])
-        return (int(row[0]), int(row[1])) != (last[0], last[1])
+        now, seen, has_labels = row
+        if seen is None:
+            return bool(has_labels)
+        return int(now or 0) != int(seen)
 
     async def load(self, project_id: int) -> ProjectLabels:
         """Read a project's samples and live labels as arrays, off the bot's connection."""
@@ -394,6 +397,8 @@ class QualityStore:
         last_label_id: int,
         last_review_id: int,
         seconds: float,
+        *,
+        changes: int,
     ) -> int:
         """Write changed samples in short transactions, then the run record; rows sent.
 
@@ -402,7 +407,7 @@ class QualityStore:
         """
         options = await self.repo.options(project_id)
         option_ids = np.array([o.id for o in sorted(options, key=lambda o: o.idx)])
-        changes = await asyncio.to_thread(
+        diff = await asyncio.to_thread(
             sample_changes,
             option_ids,
             sample_ids,
@@ -412,9 +417,11 @@ class QualityStore:
             target,
             previous,
         )
-        batches = await asyncio.to_thread(changes.batches)
-        await self.write_changes(project_id, batches, run, last_label_id, last_review_id, seconds)
-        return len(changes.sample_id)
+        batches = await asyncio.to_thread(diff.batches)
+        await self.write_changes(
+            project_id, batches, run, last_label_id, last_review_id, seconds, changes=changes
+        )
+        return len(diff.sample_id)
 
     async def write_changes(
         self,
@@ -424,8 +431,13 @@ class QualityStore:
         last_label_id: int,
         last_review_id: int,
         seconds: float,
+        *,
+        changes: int,
     ) -> int:
         """Write a check's changed samples (`SampleChanges.batches`), then its run record.
+
+        `changes`: the project's change counter in the snapshot the check read
+        (`ProjectLabels.changes`); the next `changed_since_last_run` compares with it.
 
         Each batch is one transaction through the repository's lock, like any tap, so a tap
         waits for one batch (a few ms) at most, never for the whole write-back. A failed batch
@@ -446,7 +458,7 @@ class QualityStore:
         async with self.repo.transaction() as db:
             await db.execute(
                 "INSERT INTO quality_runs (project_id, at, last_label_id, last_review_id,"
-                " seconds, summary) VALUES (?, ?, ?, ?, ?, ?)",
+                " seconds, summary, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     project_id,
                     run.setdefault("at", time.time()),
@@ -454,6 +466,7 @@ class QualityStore:
                     last_review_id,
                     seconds,
                     json.dumps(run, ensure_ascii=False),
+                    changes,
                 ),
             )
             await _event(db, "quality.checked", None, project_id, run.get("counts", {}), None)
@@ -564,6 +577,9 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
         gold = np.array([bool(r[5]) for r in samples], dtype=bool)
         consensus = np.array([idx_of_id.get(r[6], -1) for r in samples], dtype=np.int64)
         reviewed = np.full(len(samples), -1, dtype=np.int64)
+        counter = db.execute(
+            "SELECT n FROM project_changes WHERE project_id = ?", (project_id,)
+        ).fetchone()
         last_review = 0
         for rid, sid, oid in db.execute(
             "SELECT id, sample_id, option_id FROM reviews WHERE project_id = ? ORDER BY id",
@@ -616,6 +632,7 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
         option_ids=np.array([oid for oid, _, _ in opt_rows], dtype=np.int64),
         last_label_id=int(label_ids.max()) if len(label_ids) else 0,
         last_review_id=last_review,
+        changes=int(counter[0]) if counter else 0,
     )
 
 

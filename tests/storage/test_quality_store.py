@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from storage.models import LabelStatus, Project, Role, SampleIn
+from storage.models import LabelStatus, Project, Role, SampleIn, UndoStatus
 from storage.quality import QualityStore, SampleChanges
 from storage.repository import Repository
 from tests.conftest import add_project, add_worker, make_spec
@@ -252,6 +252,7 @@ async def test_load_apply_round_trip(repo: Repository) -> None:
         last_label_id=loaded.last_label_id,
         last_review_id=loaded.last_review_id,
         seconds=0.1,
+        changes=loaded.changes,
     )
     assert written == n
     green = next(o for o in await repo.options(project.id) if o.idx == GREEN)
@@ -282,6 +283,7 @@ async def test_load_apply_round_trip(repo: Repository) -> None:
         last_label_id=again.last_label_id,
         last_review_id=again.last_review_id,
         seconds=0.1,
+        changes=again.changes,
     )
     assert written == 0
 
@@ -302,10 +304,64 @@ async def test_a_failed_write_batch_rolls_back_and_frees_the_connection(repo: Re
     first, second = good.batches(2)[0].rsplit(",null,", 1)
     bad = f"{first},999999,{second}"
     with pytest.raises(sqlite3.IntegrityError):
-        await store.write_changes(project.id, [bad], {}, 0, 0, 0.0)
+        await store.write_changes(project.id, [bad], {}, 0, 0, 0.0, changes=0)
     assert [await sample_row(repo, project, ext) for ext in ("s0", "s1")] == before
     assert await store.last_run(project.id) is None
     # The connection is out of the failed transaction and the lock is free.
-    assert await store.write_changes(project.id, good.batches(), {}, 0, 0, 0.0) == 2
+    assert await store.write_changes(project.id, good.batches(), {}, 0, 0, 0.0, changes=0) == 2
     s0, s1 = [await sample_row(repo, project, ext) for ext in ("s0", "s1")]
     assert (s0[1], s0[2], s0[3], s1[1], s1[2], s1[3]) == ("done", 2, 2, "done", 3, 3)
+
+
+async def test_every_change_a_check_must_see_marks_the_project_changed(repo: Repository) -> None:
+    project = await add_project(repo, 3, overlap=2)
+    for w in (1, 2):
+        await add_worker(repo, w, project)
+    await repo.upsert_worker(50, "Coord", None, "en")
+    await repo.redeem_invite(await repo.create_invite(project.id, Role.COORDINATOR), 50)
+    store = QualityStore(repo)
+
+    async def check() -> None:
+        """Record a check of what is there now, as the scheduled job does."""
+        loaded = await store.load(project.id)
+        await store.write_changes(
+            project.id,
+            [],
+            {},
+            loaded.last_label_id,
+            loaded.last_review_id,
+            0.0,
+            changes=loaded.changes,
+        )
+        assert not await store.changed_since_last_run(project.id)
+
+    assert not await store.changed_since_last_run(project.id)  # no labels, never checked
+    now = time.time()
+    await label(repo, 1, project, RED, now=now)
+    assert await store.changed_since_last_run(project.id)
+    await check()
+    # an undo alone (no label after it)
+    assert (await repo.undo_last(1, project.id, now=now + 2)).status is UndoStatus.UNDONE
+    assert await store.changed_since_last_run(project.id)
+    await check()
+    # a suspension and a reinstatement: the worker's labels leave and rejoin the consensus
+    assert await store.suspend(2, project.id, "test", "manual")
+    assert await store.changed_since_last_run(project.id)
+    await check()
+    assert await store.reinstate(2, project.id, actor=50)
+    assert await store.changed_since_last_run(project.id)
+    await check()
+    # a reviewer's decision
+    await label(repo, 2, project, GREEN, now=now + 3)
+    await check()
+    sid = int((await sample_row(repo, project, "s0"))[0])
+    async with repo.transaction() as db:
+        await db.execute("UPDATE samples SET status = 'review' WHERE id = ?", (sid,))
+    assert not await store.changed_since_last_run(project.id)  # a check's own write-back
+    assert await store.decide_review(sid, 50, GREEN) == ("decided", project.id)
+    assert await store.changed_since_last_run(project.id)
+    await check()
+    # a check recorded before the counter existed (-1) means: check once more
+    async with repo.transaction() as db:
+        await db.execute("UPDATE quality_runs SET changes = -1")
+    assert await store.changed_since_last_run(project.id)
