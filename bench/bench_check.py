@@ -2,9 +2,16 @@
 
 The issue's figure (benchmark 4): a project with 1,000,000 live labels (200,000 samples x
 overlap 5 by 5,000 workers, 4 options) plus a set of samples still needing labels; the real
-bot polls the sandbox Bot API while N simulated workers tap continuously. Tap -> next card
-latency is measured (a) with no check running and (b) while the bot's own JobQueue runs
-`quality_job` (-> `check_project`: load, aggregate, apply) on that project.
+bot polls the sandbox Bot API while N simulated workers label. Tap -> next card latency is
+measured (a) with no check running and (b) while the bot's own JobQueue runs `quality_job`
+(-> `check_project`: load, aggregate, apply) on that project.
+
+The crowd (default): 40 workers, each looking at a card for a random time (exponential, mean
+--think 1 s) before tapping, so taps arrive at random, ~40 a second, as from a real (fast)
+crowd. With --think 0 they tap back to back: a stress run where 20 tappers keep both cores of
+a 2-core machine busy, every tap queues behind the others, and a tap's latency is mostly the
+other taps' (closed loop: latency ~ tappers x time per tap), so any CPU the check takes shows
+up multiplied, and the latency also drifts between modes on its own (the noise-floor line).
 
 Target "no tap waits", concretely: taps during the check, and in each of its phases
 separately, look like the baseline: p50, p95, p99 and max each <= 1.2x the baseline's + 10 ms,
@@ -18,8 +25,9 @@ label events: the check does not read them), and the sample counters set to matc
 check, so apply rewrites every one of them (the worst case). Rules: min_seconds = 0 so the
 crowd's sub-second taps do not get it suspended mid-run; the other rules are the defaults.
 
-    python -m bench.bench_check                     # 1,000,000 labels, 20 tapping workers
-    python -m bench.bench_check --labels 100000 --workers 10 --baseline 5
+    python -m bench.bench_check                     # 1,000,000 labels, 40 workers, think 1 s
+    python -m bench.bench_check --workers 20 --think 0          # the back-to-back stress run
+    python -m bench.bench_check --labels 100000 --history-workers 1000 --open 5000 --baseline 15
     python -m bench.bench_check --db /tmp/check1m.db   # build once, run on a fresh copy each time
 """
 
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import multiprocessing
@@ -202,15 +211,19 @@ def build(path: Path, labels: int, n_workers: int, n_open: int, seed: int) -> di
 # --------------------------------------------------------------------------- the crowd (child)
 
 
-def _crowd_process(conn: Connection, workers: int, seed: int) -> None:
+def _crowd_process(conn: Connection, workers: int, think: float, seed: int) -> None:
     logging.basicConfig(level=logging.WARNING)
     try:
-        asyncio.run(_crowd(conn, workers, seed))
+        asyncio.run(_crowd(conn, workers, think, seed))
     finally:
         conn.close()
 
 
-async def _crowd(conn: Connection, n: int, seed: int) -> None:
+async def _crowd(conn: Connection, n: int, think: float, seed: int) -> None:
+    """n simulated workers; each reads a card for a random think time (exponential, mean
+    `think` s; 0: none, back to back) and taps. Think times make the taps arrive at random,
+    as a real crowd's do; back to back, 20 tappers keep both cores busy and every tap queues
+    behind the others (a tap's latency is then mostly the other taps, not the bot)."""
     import httpx
 
     from bot.sandbox.client import SandboxUser, buttons
@@ -249,16 +262,21 @@ async def _crowd(conn: Connection, n: int, seed: int) -> None:
                         hint = text.rsplit("[hint ", 1)[-1].split("]", 1)[0]
                         want = [b for b in opts if b[1].endswith(f":{hint}")]
                         choice = want[0] if want and rng.random() < 0.9 else rng.choice(opts)
+                        if think > 0:
+                            await asyncio.sleep(rng.expovariate(1.0 / think))
                         pressed = (time.time(), time.perf_counter())
                         await user.press(msg, data=choice[1])
                 except Exception as exc:  # report it, keep the others going
                     errors.append(f"tapper{i:02d}: {type(exc).__name__}: {exc}")
 
+        crowd_gc = GcPauses()  # the sandbox's and the simulated crowd's own collections
+        crowd_gc.start()
         tasks = [asyncio.create_task(work(i)) for i in range(n)]
         await asyncio.to_thread(conn.recv)  # ("stop",)
         stop.set()
         await asyncio.wait(tasks, timeout=35)
-        conn.send(("done", taps, errors))
+        crowd_gc.stop()
+        conn.send(("done", taps, errors, crowd_gc.pauses))
         await asyncio.to_thread(conn.recv)  # ("quit",): the bot has stopped polling
 
 
@@ -273,6 +291,39 @@ async def ticker(lags: list[tuple[float, float]], stop: asyncio.Event) -> None:
         lags.append((time.time(), time.perf_counter() - t0 - TICK_S))
 
 
+class GcPauses:
+    """The bot process's garbage collections: (wall time at the end, generation, seconds).
+
+    A full (generation 2) collection walks every object the bot holds and stops the event
+    loop meanwhile; the loop-lag column shows such stalls, this says whether they were GC.
+    """
+
+    def __init__(self) -> None:
+        """Record from `start` until `stop`."""
+        self.pauses: list[tuple[float, int, float]] = []
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        """gc.callbacks hook."""
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((time.time(), info["generation"], time.perf_counter() - self._t0))
+
+    def start(self) -> None:
+        """Hook into the collector."""
+        gc.callbacks.append(self)
+
+    def stop(self) -> None:
+        """Unhook."""
+        gc.callbacks.remove(self)
+
+    def full(self, a: float, b: float) -> str:
+        """Full collections ending in [a, b): how many, longest."""
+        got = [d for t, g, d in self.pauses if g == 2 and a <= t < b]
+        return f"{len(got)}" + (f", {max(got) * 1000:.0f} ms" if got else "")
+
+
 async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> dict[str, Any]:
     """Start the crowd, run the bot, baseline, then the scheduled check; collect taps."""
     import bot.quality_job as qj
@@ -281,7 +332,9 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
 
     ctx = multiprocessing.get_context("spawn")
     conn, child = ctx.Pipe()
-    proc = ctx.Process(target=_crowd_process, args=(child, args.workers, args.seed), daemon=True)
+    proc = ctx.Process(
+        target=_crowd_process, args=(child, args.workers, args.think, args.seed), daemon=True
+    )
     proc.start()
     child.close()
     recv = lambda: asyncio.to_thread(conn.recv)  # noqa: E731
@@ -310,6 +363,10 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
         for job in jq.get_jobs_by_name(qj.QUALITY_JOB):  # we say when it runs
             job.schedule_removal()
         tick = asyncio.create_task(ticker(lags, stop))
+        gc_pauses = GcPauses()
+        gc_pauses.start()
+        out["gc"] = gc_pauses
+        out["crowd_gc"] = crowd_gc = GcPauses()
         conn.send(("go", info["invite"]))
         await asyncio.sleep(args.warmup)
         out["base"] = (time.time(), None)
@@ -331,9 +388,11 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
         await asyncio.sleep(args.after)
         out["end"] = time.time()
         conn.send(("stop",))
-        _, taps, errors = await recv()
+        _, taps, errors, crowd_pauses = await recv()
         stop.set()
         await tick
+        gc_pauses.stop()
+        crowd_gc.pauses = crowd_pauses
         out["taps"], out["errors"], out["lags"] = taps, errors, lags
         out["phases"] = [span for r in reports for span in r.spans]
         out["run"] = await quality.last_run(info["project_id"])
@@ -397,14 +456,15 @@ def report(
     windows += [("after the check", c1, out["end"])]
     print(
         f"{'window':<24} {'taps':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-        f"   loop lag p99 / max ms"
+        f"   loop lag p99 / max ms   full GCs: bot / sandbox+crowd"
     )
     taps: dict[str, tuple[list[float], list[float]]] = {}
     for name, a, b in windows:
         lat = [x for t, x in out["taps"] if a <= t < b]
         lag = [x for t, x in out["lags"] if a <= t < b]
         taps[name] = (lat, lag)
-        print(_row(name, lat, lag))
+        gcs = f"{out['gc'].full(a, b)} / {out['crowd_gc'].full(a, b)}"
+        print(f"{_row(name, lat, lag):<86} {gcs}")
     parts = ", ".join(f"{n} {b - a:.2f} s" for n, a, b in out["phases"])
     run = out["run"]
     summary = run[2] if run else {}
@@ -457,9 +517,15 @@ def main() -> int:
     parser.add_argument("--labels", type=int, default=1_000_000, help="history labels (1e6)")
     parser.add_argument("--history-workers", type=int, default=5000)
     parser.add_argument("--open", type=int, default=20000, help="samples still wanted")
-    parser.add_argument("--workers", type=int, default=20, help="tapping workers (20)")
+    parser.add_argument("--workers", type=int, default=40, help="tapping workers (40)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds a worker looks at a card before tapping (exponential; 0: back to back)",
+    )
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--baseline", type=float, default=10.0)
+    parser.add_argument("--baseline", type=float, default=60.0, help="seconds without a check")
     parser.add_argument("--after", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument(
@@ -493,8 +559,10 @@ def main() -> int:
             f" built in {build_s:.1f} s"
         )
         print(
-            f"run:      {args.workers} workers tapping back to back via the sandbox; bot in this"
-            f" process, sandbox + crowd in a child; check = the bot's quality_job via JobQueue",
+            f"run:      {args.workers} workers tapping via the sandbox, "
+            + (f"thinking {args.think:g} s on average" if args.think > 0 else "back to back")
+            + "; bot in this"
+            " process, sandbox + crowd in a child; check = the bot's quality_job via JobQueue",
             flush=True,
         )
         before = cpu_busy()
