@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from typing import TypeVar
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, Update, User
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -155,6 +156,31 @@ async def reject(query: CallbackQuery, lang: str) -> None:
     await safe_answer(query, t(lang, "invalid_button"))
 
 
+T = TypeVar("T", bound=CallbackData)
+
+
+async def read_tap(
+    update: Update, context: Context, kind: type[T] | tuple[type[T], ...]
+) -> tuple[CallbackQuery, User, str, T] | None:
+    """The pressed button, checked: (query, user, their language, the decoded tap).
+
+    None when there is nothing to answer, or when the data is not a button of `kind` that
+    this bot made: the user is then told so (`reject`) and nothing is stored.
+    """
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return None
+    lang = await lang_of(context, user)
+    try:
+        tap = CallbackData.unpack(query.data)
+    except CallbackError:
+        tap = None
+    if not isinstance(tap, kind):
+        await reject(query, lang)
+        return None
+    return query, user, lang, tap
+
+
 # ------------------------------------------------------------------------ commands
 
 
@@ -271,16 +297,9 @@ async def help_command(update: Update, context: Context) -> None:
 
 async def label_tap(update: Update, context: Context) -> None:
     """Store the pressed label, acknowledge it, mark the card and send the next sample."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if (got := await read_tap(update, context, LabelTap)) is None:
         return
-    lang = await lang_of(context, user)
-    try:
-        tap = LabelTap.unpack(query.data)
-    except CallbackError:
-        await reject(query, lang)
-        return
-    assert isinstance(tap, LabelTap)
+    query, user, lang, tap = got
     outcome = await context.bot_data.repo.record_label(tap.assignment_id, user.id, tap.option)
     status = outcome.status
     if status is LabelStatus.RECORDED and outcome.option and outcome.project_id:
@@ -351,22 +370,14 @@ async def _after_gold(
 
 async def skip_or_report(update: Update, context: Context) -> None:
     """Skip a card, or record a problem report with its reason; then send the next sample."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if (got := await read_tap(update, context, (SkipTap, ReportReason))) is None:
         return
-    lang = await lang_of(context, user)
-    try:
-        tap = CallbackData.unpack(query.data)
-    except CallbackError:
-        await reject(query, lang)
-        return
+    query, user, lang, tap = got
+    assert isinstance(tap, SkipTap | ReportReason)  # (read_tap checked it; for the type)
     if isinstance(tap, SkipTap):
         status, reason, done_key, mark_key = "skipped", None, "skipped", "mark_skipped"
-    elif isinstance(tap, ReportReason):
-        status, reason, done_key, mark_key = "reported", tap.reason, "reported", "mark_reported"
     else:
-        await reject(query, lang)
-        return
+        status, reason, done_key, mark_key = "reported", tap.reason, "reported", "mark_reported"
     repo = context.bot_data.repo
     result = await repo.close_assignment(tap.assignment_id, user.id, status, reason)
     if result.status is LabelStatus.RECORDED and result.project_id is not None:
@@ -383,18 +394,10 @@ async def skip_or_report(update: Update, context: Context) -> None:
 
 async def report_tap(update: Update, context: Context) -> None:
     """Ask what is wrong with the sample (the card's buttons become the reasons)."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if (got := await read_tap(update, context, (ReportTap, ReportBack))) is None:
         return
-    lang = await lang_of(context, user)
-    try:
-        tap = CallbackData.unpack(query.data)
-    except CallbackError:
-        await reject(query, lang)
-        return
-    if not isinstance(tap, ReportTap | ReportBack):
-        await reject(query, lang)
-        return
+    query, user, lang, tap = got
+    assert isinstance(tap, ReportTap | ReportBack)  # (read_tap checked it; for the type)
     card = await context.bot_data.repo.open_card(tap.assignment_id, user.id)
     if card is None:
         await safe_answer(query, t(lang, "closed"))
@@ -412,16 +415,9 @@ async def report_tap(update: Update, context: Context) -> None:
 
 async def start_tap(update: Update, context: Context) -> None:
     """Start (or continue) labeling in the project on the button."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if (got := await read_tap(update, context, StartTap)) is None:
         return
-    lang = await lang_of(context, user)
-    try:
-        tap = StartTap.unpack(query.data)
-    except CallbackError:
-        await reject(query, lang)
-        return
-    assert isinstance(tap, StartTap)
+    query, user, lang, tap = got
     repo = context.bot_data.repo
     if await repo.role_of(user.id, tap.project_id) is None:
         await reject(query, lang)
@@ -432,16 +428,9 @@ async def start_tap(update: Update, context: Context) -> None:
 
 async def guide_tap(update: Update, context: Context) -> None:
     """Show the guide of the project on the card."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if (got := await read_tap(update, context, GuideTap)) is None:
         return
-    lang = await lang_of(context, user)
-    try:
-        tap = GuideTap.unpack(query.data)
-    except CallbackError:
-        await reject(query, lang)
-        return
-    assert isinstance(tap, GuideTap)
+    query, user, lang, tap = got
     repo = context.bot_data.repo
     if await repo.role_of(user.id, tap.project_id) is None:
         await reject(query, lang)
@@ -454,15 +443,9 @@ async def guide_tap(update: Update, context: Context) -> None:
 
 async def lang_tap(update: Update, context: Context) -> None:
     """Switch the interface language."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if (got := await read_tap(update, context, LangTap)) is None:
         return
-    try:
-        tap = LangTap.unpack(query.data)
-    except CallbackError:
-        await reject(query, await lang_of(context, user))
-        return
-    assert isinstance(tap, LangTap)
+    query, user, _, tap = got
     repo = context.bot_data.repo
     await repo.upsert_worker(user.id, user.first_name, user.username, user.language_code)
     await repo.set_language(user.id, tap.lang)

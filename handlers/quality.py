@@ -7,13 +7,13 @@ import asyncio
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import CallbackError, ReviewTap
+from bot.callbacks import ReviewTap
 from bot.context import Context, lang_of
 from bot.quality_job import check_project, notify, summary_text
 from bot.texts import t
 from config.project import pick_text
 from handlers.coordinator import _choose, managed_projects
-from handlers.labeling import current_project, reject, safe_answer, safe_edit_markup
+from handlers.labeling import current_project, read_tap, reject, safe_answer, safe_edit_markup
 from storage.models import Project, Role
 
 
@@ -117,16 +117,9 @@ async def review(update: Update, context: Context) -> None:
 
 async def review_tap(update: Update, context: Context) -> None:
     """Store a reviewer's decision (checked: their role, the sample still in review)."""
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if (got := await read_tap(update, context, ReviewTap)) is None:
         return
-    lang = await lang_of(context, user)
-    try:
-        tap = ReviewTap.unpack(query.data)
-    except CallbackError:
-        await reject(query, lang)
-        return
-    assert isinstance(tap, ReviewTap)
+    query, user, lang, tap = got
     outcome, project_id = await context.bot_data.quality.decide_review(
         tap.sample_id, user.id, tap.option
     )
