@@ -9,14 +9,15 @@ task,label, read as strings) and per seed: each task's labels are put in a rando
 default_rng(seed), one order per seed shared by every policy, so policies are compared on the same
 draws); every task starts with min_overlap of them revealed; then in rounds all revealed labels are
 aggregated with `quality.aggregate.aggregate(labels, --method)`, `quality.overlap.stop_confidence`
-(--rule; default "predictive": the probability that the labels the task can still get would not
-change its answer) and `quality.overlap.decide` say MORE, DONE or REVIEW, and every MORE task whose
-pool still has an unrevealed label gets the next one. It stops when no task can get more. `decide`
-is stateless, as in the product: a task DONE in one round can fall back to MORE when the re-fitted
-model changes, so rounds can exceed max - min + 1. --max full (the default) sets max_overlap to the
-dataset's largest pool, so every task may get its whole pool: "full overlap" is what the project
-would have bought without dynamic overlap. A task still MORE with its pool used up is "exhausted"
-(the product would have asked for another label the dataset does not have).
+(--rule; default "hybrid": the probability that the labels the task can still get would not change
+its answer, or the consensus posterior with its error taken 10x where the task's workers are known;
+see `quality.overlap`) and `quality.overlap.decide` say MORE, DONE or REVIEW, and every MORE task
+whose pool still has an unrevealed label gets the next one. It stops when no task can get more.
+`decide` is stateless, as in the product: a task DONE in one round can fall back to MORE when the
+re-fitted model changes, so rounds can exceed max - min + 1. --max full (the default) sets
+max_overlap to the dataset's largest pool, so every task may get its whole pool: "full overlap" is
+what the project would have bought without dynamic overlap. A task still MORE with its pool used up
+is "exhausted" (the product would have asked for another label the dataset does not have).
 
 Scoring is on the tasks that have both labels and gold. "acc all" is the same method on every
 label of the dataset; "acc dyn" is the final consensus of the replay, where tasks in REVIEW
@@ -337,7 +338,7 @@ def main() -> int:
     )
     parser.add_argument("--data", type=Path, default=DATA, help="folder of datasets")
     parser.add_argument("--method", choices=METHODS, default="auto", help="consensus method")
-    parser.add_argument("--rule", choices=RULES, default="predictive", help="stopping rule")
+    parser.add_argument("--rule", choices=RULES, default="hybrid", help="stopping rule")
     parser.add_argument("--min", type=int, default=2, dest="min_overlap", help="min_overlap")
     parser.add_argument(
         "--max", type=_max, default=None, dest="max_overlap", help="max_overlap or 'full'"

@@ -109,9 +109,11 @@ class QualitySpec(BaseModel):
     # The project's `overlap` is the minimum; default: overlap + 2.
     max_overlap: int | None = Field(default=None, ge=1, le=50)
     # stop_rule "predictive": P(the labels still to come up to max_overlap would not change
-    # the answer); "posterior": the consensus model's own (overconfident) posterior.
+    # the answer); "posterior": the consensus model's own (overconfident) posterior; "hybrid":
+    # the larger of "predictive" and the posterior, its error taken 10x, where every worker on
+    # the sample has >= 5 labels (quality.overlap).
     target_confidence: float = Field(default=0.99, gt=0.0, le=1.0)
-    stop_rule: str = "predictive"  # one of quality.overlap.RULES
+    stop_rule: str = "hybrid"  # one of quality.overlap.RULES
     gold_rate: float = Field(default=0.1, ge=0.0, le=1.0)  # share of cards that are gold
     gold_feedback: bool = True  # show the right answer and the guide after a missed gold task
     exam_size: int = Field(default=0, ge=0, le=100)  # gold tasks a new worker answers first

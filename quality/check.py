@@ -74,7 +74,7 @@ class CheckSettings:
     min_overlap: int = 3
     max_overlap: int = 5
     target_confidence: float = 0.99
-    stop_rule: str = "predictive"  # quality.overlap.RULES
+    stop_rule: str = "hybrid"  # quality.overlap.RULES
     rules: Rules = field(default_factory=Rules)
 
 

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from quality.aggregate import aggregate
 from quality.check import FINISHED, IN_REVIEW, OPEN, CheckInput, CheckSettings, run_check
 from quality.labels import Labels
-from quality.overlap import DONE, OverlapPolicy
+from quality.overlap import DONE, OverlapPolicy, stop_confidence
 from quality.replay import random_order, replay
 from quality.stopping import fit_prior, predictive_confidence
 
@@ -104,7 +107,7 @@ def test_stopped_answers_match_the_full_overlap_at_the_target_rate(
 ) -> None:
     pool = 9
     labels = simulated(alpha, 3000, pool, seed=1)
-    policy = OverlapPolicy(min_overlap=2, max_overlap=pool, target_confidence=target)
+    policy = OverlapPolicy(2, pool, target, "predictive")
     result = replay(labels, random_order(labels, np.random.default_rng(2)), policy, "mv")
     full = labels.counts().argmax(axis=1)
     done = result.status == DONE
@@ -153,3 +156,40 @@ def test_run_check_uses_the_predictive_rule_by_default() -> None:
     assert capped.status.tolist() == [FINISHED] * 40 + [IN_REVIEW] * 40
     lenient = CheckSettings(method="mv", min_overlap=2, max_overlap=5, target_confidence=expected)
     assert run_check(inp, lenient).status[:40].tolist() == [FINISHED] * 40
+
+
+def settled_and_split(worker_of: list[tuple[int, int]]) -> Labels:
+    """40 tasks both labels say 1 (2-0), 40 tasks split 1-1; task t's labels by worker_of[t]."""
+    rows = [(t, worker_of[t][i], 1) for t in range(40) for i in (0, 1)]
+    rows += [(t, worker_of[t][i], i) for t in range(40, 80) for i in (0, 1)]
+    return Labels.from_indices(*zip(*rows, strict=True), n_classes=2)
+
+
+def test_hybrid_lets_a_sure_consensus_on_known_workers_settle_a_task() -> None:
+    known = settled_and_split([(0, 1)] * 80)  # two workers with 80 labels each
+    fresh = settled_and_split([(2 * t, 2 * t + 1) for t in range(80)])  # 1 label per worker
+    hybrid = OverlapPolicy(2, 5, 0.99, "hybrid")
+    predictive = OverlapPolicy(2, 5, 0.99, "predictive")
+
+    def confidence(labels: Labels, policy: OverlapPolicy, posterior: float, method: str) -> float:
+        sure = np.full(labels.n_tasks, posterior)
+        consensus = replace(aggregate(labels, "mv"), method=method, confidence=sure)
+        return float(stop_confidence(labels, consensus, policy)[0])  # a 2-0 task
+
+    votes_only = confidence(known, predictive, 0.9995, "hds")
+    assert votes_only < 0.99  # 3 labels still to come could turn a 2-0
+    # known workers, posterior error 0.0005: taken 10x it is 0.005, so 0.995 >= 0.99
+    assert confidence(known, hybrid, 0.9995, "hds") == pytest.approx(0.995)
+    # a posterior of 0.995 (error 0.05 taken 10x) does not beat the vote model
+    assert confidence(known, hybrid, 0.995, "hds") == pytest.approx(votes_only)
+    # the same votes by workers seen once: the posterior is not trusted
+    assert confidence(fresh, hybrid, 0.9995, "hds") == pytest.approx(
+        confidence(fresh, predictive, 0.9995, "hds")
+    )
+    # majority vote's "confidence" is a vote share (1.0 for 2-0), not a posterior
+    assert confidence(known, hybrid, 1.0, "mv") == pytest.approx(votes_only)
+
+
+def test_hybrid_is_the_default_rule() -> None:
+    assert OverlapPolicy().rule == "hybrid"
+    assert CheckSettings().stop_rule == "hybrid"
