@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram import CallbackQuery, Update, User
+from telegram import CallbackQuery, Message, Update, User
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -222,29 +223,41 @@ async def current_project(context: Context, user_id: int) -> Project | None:
     return await repo.get_project(worker.current_project_id)
 
 
-async def guide(update: Update, context: Context) -> None:
-    """Show the labeling guide of the current project."""
+ProjectFinder = Callable[[Context, int], Awaitable[Project | None]]
+
+
+async def read_command(
+    update: Update, context: Context, find: ProjectFinder, refusal: str
+) -> tuple[Message, User, str, Project] | None:
+    """A project command's sender, checked: (message, user, their language, the project).
+
+    None when there is nobody to answer, or when `find` gives no project for the user: they
+    are then told so (the `refusal` text) and nothing else happens.
+    """
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
-        return
+        return None
     lang = await lang_of(context, user)
-    project = await current_project(context, user.id)
+    project = await find(context, user.id)
     if project is None:
-        await message.reply_text(t(lang, "no_project"))
+        await message.reply_text(t(lang, refusal))
+        return None
+    return message, user, lang, project
+
+
+async def guide(update: Update, context: Context) -> None:
+    """Show the labeling guide of the current project."""
+    if (got := await read_command(update, context, current_project, "no_project")) is None:
         return
+    _, user, lang, project = got
     await send_guide(context, user.id, project, lang)
 
 
 async def undo(update: Update, context: Context) -> None:
     """Take back the last label while its sample is still open, and show it again."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    if (got := await read_command(update, context, current_project, "no_project")) is None:
         return
-    lang = await lang_of(context, user)
-    project = await current_project(context, user.id)
-    if project is None:
-        await message.reply_text(t(lang, "no_project"))
-        return
+    message, user, lang, project = got
     outcome = await context.bot_data.repo.undo_last(user.id, project.id)
     if outcome.status is UndoStatus.NOTHING:
         await message.reply_text(t(lang, "undo_nothing"))

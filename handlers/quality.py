@@ -13,21 +13,28 @@ from bot.quality_job import check_project, notify, summary_text
 from bot.texts import t
 from config.project import pick_text
 from handlers.coordinator import _choose, managed_projects
-from handlers.labeling import current_project, read_tap, reject, safe_answer, safe_edit_markup
+from handlers.labeling import (
+    current_project,
+    read_command,
+    read_tap,
+    reject,
+    safe_answer,
+    safe_edit_markup,
+)
 from storage.models import Project, Role
+
+
+async def _check_project(context: Context, user_id: int) -> Project | None:
+    """The managed project /check names, or the user's only one."""
+    projects = await managed_projects(context, user_id)
+    return _choose(projects, context.args[0] if context.args else None)
 
 
 async def check(update: Update, context: Context) -> None:
     """Run the quality check now and reply with its figures: /check [project]."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    if (got := await read_command(update, context, _check_project, "not_allowed")) is None:
         return
-    lang = await lang_of(context, user)
-    projects = await managed_projects(context, user.id)
-    project = _choose(projects, context.args[0] if context.args else None)
-    if project is None:
-        await message.reply_text(t(lang, "not_allowed"))
-        return
+    message, _, lang, project = got
     report = await check_project(context.bot_data, project.id)
     if report.result is None or not report.summary["counts"]["labels"]:
         await message.reply_text(t(lang, "check_nothing", project=project.name))
@@ -104,14 +111,9 @@ async def send_review(context: Context, user_id: int, project: Project, lang: st
 
 async def review(update: Update, context: Context) -> None:
     """Show the next sample waiting for a reviewer's decision."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    if (got := await read_command(update, context, _review_project, "not_reviewer")) is None:
         return
-    lang = await lang_of(context, user)
-    project = await _review_project(context, user.id)
-    if project is None:
-        await message.reply_text(t(lang, "not_reviewer"))
-        return
+    _, user, lang, project = got
     await send_review(context, user.id, project, lang)
 
 
