@@ -53,6 +53,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench.bulk import insert_history
 from bench.machine import cpu_busy, cpu_model, others_load
 from config.project import ProjectSpec
 from config.settings import Settings
@@ -119,16 +120,6 @@ def build(path: Path, labels: int, n_workers: int, n_open: int, seed: int) -> di
     truths = [rng.randrange(N_OPTIONS) for _ in range(n_done + n_open)]
     con.execute("BEGIN")
     con.executemany(
-        "INSERT INTO workers (id, first_name, language, current_project_id, created_at)"
-        " VALUES (?, ?, 'en', ?, ?)",
-        ((w, f"H{w - WORKER_ID_BASE}", project_id, start) for w in workers),
-    )
-    con.executemany(
-        "INSERT INTO memberships (worker_id, project_id, role, joined_at)"
-        " VALUES (?, ?, 'worker', ?)",
-        ((w, project_id, start) for w in workers),
-    )
-    con.executemany(
         "INSERT INTO samples (project_id, ext_id, kind, text, target, n_labels, n_open, need,"
         " created_at) VALUES (?, ?, 'text', ?, ?, ?, 0, ?, ?)",
         (
@@ -171,18 +162,7 @@ def build(path: Path, labels: int, n_workers: int, n_open: int, seed: int) -> di
                     option_ids[idx],
                 )
 
-    con.executemany(
-        "INSERT INTO assignments (id, project_id, sample_id, worker_id, status, shown_at,"
-        " expires_at, closed_at, option_id) VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?)",
-        assignments(),
-    )
-    con.execute(
-        "INSERT INTO labels (assignment_id, project_id, sample_id, worker_id, option_id,"
-        " shown_at, answered_at, guide_version)"
-        " SELECT id, project_id, sample_id, worker_id, option_id, shown_at, closed_at, 1"
-        " FROM assignments WHERE project_id = ? AND status = 'done' ORDER BY id",
-        (project_id,),
-    )
+    insert_history(con, project_id, workers, "H", start, assignments())
     con.execute("COMMIT")
     bad, live = con.execute(
         "SELECT SUM(need != target - n_labels - n_open), SUM(n_labels) FROM samples"

@@ -57,7 +57,6 @@ import resource
 import shlex
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +65,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.child import ChildFailed, peak_mb, rss_mb, run_child
 from bench.machine import cpu_model
 
 if TYPE_CHECKING:
@@ -83,7 +83,6 @@ DIRTY_SHARE = 0.02
 SAME_ID_SHARE = 0.2  # of the duplicates
 PROFILE_ROWS = 100_000
 PROFILE_TOP = 15
-ROOT = Path(__file__).resolve().parents[1]
 
 IMPORT, IMPORT_OFF, PIPELINE, PANDAS = "import", "import, near off", "pipeline only", "pandas"
 FLOOR, FLOOR_UNSAFE = "storage floor", "floor, unsafe"
@@ -230,22 +229,31 @@ def make_spec(near: str = "flag") -> ProjectSpec:
     )
 
 
-def _status_mb(field: str) -> float:
-    """A VmHWM/VmRSS figure of this process, in MB (ru_maxrss where /proc is missing)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
-
-
 def _cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+class _Measured:
+    """Wall and CPU seconds of a `with` block, and this process's RSS before it."""
+
+    def __enter__(self) -> _Measured:
+        self.start_mb, self._cpu0 = rss_mb(), _cpu_s()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._t0
+        self.cpu_s = _cpu_s() - self._cpu0
+
+    def figures(self) -> dict[str, float]:
+        """seconds, cpu_s, start_mb, and peak_mb: the process's peak RSS until now."""
+        return {
+            "seconds": self.seconds,
+            "cpu_s": self.cpu_s,
+            "start_mb": self.start_mb,
+            "peak_mb": peak_mb(),
+        }
 
 
 def _report_dict(report: Report) -> dict[str, Any]:
@@ -290,7 +298,7 @@ async def _import(path: Path, db: Path, near: str) -> dict[str, Any]:
                 waits.append(time.perf_counter() - t)
                 await asyncio.sleep(0.05)
 
-        rss0, cpu0 = _status_mb("VmRSS"), _cpu_s()
+        rss0, cpu0 = rss_mb(), _cpu_s()
         t0 = time.perf_counter()
         probe = asyncio.create_task(writer())
         report = await import_file(repo, project.id, path)
@@ -298,7 +306,7 @@ async def _import(path: Path, db: Path, near: str) -> dict[str, Any]:
         done.set()
         await probe
         cpu = _cpu_s() - cpu0
-    peak = _status_mb("VmHWM")
+    peak = peak_mb()
     con = sqlite3.connect(db)
     try:
         (stored,) = con.execute(
@@ -326,18 +334,9 @@ def _pipeline(path: Path) -> dict[str, Any]:
 
     options = _pipeline_options(make_spec())
     report = Report(source=path.name)
-    rss0, cpu0 = _status_mb("VmRSS"), _cpu_s()
-    t0 = time.perf_counter()
-    collections.deque(run(path, options, report), maxlen=0)
-    seconds = time.perf_counter() - t0
-    cpu = _cpu_s() - cpu0
-    return {
-        "seconds": seconds,
-        "cpu_s": cpu,
-        "start_mb": rss0,
-        "peak_mb": _status_mb("VmHWM"),
-        **_report_dict(report),
-    }
+    with _Measured() as measured:
+        collections.deque(run(path, options, report), maxlen=0)
+    return {**measured.figures(), **_report_dict(report)}
 
 
 def _pandas(path: Path) -> dict[str, Any]:
@@ -345,18 +344,12 @@ def _pandas(path: Path) -> dict[str, Any]:
         pd: Any = importlib.import_module("pandas")
     except ImportError as exc:
         return {"missing": str(exc)}
-    rss0, cpu0 = _status_mb("VmRSS"), _cpu_s()
-    t0 = time.perf_counter()
-    frame = pd.read_csv(path, on_bad_lines="skip", dtype=str)
-    rows_read = len(frame)
-    kept = frame.drop_duplicates(subset=["text"])
-    seconds = time.perf_counter() - t0
-    cpu = _cpu_s() - cpu0
+    with _Measured() as measured:
+        frame = pd.read_csv(path, on_bad_lines="skip", dtype=str)
+        rows_read = len(frame)
+        kept = frame.drop_duplicates(subset=["text"])
     return {
-        "seconds": seconds,
-        "cpu_s": cpu,
-        "start_mb": rss0,
-        "peak_mb": _status_mb("VmHWM"),
+        **measured.figures(),
         "rows_read": rows_read,
         "kept": len(kept),
         "dtype": str(frame["text"].dtype),
@@ -405,27 +398,18 @@ def _floor(path: Path, db: Path, unsafe: bool) -> dict[str, Any]:
             con.execute("PRAGMA synchronous = OFF")
         else:
             con.execute("PRAGMA synchronous = NORMAL")
-        rss0, cpu0 = _status_mb("VmRSS"), _cpu_s()
-        t0 = time.perf_counter()
-        con.execute("BEGIN")
-        con.executemany(
-            "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target, need,"
-            " created_at, content_key, import_id, meta, gold)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        con.execute("COMMIT")
-        seconds = time.perf_counter() - t0
-        cpu = _cpu_s() - cpu0
+        with _Measured() as measured:
+            con.execute("BEGIN")
+            con.executemany(
+                "INSERT INTO samples (project_id, ext_id, kind, text, media, truth, target,"
+                " need, created_at, content_key, import_id, meta, gold)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            con.execute("COMMIT")
     finally:
         con.close()
-    return {
-        "seconds": seconds,
-        "cpu_s": cpu,
-        "start_mb": rss0,
-        "peak_mb": _status_mb("VmHWM"),
-        "stored_rows": len(rows),
-    }
+    return {**measured.figures(), "stored_rows": len(rows)}
 
 
 def _profile(path: Path) -> dict[str, Any]:
@@ -464,19 +448,10 @@ def child(argv: list[str]) -> int:
 
 def _spawn(*args: str) -> dict[str, Any]:
     """One child run: its JSON result, or {"error": ...} if it failed."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_intake", "--child", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        return {"error": f"exit {proc.returncode}:\n{tail}"}
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    try:
+        return run_child("bench.bench_intake", "--child", *args)
+    except ChildFailed as exc:
+        return {"error": str(exc)}
 
 
 # --------------------------------------------------------------------------- the parent

@@ -33,6 +33,7 @@ from typing import Any
 
 import aiosqlite
 
+from bench.bulk import insert_history
 from bench.machine import cpu_busy, cpu_model, others_load
 from bot.app import CHECKPOINT_EVERY_S
 from config.project import ProjectSpec
@@ -192,7 +193,6 @@ def _bulk_history(path: Path, project_id: int, n_workers: int, seed: int) -> Non
                     project_id,
                     sample_id,
                     w,
-                    "done",
                     shown,
                     shown + TIMEOUT_S,
                     closed,
@@ -200,29 +200,7 @@ def _bulk_history(path: Path, project_id: int, n_workers: int, seed: int) -> Non
                 )
 
     con.execute("BEGIN")
-    con.executemany(
-        "INSERT INTO workers (id, first_name, username, language, current_project_id,"
-        " created_at) VALUES (?, ?, NULL, 'en', ?, ?)",
-        ((w, f"W{w - WORKER_ID_BASE}", project_id, start) for w in worker_ids),
-    )
-    con.executemany(
-        "INSERT INTO memberships (worker_id, project_id, role, joined_at)"
-        " VALUES (?, ?, 'worker', ?)",
-        ((w, project_id, start) for w in worker_ids),
-    )
-    con.executemany(
-        "INSERT INTO assignments (id, project_id, sample_id, worker_id, status, shown_at,"
-        " expires_at, closed_at, option_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        assignments(),
-    )
-    # What the assignment_answered trigger would have written, in the same order.
-    con.execute(
-        "INSERT INTO labels (assignment_id, project_id, sample_id, worker_id, option_id,"
-        " shown_at, answered_at, guide_version)"
-        " SELECT id, project_id, sample_id, worker_id, option_id, shown_at, closed_at, 1"
-        " FROM assignments WHERE project_id = ? AND status = 'done' ORDER BY id",
-        (project_id,),
-    )
+    insert_history(con, project_id, worker_ids, "W", start, assignments())
     con.execute(
         "INSERT INTO events (at, actor, project_id, kind, data)"
         " SELECT closed_at, worker_id, project_id, 'label.recorded',"

@@ -40,9 +40,7 @@ import csv
 import json
 import os
 import platform
-import resource
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.child import ChildFailed, peak_mb, rss_mb, run_child, status_mb
 from bench.machine import cpu_model
 
 if TYPE_CHECKING:
@@ -211,31 +210,6 @@ def synthesize(n_labels: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def _status_mb(field: str) -> float | None:
-    """A VmHWM/VmRSS figure of this process in MB, or None without /proc."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def _peak_mb() -> float:
-    peak = _status_mb("VmHWM")
-    if peak is not None:
-        return peak
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024
-
-
-def _rss_mb() -> float:
-    rss = _status_mb("VmRSS")
-    return rss if rss is not None else _peak_mb()
-
-
 def _reset_peak() -> bool:
     """Reset VmHWM to the current RSS (Linux clear_refs); False where that is refused."""
     try:
@@ -243,7 +217,7 @@ def _reset_peak() -> bool:
             f.write("5")
     except OSError:
         return False
-    peak, rss = _status_mb("VmHWM"), _status_mb("VmRSS")
+    peak, rss = status_mb("VmHWM"), status_mb("VmRSS")
     return peak is not None and rss is not None and peak <= rss + 1.0
 
 
@@ -256,7 +230,7 @@ def child(impl: str, folder: Path, repeat: int) -> dict[str, Any]:
     else:
         import pandas as pd
         from crowdkit.aggregation import DawidSkene
-    base = _rss_mb()
+    base = rss_mb()
     arrays = {k: np.load(folder / f"{k}.npy") for k in ("task", "worker", "label")}
     truth = np.load(folder / "truth.npy")
     if ours:
@@ -264,7 +238,7 @@ def child(impl: str, folder: Path, repeat: int) -> dict[str, Any]:
     else:
         frame = pd.DataFrame(arrays)
     del arrays
-    ready = _rss_mb()
+    ready = rss_mb()
     reset = _reset_peak()
     times = []
     for _ in range(repeat):
@@ -279,7 +253,7 @@ def child(impl: str, folder: Path, repeat: int) -> dict[str, Any]:
             iterations = len(model.loss_history_)
             del model  # likewise
         times.append(time.perf_counter() - t0)
-    peak = _peak_mb()
+    peak = peak_mb()
     if not ours:
         predicted = series.reindex(np.arange(len(truth))).fillna(-1).to_numpy(np.int64)
     seconds = float(np.median(times))
@@ -295,19 +269,10 @@ def child(impl: str, folder: Path, repeat: int) -> dict[str, Any]:
 
 
 def _spawn(impl: str, folder: Path, repeat: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_quality", "_child", impl, str(folder), str(repeat)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise SystemExit(f"{impl} child failed (exit {proc.returncode}):\n{tail}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    try:
+        return run_child("bench.bench_quality", "_child", impl, str(folder), str(repeat))
+    except ChildFailed as exc:
+        raise SystemExit(f"{impl} child failed (exit {exc.returncode}):\n{exc.tail}") from None
 
 
 def speed(n_labels: int, seed: int, repeat: int) -> int:
