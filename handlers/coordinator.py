@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update, User
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Context, lang_of
@@ -18,7 +18,28 @@ async def managed_projects(context: Context, user_id: int) -> list[Project]:
     return await repo.projects_of(user_id, Role.COORDINATOR)
 
 
-def _choose(projects: list[Project], wanted: str | None) -> Project | None:
+async def read_managed(
+    update: Update, context: Context
+) -> tuple[Message, User, str, list[Project]] | None:
+    """A coordinator command's sender: (message, user, language, the projects they manage).
+
+    None when there is no one to answer, or when they manage no project: they are then told
+    so ("no_projects" for an admin, who could create one; "not_allowed" for anyone else).
+    """
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return None
+    lang = await lang_of(context, user)
+    projects = await managed_projects(context, user.id)
+    if not projects:
+        key = "no_projects" if context.bot_data.is_admin(user.id) else "not_allowed"
+        await message.reply_text(t(lang, key))
+        return None
+    return message, user, lang, projects
+
+
+def choose_project(projects: list[Project], wanted: str | None) -> Project | None:
+    """The project named by slug or id `wanted`, or the only one when nothing is named."""
     if wanted is None:
         return projects[0] if len(projects) == 1 else None
     return next((p for p in projects if wanted in (p.slug, str(p.id))), None)
@@ -26,15 +47,9 @@ def _choose(projects: list[Project], wanted: str | None) -> Project | None:
 
 async def invite(update: Update, context: Context) -> None:
     """Make an invite link: /invite <project> [worker|reviewer|coordinator]."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    if (got := await read_managed(update, context)) is None:
         return
-    lang = await lang_of(context, user)
-    projects = await managed_projects(context, user.id)
-    if not projects:
-        key = "no_projects" if context.bot_data.is_admin(user.id) else "not_allowed"
-        await message.reply_text(t(lang, key))
-        return
+    message, user, lang, projects = got
     args = list(context.args or [])
     role = Role.WORKER
     if args and args[-1].lower() in ("worker", "coordinator", "reviewer"):
@@ -43,7 +58,7 @@ async def invite(update: Update, context: Context) -> None:
     if len(args) > 1:
         await message.reply_text(t(lang, "invite_usage", projects=names))
         return
-    project = _choose(projects, args[0] if args else None)
+    project = choose_project(projects, args[0] if args else None)
     if project is None:
         key = "unknown_project" if args else "invite_usage"
         await message.reply_text(t(lang, key, project=args[0] if args else "", projects=names))
@@ -60,17 +75,11 @@ async def invite(update: Update, context: Context) -> None:
 
 async def status(update: Update, context: Context) -> None:
     """Show progress per project: /status [project]."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    if (got := await read_managed(update, context)) is None:
         return
-    lang = await lang_of(context, user)
-    projects = await managed_projects(context, user.id)
-    if not projects:
-        key = "no_projects" if context.bot_data.is_admin(user.id) else "not_allowed"
-        await message.reply_text(t(lang, key))
-        return
+    message, _, lang, projects = got
     if context.args:
-        chosen = _choose(projects, context.args[0])
+        chosen = choose_project(projects, context.args[0])
         if chosen is None:
             names = ", ".join(p.slug for p in projects)
             await message.reply_text(

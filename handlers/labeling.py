@@ -158,6 +158,7 @@ async def reject(query: CallbackQuery, lang: str) -> None:
 
 
 T = TypeVar("T", bound=CallbackData)
+P = TypeVar("P", StartTap, GuideTap)  # buttons that name a project
 
 
 async def read_tap(
@@ -180,6 +181,20 @@ async def read_tap(
         await reject(query, lang)
         return None
     return query, user, lang, tap
+
+
+async def read_member_tap(
+    update: Update, context: Context, kind: type[P]
+) -> tuple[CallbackQuery, User, str, P] | None:
+    """`read_tap` for a button that names a project: also None (and `reject`) when the user
+    is not a member of that project, whatever the button says."""
+    if (got := await read_tap(update, context, kind)) is None:
+        return None
+    query, user, lang, tap = got
+    if await context.bot_data.repo.role_of(user.id, tap.project_id) is None:
+        await reject(query, lang)
+        return None
+    return got
 
 
 # ------------------------------------------------------------------------ commands
@@ -428,27 +443,20 @@ async def report_tap(update: Update, context: Context) -> None:
 
 async def start_tap(update: Update, context: Context) -> None:
     """Start (or continue) labeling in the project on the button."""
-    if (got := await read_tap(update, context, StartTap)) is None:
+    if (got := await read_member_tap(update, context, StartTap)) is None:
         return
     query, user, lang, tap = got
     repo = context.bot_data.repo
-    if await repo.role_of(user.id, tap.project_id) is None:
-        await reject(query, lang)
-        return
     await repo.set_current_project(user.id, tap.project_id)
     await asyncio.gather(safe_answer(query), send_next(context, user.id, tap.project_id, lang))
 
 
 async def guide_tap(update: Update, context: Context) -> None:
     """Show the guide of the project on the card."""
-    if (got := await read_tap(update, context, GuideTap)) is None:
+    if (got := await read_member_tap(update, context, GuideTap)) is None:
         return
     query, user, lang, tap = got
-    repo = context.bot_data.repo
-    if await repo.role_of(user.id, tap.project_id) is None:
-        await reject(query, lang)
-        return
-    project = await repo.get_project(tap.project_id)
+    project = await context.bot_data.repo.get_project(tap.project_id)
     await asyncio.gather(
         safe_answer(query), context.bot.send_message(user.id, guide_text(project, lang))
     )

@@ -8,11 +8,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import ReviewTap
-from bot.context import Context, lang_of
+from bot.context import Context
 from bot.quality_job import check_project, notify, summary_text
 from bot.texts import t
 from config.project import pick_text
-from handlers.coordinator import _choose, managed_projects
+from handlers.coordinator import choose_project, managed_projects, read_managed
 from handlers.labeling import (
     current_project,
     read_command,
@@ -27,7 +27,7 @@ from storage.models import Project, Role
 async def _check_project(context: Context, user_id: int) -> Project | None:
     """The managed project /check names, or the user's only one."""
     projects = await managed_projects(context, user_id)
-    return _choose(projects, context.args[0] if context.args else None)
+    return choose_project(projects, context.args[0] if context.args else None)
 
 
 async def check(update: Update, context: Context) -> None:
@@ -45,17 +45,12 @@ async def check(update: Update, context: Context) -> None:
 
 async def reinstate(update: Update, context: Context) -> None:
     """Lift a worker's suspension or failed exam: /reinstate USER_ID [project]."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    if (got := await read_managed(update, context)) is None:
         return
-    lang = await lang_of(context, user)
+    message, user, lang, projects = got
     args = list(context.args or [])
-    projects = await managed_projects(context, user.id)
-    if not projects:
-        await message.reply_text(t(lang, "not_allowed"))
-        return
     target = args[0] if args else ""
-    project = _choose(projects, args[1] if len(args) > 1 else None)
+    project = choose_project(projects, args[1] if len(args) > 1 else None)
     if not target.isdigit() or project is None:
         await message.reply_text(t(lang, "reinstate_usage", user_id=target or "?"))
         return
