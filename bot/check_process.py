@@ -9,6 +9,10 @@ its own (WAL: one snapshot, never in a writer's way). Only what the job needs co
 the changed samples as arrays, the findings with user ids, and the figures for the summary.
 Writing stays in the bot's process, at normal priority, through the repository's lock: a
 low-priority process holding SQLite's write lock would make every tap wait for it.
+
+A small project (at most `Settings.check_in_process_labels` labels, default 20,000) is checked
+in a thread instead (`check_in_thread`): its check is tens of milliseconds, while a throttled
+child would take seconds just to start.
 """
 
 from __future__ import annotations
@@ -256,6 +260,24 @@ async def check_in_child(
         ours.close()
         with contextlib.suppress(OSError):
             os.unlink(out)
+
+
+async def check_in_thread(
+    path: Path | str, project_id: int, settings: CheckSettings
+) -> CheckOutcome:
+    """Run `check_here` in a thread of this process; CheckFailed if it raises.
+
+    For small projects: a child process starts at a tenth of a CPU (its imports alone take
+    seconds of wall time, see CHILD_CPU_SHARE) to do tens of milliseconds of work. Here the
+    reads release the GIL and the numpy work is short, so taps wait a few ms at most.
+    """
+    try:
+        return await asyncio.to_thread(check_here, path, project_id, settings)
+    except Exception as exc:
+        raise CheckFailed(
+            f"the quality check of project {project_id} failed; nothing was written:\n"
+            + "".join(traceback.format_exception(exc))
+        ) from exc
 
 
 class Throttle(threading.Thread):

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram.error import Forbidden, TelegramError
 
-from bot.check_process import CheckFailed, CheckOutcome, Span, check_in_child
+from bot.check_process import CheckFailed, CheckOutcome, Span, check_in_child, check_in_thread
 from bot.context import BotData, Context
 from bot.texts import t
 from quality.agreement import describe
@@ -60,10 +60,19 @@ def _settings(spec: Any) -> CheckSettings:
     )
 
 
+async def _check(data: BotData, project_id: int, settings: CheckSettings) -> CheckOutcome:
+    """Read and aggregate off the event loop: in a thread for a small project, else a child."""
+    path, limit = data.repo.path, data.settings.check_in_process_labels
+    if limit and await data.quality.label_count(project_id, upto=limit + 1) <= limit:
+        return await check_in_thread(path, project_id, settings)
+    return await check_in_child(path, project_id, settings)
+
+
 async def check_project(data: BotData, project_id: int) -> CheckReport:
     """Run one check of a project now and store what it decided.
 
-    Reading and aggregating run in a child process (`bot.check_process`); if it fails,
+    Reading and aggregating run off the event loop (`_check`: a thread for a small project, a
+    child process for a large one, see `bot.check_process`); if that fails,
     CheckFailed is raised and nothing is written. Suspensions, the write-back and the run
     record happen here, on the bot's connection, in short transactions.
     """
@@ -71,7 +80,7 @@ async def check_project(data: BotData, project_id: int) -> CheckReport:
     quality, repo = data.quality, data.repo
     spec = await quality.spec(project_id)
     settings = _settings(spec)
-    outcome = await check_in_child(repo.path, project_id, settings)
+    outcome = await _check(data, project_id, settings)
     report = CheckReport(project_id, spec.name, 0.0, outcome, spans=list(outcome.spans))
     before_review = await quality.review_count(project_id)
     for user_id, finding in outcome.findings:
@@ -83,7 +92,7 @@ async def check_project(data: BotData, project_id: int) -> CheckReport:
     if report.suspended:
         # Their labels must not count: aggregate again without them (the child reads the
         # suspensions just committed).
-        outcome = await check_in_child(repo.path, project_id, settings)
+        outcome = await _check(data, project_id, settings)
         report.result = outcome
         report.spans += [(f"{name} again", a, b) for name, a, b in outcome.spans]
     options = await repo.options(project_id)

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     expire_every_s: float = Field(
         default=30.0, gt=0, description="How often timed-out assignments return to the pool."
     )
+    check_in_process_labels: int = Field(
+        default=20_000,
+        ge=0,
+        description=(
+            "A quality check of a project with at most this many labels runs in a thread of the"
+            " bot (tens of milliseconds); a larger one in a throttled child process. 0: always"
+            " a child."
+        ),
+    )
 
     @field_validator("bot_api_url")
     @classmethod

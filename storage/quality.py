@@ -342,6 +342,15 @@ class QualityStore:
             )
         return "decided", project_id
 
+    async def label_count(self, project_id: int, upto: int) -> int:
+        """Labels of the project (retracted ones too), counted up to `upto` at most: the
+        count stops there, so asking "more than N?" costs N index entries, not the project."""
+        row = await self.repo._one(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM labels WHERE project_id = ? LIMIT ?)",
+            (project_id, upto),
+        )
+        return int(row[0]) if row else 0
+
     async def review_count(self, project_id: int) -> int:
         """Samples waiting for a reviewer."""
         row = await self.repo._one(

@@ -22,6 +22,7 @@ from bot.check_process import (
     Throttle,
     _lower,
     check_in_child,
+    check_in_thread,
     check_input,
     outcome_of,
 )
@@ -29,7 +30,7 @@ from bot.context import BotData
 from config.settings import Settings
 from quality.check import run_check
 from storage.models import LabelStatus, Project, SampleIn
-from storage.quality import read_labels
+from storage.quality import QualityStore, read_labels
 from storage.repository import Repository
 from tests.conftest import add_worker, make_spec
 
@@ -100,9 +101,14 @@ async def snapshot(repo: Repository, project: Project) -> tuple[list[Any], ...]:
     return samples, runs, members, events
 
 
-def bot_data(repo: Repository) -> BotData:
+def bot_data(repo: Repository, in_process_labels: int = 0) -> BotData:
+    """Bot data whose checks run in a child (the default here) or, for projects of at most
+    `in_process_labels` labels, in a thread."""
     data = BotData()
-    data.attach(repo, Settings(token="1:x", db_path=repo.path, admins=[]))
+    settings = Settings(
+        token="1:x", db_path=repo.path, admins=[], check_in_process_labels=in_process_labels
+    )
+    data.attach(repo, settings)
     return data
 
 
@@ -277,3 +283,44 @@ def test_a_stopped_child_dies_with_the_bot(tmp_path: Path) -> None:
             assert _state(pid) in (None, "Z")  # gone (or dead, waiting to be reaped)
         finally:
             proc.kill()
+
+
+async def test_a_small_project_is_checked_in_a_thread_with_the_same_outcome(
+    repo: Repository,
+) -> None:
+    project = await crowd_project(repo)
+    n_labels = (
+        await repo._one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
+    )[0]
+    assert await QualityStore(repo).label_count(project.id, upto=n_labels + 5) == n_labels
+    assert await QualityStore(repo).label_count(project.id, upto=3) == 3
+    spec = await repo.project_spec(project.id)
+    settings = quality_job._settings(spec)
+    here = await check_in_thread(repo.path, project.id, settings)
+    child = await check_in_child(repo.path, project.id, settings)
+    assert (here.batches, here.findings, here.counts) == (
+        child.batches,
+        child.findings,
+        child.counts,
+    )
+    assert [name for name, _, _ in here.spans] == ["load", "aggregate", "diff"]
+
+    report = await quality_job.check_project(bot_data(repo, n_labels), project.id)
+    assert "spawn" not in [name for name, _, _ in report.spans]
+    assert [user for user, _ in report.suspended] == [3]
+
+
+async def test_a_project_over_the_limit_is_checked_in_a_child(repo: Repository) -> None:
+    project = await crowd_project(repo)
+    n_labels = (
+        await repo._one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
+    )[0]
+    report = await quality_job.check_project(bot_data(repo, n_labels - 1), project.id)
+    assert report.spans[0][0] == "spawn"
+
+
+async def test_an_error_in_the_thread_is_a_check_failure_too(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(CheckFailed, match=r"failed; nothing was written[\s\S]*OperationalError"):
+        await check_in_thread(missing, 1, quality_job.CheckSettings())
+    assert not missing.exists()
