@@ -288,4 +288,39 @@ MIGRATIONS: tuple[str, ...] = (
     -- the counter each check saw; -1 (runs before this migration): check once more
     ALTER TABLE quality_runs ADD COLUMN changes INTEGER NOT NULL DEFAULT -1;
     """,
+    # 6: updates survive a crash. The inbox holds every update from Telegram before it is
+    # confirmed (getUpdates with a higher offset), so a kill cannot lose a tap in flight; an
+    # update is marked handled once its handler ran. update_effects records what an update
+    # that is not idempotent by itself (/undo, an invite) did, in the same transaction as its
+    # effect, so a replay after a crash finds it and does nothing twice. A card's message id is
+    # kept on its assignment: an open card whose message was never delivered is sent again,
+    # and a superseded card can be edited to a marker. runs: when the bot started, last
+    # showed it was alive, and whether it stopped cleanly.
+    """
+    CREATE TABLE inbox (
+        update_id   INTEGER PRIMARY KEY,
+        data        TEXT NOT NULL,                 -- the update as Telegram sent it (JSON)
+        received_at REAL NOT NULL,
+        handled_at  REAL
+    );
+    CREATE INDEX inbox_pending ON inbox (update_id) WHERE handled_at IS NULL;
+    CREATE INDEX inbox_handled ON inbox (handled_at) WHERE handled_at IS NOT NULL;
+    CREATE TABLE update_effects (
+        update_id INTEGER NOT NULL,
+        step      TEXT NOT NULL,
+        result    TEXT NOT NULL DEFAULT '{}',      -- JSON: what the step did
+        at        REAL NOT NULL,
+        PRIMARY KEY (update_id, step)
+    ) WITHOUT ROWID;
+    CREATE INDEX update_effects_at ON update_effects (at);
+    ALTER TABLE assignments ADD COLUMN message_id INTEGER;  -- the card on screen, once sent
+    CREATE INDEX assignments_undelivered ON assignments (id)
+        WHERE status = 'open' AND message_id IS NULL;
+    CREATE TABLE runs (
+        id         INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        alive_at   REAL NOT NULL,
+        stopped_at REAL                            -- NULL: running, or stopped uncleanly
+    );
+    """,
 )
