@@ -2,7 +2,8 @@
 
 Every button carries `v1:<kind>:<field>:...` with stable database ids only, so a button
 pressed days later (or after a restart) still means the same thing. `unpack` accepts exactly
-what `pack` produces; anything else a client sends raises CallbackError.
+what `pack` produces; anything else a client sends raises CallbackError, and nothing else:
+a client can send any string, lone surrogates and all.
 """
 
 from __future__ import annotations
@@ -47,13 +48,23 @@ class CallbackData:
         data = ":".join([VERSION, self.kind, *values])
         if len(data.encode()) > MAX_BYTES:
             raise CallbackError(f"callback data over {MAX_BYTES} bytes: {data!r}")
+        # A button whose press would be refused (a negative id, a value not in `choices`)
+        # is a bug here, not a forged press later.
+        try:
+            decoded = type(self).unpack(data)
+        except CallbackError as exc:
+            raise CallbackError(f"{self!r} makes a button this bot would refuse: {exc}") from exc
+        if decoded != self:
+            raise CallbackError(f"{data!r} would decode to {decoded!r}, not {self!r}")
         return data
 
     @classmethod
     def unpack(cls, data: str | None) -> CallbackData:
         """Decode one client-sent payload of this kind (or of any kind, on the base class)."""
-        if not data or len(data.encode()) > MAX_BYTES:
-            raise CallbackError("empty or oversized callback data")
+        # Every payload the bot makes is ASCII, so a length in characters is one in bytes; a
+        # lone surrogate (which `str.encode` refuses with UnicodeEncodeError) is non-ASCII.
+        if not data or len(data) > MAX_BYTES or not data.isascii():
+            raise CallbackError("empty, oversized or non-ASCII callback data")
         parts = data.split(":")
         if len(parts) < 2 or parts[0] != VERSION or parts[1] not in _REGISTRY:
             raise CallbackError(f"unknown callback data {data!r}")

@@ -479,9 +479,10 @@ async def lang_tap(update: Update, context: Context) -> None:
 
 
 async def noop_tap(update: Update, context: Context) -> None:
-    """A marker button: just stop the client's spinner."""
-    if update.callback_query is not None:
-        await safe_answer(update.callback_query)
+    """A marker button: just stop the client's spinner (any other `v1:n` data is refused)."""
+    if (got := await read_tap(update, context, Noop)) is None:
+        return
+    await safe_answer(got[0])
 
 
 async def unknown_tap(update: Update, context: Context) -> None:
