@@ -18,6 +18,12 @@ from pydantic import (
 )
 
 LANGUAGES = ("en", "ko")
+# A project file is a few kilobytes (two 4,096-character guides are under 30 KB as UTF-8);
+# the cap is checked before parsing, so no file can make the parser's work or memory large.
+MAX_FILE_BYTES = 1 << 20
+# The deepest real setting is four levels down (options[0].text.en); the parsers recurse per
+# level and a 100,000-deep document ends in RecursionError.
+MAX_DEPTH = 16
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -35,6 +41,8 @@ def _localised(value: Any) -> dict[str, str]:
     unknown = sorted(set(value) - set(LANGUAGES))
     if unknown:
         raise ValueError(f"unknown language {unknown}; allowed: {', '.join(LANGUAGES)}")
+    if any(isinstance(v, dict | list) or v is None for v in value.values()):
+        raise ValueError("each text must be plain text, not a list, a table or empty")
     texts = {str(k): str(v).strip() for k, v in value.items()}
     if not all(texts.values()):
         raise ValueError("texts must not be empty")
@@ -199,6 +207,8 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
     for err in exc.errors():
         loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
         got = err.get("input")
+        if isinstance(got, str) and len(got) > 60:
+            got = got[:57] + "..."
         shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
         lines.append(f"{path.name}: {loc or 'file'}: {err['msg']}{shown}")
     return "\n".join(lines)
@@ -217,24 +227,103 @@ def parse_project(raw: Any, path: Path) -> ProjectSpec:
     return spec
 
 
-def load_project_file(path: Path) -> ProjectSpec:
-    """Read and validate a project file (.toml, .yaml or .yml)."""
+class _Refused(Exception):
+    """Something in a YAML file this loader does not take (raised with where it is)."""
+
+    def __init__(self, mark: yaml.Mark | None, message: str) -> None:
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        super().__init__(f"{where}{message}")
+
+
+class _ProjectYamlLoader(yaml.SafeLoader):
+    """SafeLoader without anchors and aliases, and with at most MAX_DEPTH levels of nesting.
+
+    An alias reuses a node without copying it, so nine lines of aliases can stand for a
+    billion strings (the 'billion laughs'); validation turns them into text and runs out of
+    memory. A project file has no use for them.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(
+                event.start_mark,
+                "YAML anchors and aliases (&name, *name) are not allowed in a project file;"
+                " write each value out in full",
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(
+                    event.start_mark,
+                    f"nested more than {MAX_DEPTH} levels deep; a project file needs at most"
+                    " four (e.g. options, then an option, its text, the language)",
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    loader = _ProjectYamlLoader(text)
     try:
-        text = path.read_text(encoding="utf-8")
+        return loader.get_single_data()
+    except _Refused as exc:
+        raise ProjectFileError(f"{path.name}: {exc}") from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = _one_line(exc.problem or exc.context or "unreadable")
+        raise ProjectFileError(
+            f"{path.name}: not valid YAML{where}: {problem}; fix the file and try again"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ProjectFileError(f"{path.name}: not valid YAML: {_one_line(str(exc))}") from exc
+    finally:
+        loader.dispose()
+
+
+def _read(path: Path) -> str:
+    """The file's text, refusing a file too large to be a project file before reading it."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ProjectFileError(f"{path}: cannot read the project file ({exc.strerror})") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise ProjectFileError(
+            f"{path.name}: a project file may be at most {MAX_FILE_BYTES // 1024:,} KB; put"
+            " the data in the data file (`data = ...`), not in the project file"
+        )
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProjectFileError(f"{path}: the project file must be UTF-8 text") from exc
+
+
+def load_project_file(path: Path) -> ProjectSpec:
+    """Read and validate a project file (.toml, .yaml or .yml)."""
     suffix = path.suffix.lower()
+    if suffix not in {".toml", ".yaml", ".yml"}:
+        raise ProjectFileError(f"{path.name}: use a .toml, .yaml or .yml project file")
+    text = _read(path)
     try:
         if suffix == ".toml":
             raw: Any = tomllib.loads(text)
-        elif suffix in {".yaml", ".yml"}:
-            raw = yaml.safe_load(text)
         else:
-            raise ProjectFileError(f"{path.name}: use a .toml, .yaml or .yml project file")
+            raw = _parse_yaml(text, path)
     except tomllib.TOMLDecodeError as exc:
-        raise ProjectFileError(f"{path.name}: not valid TOML: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ProjectFileError(f"{path.name}: not valid YAML: {exc}") from exc
+        raise ProjectFileError(f"{path.name}: not valid TOML: {_one_line(str(exc))}") from exc
+    except RecursionError as exc:  # tomllib recurses per level of [ and {
+        raise ProjectFileError(
+            f"{path.name}: nested too deeply; a project file needs at most four levels"
+        ) from exc
     return parse_project(raw, path)

@@ -127,3 +127,71 @@ def test_cleaning_rules_can_be_turned_off(tmp_path: Path) -> None:
     path.write_text(GOOD + "\n[cleaning]\nlong_text = 'shorten'\n")
     with pytest.raises(ProjectFileError, match=r"cleaning\.long_text: Input should be 'drop'"):
         load_project_file(path)
+
+
+def _billion_laughs() -> str:
+    """Nine lines that stand for 9**9 copies of 'lol' once the aliases are expanded."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    previous = "a"
+    for name in "bcdefghi":
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # an alias bomb inside a text: expanding it took ~1.6 GB before MemoryError
+        (
+            "name: Bomb\nguide: g\noptions: [{id: a, text: A}, {id: b, text: B}]\n"
+            + _billion_laughs()
+            + "\nquestion: {en: *i}\n",
+            r"p\.yaml: line 4: YAML anchors and aliases \(&name, \*name\) are not allowed",
+        ),
+        # a single anchor (even unused) is refused too: there is no use for it here
+        ("name: &n Cats\n", r"p\.yaml: line 1: YAML anchors and aliases"),
+        # 100,000 levels raised RecursionError in the composer
+        ("name: x\nquestion: " + "[" * 100_000 + "]" * 100_000, r"p\.yaml: line 2: nested"),
+        ("question: " + "{a: " * 50_000 + "1" + "}" * 50_000, r"p\.yaml: line 1: nested"),
+        # a broken file is one line too (PyYAML's own message spans several)
+        (
+            "name: [unclosed\nquestion: x\n",
+            r"^p\.yaml: not valid YAML at line 2, column 9: [^\n]*$",
+        ),
+    ],
+    ids=["alias-bomb", "anchor", "deep-flow-list", "deep-flow-map", "syntax"],
+)
+def test_yaml_bombs_and_deep_files_are_refused_in_one_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(ProjectFileError, match=message) as caught:
+        load_project_file(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_deep_block_yaml_and_toml_are_refused(tmp_path: Path) -> None:
+    block = tmp_path / "p.yml"
+    block.write_text("\n".join("  " * i + "a:" for i in range(40)) + " 1\n")
+    with pytest.raises(ProjectFileError, match="nested more than 16 levels deep"):
+        load_project_file(block)
+    deep = tmp_path / "p.toml"
+    deep.write_text("question = " + "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ProjectFileError, match=r"p\.toml: nested too deeply"):
+        load_project_file(deep)
+
+
+def test_project_file_size_is_capped_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD + "# " + "x" * (1 << 20) + "\n")  # valid TOML, only too large
+    with pytest.raises(ProjectFileError, match=r"p\.toml: a project file may be at most 1,024 KB"):
+        load_project_file(path)
+
+
+def test_a_text_must_be_plain_text(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD.replace('question = "Which colour?"', "question = { en = [1, 2] }"))
+    with pytest.raises(ProjectFileError, match=r"question: .*must be plain text"):
+        load_project_file(path)
