@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from config.project import CALLBACK_DATA_LIMIT
+
 VERSION = "v1"
-MAX_BYTES = 64  # Telegram's limit for callback_data
+MAX_BYTES = CALLBACK_DATA_LIMIT  # Telegram's limit for callback_data
 _INT = re.compile(r"0|[1-9][0-9]{0,17}")
 _REGISTRY: dict[str, type[CallbackData]] = {}
 

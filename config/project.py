@@ -24,6 +24,23 @@ MAX_FILE_BYTES = 1 << 20
 # The deepest real setting is four levels down (options[0].text.en); the parsers recurse per
 # level and a 100,000-deep document ends in RecursionError.
 MAX_DEPTH = 16
+# Telegram's limits, counted as Telegram counts them (UTF-16 code units: an emoji may be 2).
+TEXT_LIMIT = 4096  # a message's text
+CAPTION_LIMIT = 1024  # a photo's, video's or document's caption
+CALLBACK_DATA_LIMIT = 64  # bytes of a button's callback data
+ANSWER_LIMIT = 200  # the notice shown when a button is pressed ("Saved: <option>")
+# A card is the sample's text, a blank line and the question with its mark (bot.cards._fit,
+# the "question_mark" text): a question of at most QUESTION_MAX leaves a media sample's
+# caption about 500 characters for the sample's own text.
+CARD_DECORATION = 16  # characters the card adds around the question; tests check the texts
+QUESTION_MAX = 500
+# The guide message is a heading with the project name, the question and the guide
+# (handlers.labeling.guide_text, the "guide" text).
+GUIDE_DECORATION = 64  # characters of that message besides the three; tests check the texts
+# An option's text is its button, the "Saved: …" notice and the "✓ …" marker of an answered
+# card; a phone shows about 30 characters of a button on one line.
+OPTION_TEXT_MAX = 64
+MAX_OPTIONS = 24  # buttons on a card besides Skip, Report and Guide
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -159,7 +176,7 @@ class ProjectSpec(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     slug: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9_-]{1,31}$")
     question: LocalText
-    options: list[OptionSpec] = Field(min_length=2, max_length=24)
+    options: list[OptionSpec] = Field(min_length=2, max_length=MAX_OPTIONS)
     guide: LocalText
     overlap: int = Field(default=3, ge=1, le=50)
     assignment_timeout: float = Field(
@@ -214,14 +231,76 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def telegram_length(text: str) -> int:
+    """The length of `text` as Telegram counts it against its limits (UTF-16 code units)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _picked(texts: dict[str, str], lang: str) -> str:
+    """The language whose text `pick_text(texts, lang)` shows."""
+    return lang if lang in texts else "en" if "en" in texts else next(iter(texts))
+
+
+def telegram_limits(spec: ProjectSpec) -> list[str]:
+    """What in `spec` would not fit in Telegram's messages and buttons: `field: why` lines.
+
+    The bot would otherwise cut the text when it sends it, or fail every import (a card
+    must keep room for the sample's text beside the question).
+    """
+    problems: dict[str, str] = {}
+    for lang, question in spec.question.items():
+        n = telegram_length(question)
+        if n > QUESTION_MAX:
+            problems[f"question.{lang}"] = (
+                f"{n:,} characters; a question may have at most {QUESTION_MAX:,}, because"
+                f" every card shows it under the sample (within a photo's {CAPTION_LIMIT:,}-"
+                "character caption); move the details to the guide"
+            )
+    for i, option in enumerate(spec.options):
+        for lang, text in option.text.items():
+            n = telegram_length(text)
+            if n > OPTION_TEXT_MAX:
+                problems[f"options[{i}].text.{lang}"] = (
+                    f"{n:,} characters; an option is a button and may have at most"
+                    f" {OPTION_TEXT_MAX} (a phone shows about 30); explain the options in the"
+                    " guide"
+                )
+    for lang in LANGUAGES:
+        guide_lang, question_lang = _picked(spec.guide, lang), _picked(spec.question, lang)
+        field = f"guide.{guide_lang}"
+        if field in problems or f"question.{question_lang}" in problems:
+            continue
+        room = (
+            TEXT_LIMIT
+            - GUIDE_DECORATION
+            - telegram_length(spec.name)
+            - telegram_length(spec.question[question_lang])
+        )
+        n = telegram_length(spec.guide[guide_lang])
+        if n > room:
+            problems[field] = (
+                f"{n:,} characters; the guide is one message with the name and the question,"
+                f" at most {TEXT_LIMIT:,} characters, which leaves {room:,} for this guide;"
+                " shorten it or link to a longer document"
+            )
+    return [f"{field}: {why}" for field, why in problems.items()]
+
+
 def parse_project(raw: Any, path: Path) -> ProjectSpec:
-    """Validate an already-parsed project mapping; relative data paths are taken from `path`."""
+    """Validate an already-parsed project mapping; relative data paths are taken from `path`.
+
+    Beyond the model's own checks, everything the bot sends from the file must fit
+    Telegram's limits (`telegram_limits`).
+    """
     if not isinstance(raw, dict):
         raise ProjectFileError(f"{path.name}: the file must hold a table of settings")
     try:
         spec = ProjectSpec.model_validate(raw)
     except ValidationError as exc:
         raise ProjectFileError(_format_errors(path, exc)) from exc
+    problems = telegram_limits(spec)
+    if problems:
+        raise ProjectFileError("\n".join(f"{path.name}: {line}" for line in problems))
     if spec.data is not None and not spec.data.is_absolute():
         spec.data = (path.parent / spec.data).resolve()
     return spec

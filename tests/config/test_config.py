@@ -195,3 +195,33 @@ def test_a_text_must_be_plain_text(tmp_path: Path) -> None:
     path.write_text(GOOD.replace('question = "Which colour?"', "question = { en = [1, 2] }"))
     with pytest.raises(ProjectFileError, match=r"question: .*must be plain text"):
         load_project_file(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # accepted before, then every import failed with "max_chars must be at least 1"
+        (
+            ('question = "Which colour?"', f'question = "{"Q" * 5000}"'),
+            r"^p\.toml: question\.en: 5,000 characters; a question may have at most 500, ",
+        ),
+        (
+            ('text = "Blue"', f'text = "{"B" * 65}"'),
+            r"^p\.toml: options\[1\]\.text\.en: 65 characters; an option is a button and may"
+            r" have at most 64",
+        ),
+        (
+            ('ko = "하나를 고르세요."', f'ko = "{"가" * 4100}"'),
+            r"^p\.toml: guide\.ko: 4,100 characters; the guide is one message with the name and"
+            r" the question, at most 4,096 characters, which leaves 4,012 for this guide",
+        ),
+    ],
+    ids=["question", "option", "guide"],
+)
+def test_texts_over_telegram_limits_are_refused_naming_field_and_limit(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD.replace(*change))
+    with pytest.raises(ProjectFileError, match=message):
+        load_project_file(path)
