@@ -10,7 +10,7 @@ import traceback
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,11 +23,14 @@ from telegram.request import BaseRequest
 
 from bot.context import BotData, Context
 from bot.keyboards import start_keyboard
+from bot.poller import CaughtUp, InboxApplication
 from bot.quality_job import QUALITY_JOB, QUALITY_TICK_S, quality_job
-from bot.texts import COMMANDS, LANGUAGES, t
+from bot.texts import COMMANDS, LANGUAGES, duration, t
 from config.settings import Settings
 from handlers import coordinator, intake, labeling, quality
+from handlers.delivery import PENDING_EVERY_S, PENDING_JOB, deliver_pending
 from storage.errors import StorageError
+from storage.inbox import PreviousRun
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,10 @@ LabelgramApp = Application[
 HOUSEKEEPING_JOB = "housekeeping"
 CHECKPOINT_JOB = "wal-checkpoint"
 CHECKPOINT_EVERY_S = 1.0
+HEARTBEAT_JOB = "heartbeat"
+HEARTBEAT_EVERY_S = 5.0  # after a crash, the last beat tells how long the bot was down
+PRUNE_JOB = "inbox-prune"
+PRUNE_EVERY_S = 3600.0
 _ADMIN_ALERT_EVERY_S = 60.0
 
 
@@ -54,6 +61,9 @@ def build_application(
         raise ValueError("a bot token is required")
     builder = (
         ApplicationBuilder()
+        .application_class(InboxApplication)
+        # Updates come from bot.poller.InboxPoller, which stores each before confirming it.
+        .updater(None)
         .token(secret)
         .base_url(settings.bot_api_url)
         .base_file_url(settings.file_url)
@@ -86,11 +96,13 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     data: BotData = app.bot_data
     if data.repo._db is None:  # tests and the demo may open it first
         await data.repo.open()
+    data.run_id, data.previous_run = await data.inbox.begin_run()
+    data.started_at = time.time()
     for lang in LANGUAGES:
         commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in COMMANDS]
         await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
     if app.job_queue is not None:
-        for name in (HOUSEKEEPING_JOB, CHECKPOINT_JOB, QUALITY_JOB):
+        for name in (HOUSEKEEPING_JOB, CHECKPOINT_JOB, QUALITY_JOB, PENDING_JOB, HEARTBEAT_JOB):
             for job in app.job_queue.get_jobs_by_name(name):
                 job.schedule_removal()
         app.job_queue.run_repeating(
@@ -102,6 +114,14 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         app.job_queue.run_repeating(
             checkpoint, interval=CHECKPOINT_EVERY_S, first=CHECKPOINT_EVERY_S, name=CHECKPOINT_JOB
         )
+        # first=0: cards claimed before a crash and never delivered go out at once.
+        app.job_queue.run_repeating(
+            deliver_pending, interval=PENDING_EVERY_S, first=0, name=PENDING_JOB
+        )
+        app.job_queue.run_repeating(
+            heartbeat, interval=HEARTBEAT_EVERY_S, first=HEARTBEAT_EVERY_S, name=HEARTBEAT_JOB
+        )
+        app.job_queue.run_repeating(prune, interval=PRUNE_EVERY_S, first=60, name=PRUNE_JOB)
     # Everything built so far (modules, the application, its handlers) lives as long as the
     # bot: take it out of the garbage collector's sight. A full collection walked all of it
     # and stopped the event loop ~50 ms about once a minute (bench/bench_check.py prints the
@@ -112,9 +132,54 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
-    """Close the database; hand the objects frozen at start back to the collector."""
-    await app.bot_data.repo.close()
+    """Record a clean stop, close the database; hand the frozen objects back to the collector."""
+    data: BotData = app.bot_data
+    if data.run_id:
+        await data.inbox.end_run(data.run_id)
+    await data.repo.close()
     gc.unfreeze()
+
+
+async def heartbeat(context: Context) -> None:
+    """Note that the bot is alive (the downtime after a crash is measured from it)."""
+    await context.bot_data.inbox.alive(context.bot_data.run_id)
+
+
+async def prune(context: Context) -> None:
+    """Forget handled updates older than Telegram could send them again."""
+    await context.bot_data.inbox.prune()
+
+
+async def report_restart(app: Application, caught_up: CaughtUp) -> None:  # type: ignore[type-arg]
+    """After an unclean stop, tell the admins how long the bot was down and what it caught up
+    on, once the backlog is fetched (a clean restart says nothing)."""
+    data: BotData = app.bot_data
+    previous: PreviousRun | None = data.previous_run
+    if previous is None or previous.clean:
+        return
+    log.warning(
+        "started after an unclean stop: down %.0f s, caught up on %d stored + %d waiting updates",
+        data.started_at - previous.alive_at,
+        caught_up.stored,
+        caught_up.waiting,
+    )
+    last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(previous.alive_at))
+    for admin in data.settings.admins:
+        worker = await data.repo.get_worker(admin)
+        lang = worker.language if worker else "en"
+        text = t(
+            lang,
+            "admin_restarted",
+            down=duration(lang, data.started_at - previous.alive_at),
+            last=last,
+            updates=caught_up.stored + caught_up.waiting,
+            stored=caught_up.stored,
+            waiting=caught_up.waiting,
+        )
+        try:
+            await app.bot.send_message(admin, text)
+        except TelegramError as exc:
+            log.warning("could not tell admin %s about the restart: %s", admin, exc)
 
 
 async def checkpoint(context: Context) -> None:
@@ -144,6 +209,11 @@ async def housekeeping(context: Context) -> None:
 
 async def on_error(update: object, context: Context) -> None:
     """Log the error, tell the user something went wrong and alert the admins (rate-limited)."""
+    if isinstance(context.error, RetryAfter):
+        # A flood limit outlasted the rate limiter's retries: not a bug, and a message to
+        # the user would meet the same limit. Cards are delivered later (handlers.delivery).
+        log.info("flood limit while handling an update: %s", context.error)
+        return
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_user is not None:
         user = update.effective_user

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telegram import User
 from telegram.ext import CallbackContext, ExtBot
 
 from config.settings import Settings
+from storage.inbox import Inbox, PreviousRun
 from storage.quality import QualityStore
 from storage.repository import Repository
 
@@ -19,12 +21,19 @@ class BotData:
         self._repo: Repository | None = None
         self._settings: Settings | None = None
         self._quality: QualityStore | None = None
+        self._inbox: Inbox | None = None
         self.last_admin_alert = 0.0  # monotonic time of the last error alert to admins
+        self.run_id = 0  # this run's row in `runs` (set at start)
+        self.previous_run: PreviousRun | None = None  # how the run before this one ended
+        self.started_at = 0.0  # wall-clock start: cards claimed before it are not in flight
+        self.flood_until = 0.0  # monotonic: Telegram asked us to wait until then
+        self._worker_locks: dict[int, asyncio.Lock] = {}
 
     def attach(self, repo: Repository, settings: Settings) -> None:
         """Give the handlers their repository and settings."""
         self._repo, self._settings = repo, settings
         self._quality = QualityStore(repo)
+        self._inbox = Inbox(repo)
 
     @property
     def repo(self) -> Repository:
@@ -39,6 +48,21 @@ class BotData:
         if self._quality is None:
             raise RuntimeError("BotData.attach() was not called")
         return self._quality
+
+    @property
+    def inbox(self) -> Inbox:
+        """Stored updates and the bot's runs."""
+        if self._inbox is None:
+            raise RuntimeError("BotData.attach() was not called")
+        return self._inbox
+
+    def worker_lock(self, user_id: int) -> asyncio.Lock:
+        """Held while deciding and sending a worker's next card: one live card at a time,
+        even when two of their updates are handled at once."""
+        lock = self._worker_locks.get(user_id)
+        if lock is None:
+            lock = self._worker_locks[user_id] = asyncio.Lock()
+        return lock
 
     @property
     def settings(self) -> Settings:

@@ -65,7 +65,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "mark_chosen": {"en": "✓ {option}", "ko": "✓ {option}"},
     "mark_skipped": {"en": "↷ Skipped", "ko": "↷ 건너뜀"},
     "mark_reported": {"en": "⚠ Reported", "ko": "⚠ 신고됨"},
-    "mark_inactive": {"en": "⌛ No longer active", "ko": "⌛ 만료됨"},
+    "mark_inactive": {"en": "⌛ No longer active", "ko": "⌛ 더 이상 유효하지 않음"},
+    "mark_superseded": {"en": "⌛ Replaced by the card below", "ko": "⌛ 아래 카드로 바뀌었어요"},
     "gold_wrong": {
         "en": "✋ That one was a control sample. The right answer is “{right}”.\n\n{guide}",
         "ko": "✋ 방금 샘플은 확인용 샘플이었습니다. 정답은 “{right}”입니다.\n\n{guide}",
@@ -272,6 +273,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "서버에서 문제가 발생했습니다. 저장된 라벨은 안전합니다. 다시 시도하거나 "
         "/start 를 보내세요.",
     },
+    "admin_restarted": {
+        "en": "⚠️ Labelgram restarted after an unclean stop. It was down for about {down} "
+        "(last sign of life at {last} UTC) and caught up on {updates} updates: {stored} "
+        "received before the stop, {waiting} that waited at Telegram. No label was lost.",
+        "ko": "⚠️ Labelgram이 비정상 종료된 뒤 다시 시작했습니다. 약 {down} 동안 멈춰 있었고"
+        "(마지막 응답 {last} UTC), 밀린 업데이트 {updates}건을 처리했습니다. 종료 전에 받아 둔 "
+        "{stored}건과 텔레그램에서 기다리던 {waiting}건입니다. 잃어버린 라벨은 없습니다.",
+    },
+    "duration_s": {"en": "{s} s", "ko": "{s}초"},
+    "duration_m": {"en": "{m} min {s} s", "ko": "{m}분 {s}초"},
+    "duration_h": {"en": "{h} h {m} min", "ko": "{h}시간 {m}분"},
     "cmd_start": {"en": "Join or continue labeling", "ko": "참여 또는 라벨링 계속"},
     "cmd_guide": {"en": "Show the labeling guide", "ko": "라벨링 가이드 보기"},
     "cmd_undo": {"en": "Take back your last label", "ko": "마지막 라벨 취소"},
@@ -287,6 +299,18 @@ def t(lang: str, key: str, **values: object) -> str:
     """The text `key` in `lang` (English if missing), with `values` filled in."""
     texts = TEXTS[key]
     return texts.get(lang, texts["en"]).format(**values)
+
+
+def duration(lang: str, seconds: float) -> str:
+    """A length of time as people say it: "42 s", "2 min 13 s", "3 h 5 min"."""
+    total = max(round(seconds), 0)
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return t(lang, "duration_h", h=h, m=m)
+    if m:
+        return t(lang, "duration_m", m=m, s=s)
+    return t(lang, "duration_s", s=s)
 
 
 def placeholders(text: str) -> set[str]:

@@ -66,7 +66,9 @@ async def invite(update: Update, context: Context) -> None:
     if role is Role.COORDINATOR and not context.bot_data.is_admin(user.id):
         await message.reply_text(t(lang, "admin_only"))
         return
-    code = await context.bot_data.repo.create_invite(project.id, role, actor=user.id)
+    code = await context.bot_data.repo.create_invite(
+        project.id, role, actor=user.id, update_id=update.update_id
+    )
     link = f"https://t.me/{context.bot.username}?start={code}"
     await message.reply_text(
         t(lang, "invite_made", role=t(lang, f"role_{role.value}"), project=project.name, link=link)

@@ -25,11 +25,12 @@ from bot.callbacks import (
     SkipTap,
     StartTap,
 )
-from bot.cards import TEXT_LIMIT, SampleUnavailable, send_card
+from bot.cards import TEXT_LIMIT, SampleUnavailable
 from bot.context import Context, lang_of
 from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
 from bot.texts import t
 from config.project import pick_text
+from handlers.delivery import deliver, retire
 from storage.errors import NotFound
 from storage.models import Card, LabelStatus, Project, UndoStatus
 from storage.quality import GoldResult
@@ -81,6 +82,39 @@ async def send_next(context: Context, user_id: int, project_id: int, lang: str) 
     Suspended workers and failed exams get a notice instead; during an exam only gold
     samples are sent; otherwise a share of cards (the project's gold rate) are gold.
     """
+    async with context.bot_data.worker_lock(user_id):
+        await _send_next(context, user_id, project_id, lang)
+
+
+async def ensure_card(context: Context, user_id: int, project_id: int, lang: str) -> None:
+    """Make sure the worker has a live card: deliver their open one if it never arrived,
+    or send the next one if they hold none (after a replayed tap, a crash or a lost send).
+    A card already on screen is left alone, and so is a worker told there is no more work."""
+    data = context.bot_data
+    async with data.worker_lock(user_id):
+        card = await data.repo.open_card_of(user_id, project_id)
+        if card is not None:
+            if card.message_id is None:
+                await _deliver_or_next(context, user_id, card, lang)
+        elif not await data.repo.is_idle(user_id, project_id):
+            await _send_next(context, user_id, project_id, lang)
+
+
+async def _deliver_or_next(context: Context, user_id: int, card: Card, lang: str) -> None:
+    """Deliver an assigned card; if its media cannot be sent, report it and send the next."""
+    try:
+        await deliver(context, user_id, card, lang)
+    except SampleUnavailable as exc:
+        log.warning("%s; reported automatically", exc)
+        repo = context.bot_data.repo
+        await repo.close_assignment(card.assignment_id, user_id, "reported", "broken")
+        await _send_next(context, user_id, card.project.id, lang)
+    except Forbidden:
+        log.info("user %s blocked the bot", user_id)
+
+
+async def _send_next(context: Context, user_id: int, project_id: int, lang: str) -> None:
+    """`send_next` for a caller that holds the worker's lock."""
     repo, quality = context.bot_data.repo, context.bot_data.quality
     try:
         gate = await quality.gate(user_id, project_id)
@@ -133,7 +167,7 @@ async def send_next(context: Context, user_id: int, project_id: int, lang: str) 
                 await repo.mark_idle(user_id, project_id)
                 return
             try:
-                await send_card(context.bot, repo, user_id, card, lang)
+                await deliver(context, user_id, card, lang)
                 return
             except SampleUnavailable as exc:
                 log.warning("%s; reported automatically", exc)
@@ -142,14 +176,6 @@ async def send_next(context: Context, user_id: int, project_id: int, lang: str) 
     except Forbidden:
         # The worker blocked the bot; their open card times out and goes back to the pool.
         log.info("user %s blocked the bot", user_id)
-
-
-async def resend_card(context: Context, user_id: int, card: Card, lang: str) -> None:
-    """Send a card that is already assigned (after /undo)."""
-    try:
-        await send_card(context.bot, context.bot_data.repo, user_id, card, lang)
-    except SampleUnavailable:
-        await send_next(context, user_id, card.project.id, lang)
 
 
 async def reject(query: CallbackQuery, lang: str) -> None:
@@ -212,7 +238,9 @@ async def start(update: Update, context: Context) -> None:
         context.user_data["lang"] = lang
     if context.args:
         try:
-            project, role = await repo.redeem_invite(context.args[0][:64], user.id)
+            project, role = await repo.redeem_invite(
+                context.args[0][:64], user.id, update_id=update.update_id
+            )
         except NotFound:
             await message.reply_text(t(lang, "invite_invalid"))
             return
@@ -273,14 +301,21 @@ async def undo(update: Update, context: Context) -> None:
     if (got := await read_command(update, context, current_project, "no_project")) is None:
         return
     message, user, lang, project = got
-    outcome = await context.bot_data.repo.undo_last(user.id, project.id)
+    outcome = await context.bot_data.repo.undo_last(
+        user.id, project.id, update_id=update.update_id
+    )
     if outcome.status is UndoStatus.NOTHING:
         await message.reply_text(t(lang, "undo_nothing"))
     elif outcome.status is UndoStatus.TOO_LATE:
         await message.reply_text(t(lang, "undo_too_late"))
-    elif outcome.card is not None:
+    else:
+        # The card that was on screen went back to the pool, and the answered one is sent
+        # again: neither old message may keep live buttons.
+        for message_id in outcome.superseded:
+            await retire(context, user.id, message_id, lang)
         await message.reply_text(t(lang, "undo_done"))
-        await resend_card(context, user.id, outcome.card, lang)
+        # A replay finds the reopened card already on screen and sends nothing twice.
+        await ensure_card(context, user.id, project.id, lang)
 
 
 async def me(update: Update, context: Context) -> None:
@@ -339,19 +374,26 @@ async def label_tap(update: Update, context: Context) -> None:
             safe_edit_markup(query, marker(t(lang, "mark_chosen", option=chosen))),
             _after_gold(context, user.id, outcome.project_id, lang, gold),
         )
-    elif status is LabelStatus.DUPLICATE:
+    elif status is LabelStatus.DUPLICATE and outcome.project_id:
+        # A second tap, or the same tap again after a crash: the label stands; make sure
+        # the next card is there, which the first handling may not have got to.
         chosen = pick_text(outcome.option.texts, lang) if outcome.option else "?"
-        await safe_answer(query, t(lang, "already_saved", option=chosen))
+        await asyncio.gather(
+            safe_answer(query, t(lang, "already_saved", option=chosen)),
+            safe_edit_markup(query, marker(t(lang, "mark_chosen", option=chosen))),
+            ensure_card(context, user.id, outcome.project_id, lang),
+        )
     elif status is LabelStatus.EXPIRED and outcome.project_id:
         await asyncio.gather(
             safe_answer(query, t(lang, "expired")),
             safe_edit_markup(query, marker(t(lang, "mark_inactive"))),
             send_next(context, user.id, outcome.project_id, lang),
         )
-    elif status is LabelStatus.CLOSED:
+    elif status is LabelStatus.CLOSED and outcome.project_id:
         await asyncio.gather(
             safe_answer(query, t(lang, "closed")),
             safe_edit_markup(query, marker(t(lang, "mark_inactive"))),
+            ensure_card(context, user.id, outcome.project_id, lang),
         )
     else:
         await reject(query, lang)
@@ -414,10 +456,15 @@ async def skip_or_report(update: Update, context: Context) -> None:
             safe_edit_markup(query, marker(t(lang, mark_key))),
             send_next(context, user.id, result.project_id, lang),
         )
-    elif result.status is LabelStatus.NOT_YOURS:
+    elif result.status is LabelStatus.NOT_YOURS or result.project_id is None:
         await reject(query, lang)
     else:
-        await safe_answer(query, t(lang, "closed"))
+        # Answered, skipped or gone already (a second tap, or a replay after a crash).
+        await asyncio.gather(
+            safe_answer(query, t(lang, "closed")),
+            safe_edit_markup(query, marker(t(lang, "mark_inactive"))),
+            ensure_card(context, user.id, result.project_id, lang),
+        )
 
 
 async def report_tap(update: Update, context: Context) -> None:

@@ -128,6 +128,7 @@ class Card(_Row):
     sample: Sample
     options: tuple[Option, ...]
     expires_at: float
+    message_id: int | None = None  # the card's message in the worker's chat, once delivered
 
 
 class LabelStatus(StrEnum):
@@ -162,6 +163,7 @@ class UndoOutcome(_Row):
 
     status: UndoStatus
     card: Card | None = None
+    superseded: tuple[int, ...] = ()  # card messages that no longer stand for an open card
 
 
 class WorkerStats(_Row):

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from config.project import ProjectSpec
 from engine.dedup import KeySet
+from storage.effects import once, remember
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from storage.migrations import MIGRATIONS
 from storage.models import (
@@ -625,11 +626,13 @@ class Repository:
     async def set_language(self, user_id: int, lang: str) -> None:
         """Pin the worker's UI language."""
         async with self.transaction() as db:
-            await db.execute(
-                "UPDATE workers SET language = ?, language_chosen = 1 WHERE id = ?",
-                (lang, user_id),
+            cur = await db.execute(
+                "UPDATE workers SET language = ?, language_chosen = 1"
+                " WHERE id = ? AND (language != ? OR language_chosen = 0)",
+                (lang, user_id, lang),
             )
-            await _event(db, "worker.language", user_id, None, {"language": lang}, None)
+            if cur.rowcount:  # a repeated tap (or a replay) changes and logs nothing
+                await _event(db, "worker.language", user_id, None, {"language": lang}, None)
 
     async def set_current_project(self, user_id: int, project_id: int) -> None:
         """Make `project_id` the project the worker labels in."""
@@ -638,11 +641,23 @@ class Repository:
                 "UPDATE workers SET current_project_id = ? WHERE id = ?", (project_id, user_id)
             )
 
-    async def create_invite(self, project_id: int, role: Role, *, actor: int | None = None) -> str:
-        """A new invite code (valid as a t.me deep-link start parameter)."""
+    async def create_invite(
+        self,
+        project_id: int,
+        role: Role,
+        *,
+        actor: int | None = None,
+        update_id: int | None = None,
+    ) -> str:
+        """A new invite code (valid as a t.me deep-link start parameter); a replay of the same
+        update gets the code the first one made."""
         await self.get_project(project_id)
         code = f"{'c' if role is Role.COORDINATOR else 'w'}{secrets.token_urlsafe(12)}"
         async with self.transaction() as db:
+            made = await once(db, update_id, "invite")
+            if made is not None:
+                return str(made)
+            await remember(db, update_id, "invite", code, time.time())
             await db.execute(
                 "INSERT INTO invites (code, project_id, role, created_by, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -651,8 +666,13 @@ class Repository:
             await _event(db, "invite.created", actor, project_id, {"role": role.value}, None)
         return code
 
-    async def redeem_invite(self, code: str, user_id: int) -> tuple[Project, Role]:
-        """Join the invite's project (a coordinator is never demoted by a worker link)."""
+    async def redeem_invite(
+        self, code: str, user_id: int, *, update_id: int | None = None
+    ) -> tuple[Project, Role]:
+        """Join the invite's project (a coordinator is never demoted by a worker link).
+
+        With `update_id`, a replay of the same /start counts the use once.
+        """
         now = time.time()
         async with self.transaction() as db:
             async with db.execute(
@@ -662,7 +682,10 @@ class Repository:
             if row is None:
                 raise NotFound("this invite link is not valid; ask your coordinator for a new one")
             project_id, role = int(row[0]), Role(row[1])
-            await db.execute("UPDATE invites SET uses = uses + 1 WHERE code = ?", (code,))
+            first = await once(db, update_id, "redeem") is None
+            if first:
+                await remember(db, update_id, "redeem", code, now)
+                await db.execute("UPDATE invites SET uses = uses + 1 WHERE code = ?", (code,))
             await db.execute(
                 "INSERT INTO memberships (worker_id, project_id, role, joined_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (worker_id, project_id) DO UPDATE SET"
@@ -678,7 +701,8 @@ class Repository:
             ) as cur:
                 got = await cur.fetchone()
             assert got is not None
-            await _event(db, "member.joined", user_id, project_id, {"role": got[0]}, now)
+            if first:
+                await _event(db, "member.joined", user_id, project_id, {"role": got[0]}, now)
         return await self.get_project(project_id), Role(got[0])
 
     async def role_of(self, user_id: int, project_id: int) -> Role | None:
@@ -735,14 +759,15 @@ class Repository:
             except sqlite3.IntegrityError:
                 # The worker already holds an open card here (one at a time): show it again.
                 claimed = await self.db.execute_fetchall(
-                    "SELECT id, sample_id, expires_at FROM assignments"
+                    "SELECT id, sample_id, expires_at, message_id FROM assignments"
                     " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
                     (user_id, project_id),
                 )
             row = next(iter(claimed), None)
             if row is None:
                 return None
-            assignment_id, sample_id, expires_at = row
+            assignment_id, sample_id, expires_at = row[:3]
+            message_id = row[3] if len(row) > 3 else None
             srow = await self._one(
                 f"SELECT {_SAMPLE_COLS} FROM samples WHERE id = ?", (sample_id,)
             )
@@ -753,6 +778,7 @@ class Repository:
             sample=_sample(srow),
             options=await self.options(project_id),
             expires_at=expires_at,
+            message_id=message_id,
         )
 
     async def _in_transaction(self, fn: Any, *args: Any) -> Any:
@@ -862,7 +888,7 @@ class Repository:
     async def open_card(self, assignment_id: int, user_id: int) -> Card | None:
         """The card of an assignment that is this worker's and still open, else None."""
         row = await self._one(
-            "SELECT project_id, sample_id, expires_at FROM assignments"
+            "SELECT project_id, sample_id, expires_at, message_id FROM assignments"
             " WHERE id = ? AND worker_id = ? AND status = 'open'",
             (assignment_id, user_id),
         )
@@ -874,66 +900,71 @@ class Repository:
             sample=await self.sample(row[1]),
             options=await self.options(row[0]),
             expires_at=row[2],
+            message_id=row[3],
         )
 
+    async def open_card_of(self, user_id: int, project_id: int) -> Card | None:
+        """The worker's open card in the project (there is at most one), else None."""
+        row = await self._one(
+            "SELECT id FROM assignments"
+            " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
+            (user_id, project_id),
+        )
+        return None if row is None else await self.open_card(int(row[0]), user_id)
+
+    async def card_sent(self, assignment_id: int, message_id: int) -> None:
+        """Remember the message that shows an assignment's card: it is on screen now."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE assignments SET message_id = ? WHERE id = ?", (message_id, assignment_id)
+            )
+
+    async def undelivered(self, shown_before: float) -> list[tuple[int, int, int]]:
+        """Open cards claimed before `shown_before` whose message was never delivered:
+        (worker, project, assignment), oldest first."""
+        rows = await self._all(
+            "SELECT worker_id, project_id, id FROM assignments"
+            " WHERE status = 'open' AND message_id IS NULL AND shown_at < ? ORDER BY id",
+            (shown_before,),
+        )
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    async def is_idle(self, user_id: int, project_id: int) -> bool:
+        """Whether the worker was told there is nothing left for them in the project."""
+        row = await self._one(
+            "SELECT idle_since FROM memberships WHERE worker_id = ? AND project_id = ?",
+            (user_id, project_id),
+        )
+        return row is not None and row[0] is not None
+
     async def undo_last(
-        self, user_id: int, project_id: int, now: float | None = None
+        self,
+        user_id: int,
+        project_id: int,
+        now: float | None = None,
+        *,
+        update_id: int | None = None,
     ) -> UndoOutcome:
         """Take back the worker's last live label while its sample still wants labels.
 
         The card the worker holds now goes back to the pool; the undone sample is reopened.
+        With `update_id`, a replay of the same /undo takes back nothing more: it answers
+        what the first one did, with the reopened card if it is still open.
         """
         now = time.time() if now is None else now
         project = await self.get_project(project_id)
+        superseded: tuple[int, ...] = ()
         async with self.transaction() as db:
-            async with db.execute(
-                "SELECT l.id, l.assignment_id, s.n_labels, s.target FROM labels l"
-                " JOIN samples s ON s.id = l.sample_id"
-                " WHERE l.worker_id = ? AND l.project_id = ? AND l.retracted_at IS NULL"
-                " ORDER BY l.answered_at DESC, l.id DESC LIMIT 1",
-                (user_id, project_id),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return UndoOutcome(status=UndoStatus.NOTHING)
-            label_id, assignment_id, n_labels, target = row
-            if n_labels >= target:
-                return UndoOutcome(status=UndoStatus.TOO_LATE)
-            await db.execute(
-                "UPDATE assignments SET status = 'released', closed_at = ?"
-                " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
-                (now, user_id, project_id),
-            )
-            await db.execute("UPDATE labels SET retracted_at = ? WHERE id = ?", (now, label_id))
-            expires = now + project.assignment_timeout
-            await db.execute(
-                "UPDATE assignments SET status = 'open', closed_at = NULL, shown_at = ?,"
-                " expires_at = ? WHERE id = ?",
-                (now, expires, assignment_id),
-            )
-            await _event(
-                db,
-                "label.undone",
-                user_id,
-                project_id,
-                {"assignment": assignment_id, "label": label_id},
-                now,
-            )
-            async with db.execute(
-                f"SELECT {', '.join('s.' + c.strip() for c in _SAMPLE_COLS.split(','))}"
-                " FROM samples s JOIN assignments a ON a.sample_id = s.id WHERE a.id = ?",
-                (assignment_id,),
-            ) as cur:
-                srow = await cur.fetchone()
-        assert srow is not None
-        card = Card(
-            assignment_id=assignment_id,
-            project=project,
-            sample=_sample(tuple(srow)),
-            options=await self.options(project_id),
-            expires_at=expires,
-        )
-        return UndoOutcome(status=UndoStatus.UNDONE, card=card)
+            done = await once(db, update_id, "undo")
+            if done is not None:
+                status = UndoStatus(done["status"])
+            else:
+                status, superseded = await _undo(db, user_id, project, now)
+                await remember(db, update_id, "undo", {"status": status.value}, now)
+        if status is not UndoStatus.UNDONE:
+            return UndoOutcome(status=status)
+        card = await self.open_card_of(user_id, project_id)
+        return UndoOutcome(status=status, card=card, superseded=superseded)
 
     async def mark_idle(self, user_id: int, project_id: int, now: float | None = None) -> None:
         """Remember that the worker was told there is nothing left for them."""
@@ -1046,6 +1077,44 @@ class Repository:
             }
             for r in rows
         ]
+
+
+async def _undo(
+    db: aiosqlite.Connection, user_id: int, project: Project, now: float
+) -> tuple[UndoStatus, tuple[int, ...]]:
+    """Retract the worker's last live label and reopen its card: (status, the messages of
+    the card that was open and is now released, and of the answered card, reopened)."""
+    async with db.execute(
+        "SELECT l.id, l.assignment_id, s.n_labels, s.target, a.message_id FROM labels l"
+        " JOIN samples s ON s.id = l.sample_id JOIN assignments a ON a.id = l.assignment_id"
+        " WHERE l.worker_id = ? AND l.project_id = ? AND l.retracted_at IS NULL"
+        " ORDER BY l.answered_at DESC, l.id DESC LIMIT 1",
+        (user_id, project.id),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return UndoStatus.NOTHING, ()
+    label_id, assignment_id, n_labels, target, answered_message = row
+    if n_labels >= target:
+        return UndoStatus.TOO_LATE, ()
+    async with db.execute(
+        "UPDATE assignments SET status = 'released', closed_at = ?"
+        " WHERE worker_id = ? AND project_id = ? AND status = 'open' RETURNING message_id",
+        (now, user_id, project.id),
+    ) as cur:
+        released = await cur.fetchone()
+    await db.execute("UPDATE labels SET retracted_at = ? WHERE id = ?", (now, label_id))
+    # message_id NULL: the reopened card is not on screen until it is sent again (after a
+    # crash right here, the pending-card job sends it).
+    await db.execute(
+        "UPDATE assignments SET status = 'open', closed_at = NULL, shown_at = ?,"
+        " expires_at = ?, message_id = NULL WHERE id = ?",
+        (now, now + project.assignment_timeout, assignment_id),
+    )
+    data = {"assignment": assignment_id, "label": label_id}
+    await _event(db, "label.undone", user_id, project.id, data, now)
+    messages = (released[0] if released else None, answered_message)
+    return UndoStatus.UNDONE, tuple(m for m in messages if m is not None)
 
 
 async def _insert_samples(db: aiosqlite.Connection, batch: list[tuple[Any, ...]]) -> int:

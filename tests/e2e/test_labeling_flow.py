@@ -19,6 +19,18 @@ def label_buttons(card: dict) -> list[tuple[str, str]]:
     return [b for b in buttons(card) if b[1].startswith("v1:l:")]
 
 
+async def shows(
+    user: SandboxUser, card: dict, expected: list[tuple[str, str]], wait_s: float = 5.0
+) -> bool:
+    """Whether the card comes to show exactly these buttons within `wait_s`."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while asyncio.get_running_loop().time() < deadline:
+        if buttons(await user.message(card["message_id"])) == expected:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
 async def edited(user: SandboxUser, card: dict, wait_s: float = 5.0) -> dict:
     """The card once the bot has edited it (edits run alongside the next send)."""
     deadline = asyncio.get_running_loop().time() + wait_s
@@ -135,8 +147,12 @@ async def test_undo_takes_back_and_shows_the_sample_again(world: World) -> None:
     again = await user.next_message()
     assert again["text"] == card["text"]
     assert await world.repo.live_labels(world.project.id) == []
-    # the card shown in between is no longer active
-    cb = await user.press(held, data=label_buttons(held)[0][1])
+    # the card shown in between, and the answered one, no longer have live buttons
+    retired = [("⌛ Replaced by the card below", "v1:n")]
+    assert await shows(user, held, retired)
+    assert await shows(user, card, retired)
+    # a client that presses the old button anyway is told, and keeps the card it has
+    cb = await user.press(held, data=label_buttons(held)[0][1], strict=False)
     assert "no longer active" in (await user.answer(cb))["text"]
     await user.press(again, data=label_buttons(again)[2][1])
     await user.next_message()

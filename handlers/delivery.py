@@ -1,0 +1,124 @@
+"""Cards reach their workers: a claimed card is delivered, whatever Telegram or a crash does.
+
+A card is claimed in the database before it is sent, and its message id is stored once
+Telegram has it. An open card without a message id was never delivered: a flood wait
+(`RetryAfter`), a network error or a kill came in between. The `deliver_pending` job sends
+those again (at once after a start, after `retry_after` during a flood). One live card per
+worker: a card sent again replaces the older message, which is edited to a marker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from telegram import Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.cards import SampleUnavailable, send_card
+from bot.context import Context
+from bot.keyboards import marker
+from bot.texts import t
+from storage.models import Card
+
+log = logging.getLogger(__name__)
+
+PENDING_JOB = "deliver-pending"
+PENDING_RETRY_JOB = "deliver-pending-retry"
+PENDING_EVERY_S = 5.0
+# A card claimed this recently may still be on its way from the handler that claimed it.
+_IN_FLIGHT_S = 10.0
+# How long a notice waits out flood limits before it is given up (cards never are).
+_SAY_PATIENCE_S = 30.0
+
+
+def wait_seconds(exc: RetryAfter) -> float:
+    """RetryAfter.retry_after is an int or a timedelta depending on PTB's settings."""
+    value = exc.retry_after
+    return value if isinstance(value, int | float) else value.total_seconds()
+
+
+def retry_later(context: Context, seconds: float) -> None:
+    """Telegram asked for a pause: send the waiting cards once it is over."""
+    data = context.bot_data
+    data.flood_until = max(data.flood_until, time.monotonic() + seconds)
+    queue = context.job_queue
+    if queue is not None and not queue.get_jobs_by_name(PENDING_RETRY_JOB):
+        queue.run_once(deliver_pending, when=seconds + 0.05, name=PENDING_RETRY_JOB)
+
+
+async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool:
+    """Send `card` and record its message; False when it has to wait (it is sent later).
+
+    Raises SampleUnavailable (the media cannot be sent) and Forbidden (the worker blocked
+    the bot); the caller holds the worker's lock.
+    """
+    repo = context.bot_data.repo
+    try:
+        message = await send_card(context.bot, repo, user_id, card, lang)
+    except RetryAfter as exc:
+        log.info("card %s waits %.0f s (flood limit)", card.assignment_id, wait_seconds(exc))
+        retry_later(context, wait_seconds(exc))
+        return False
+    except BadRequest:
+        raise
+    except NetworkError as exc:  # includes TimedOut: the card may or may not have arrived
+        log.warning("card %s not delivered (%s); retrying", card.assignment_id, exc)
+        retry_later(context, PENDING_EVERY_S)
+        return False
+    await repo.card_sent(card.assignment_id, message.message_id)
+    if card.message_id is not None and card.message_id != message.message_id:
+        await retire(context, user_id, card.message_id, lang)
+    return True
+
+
+async def retire(context: Context, chat_id: int, message_id: int, lang: str) -> None:
+    """Replace a superseded card's buttons with a marker (best effort: it is only a marker)."""
+    try:
+        await context.bot.edit_message_reply_markup(
+            chat_id, message_id, reply_markup=marker(t(lang, "mark_superseded"))
+        )
+    except TelegramError as exc:  # gone, unchanged, flood-limited or blocked: nothing to do
+        log.debug("card message %s not retired: %s", message_id, exc)
+
+
+async def say(context: Context, chat_id: int, text: str, **kwargs: object) -> Message | None:
+    """Send a notice, waiting out flood limits for a while; None if it could not be sent."""
+    deadline = time.monotonic() + _SAY_PATIENCE_S
+    while True:
+        try:
+            return await context.bot.send_message(chat_id, text, **kwargs)  # type: ignore[arg-type]
+        except RetryAfter as exc:
+            if time.monotonic() + wait_seconds(exc) > deadline:
+                log.warning("notice to %s dropped: flood limit for %s", chat_id, exc.retry_after)
+                return None
+            await asyncio.sleep(wait_seconds(exc))
+        except Forbidden:
+            log.info("user %s blocked the bot; notice not sent", chat_id)
+            return None
+
+
+async def deliver_pending(context: Context) -> None:
+    """Send the open cards that were claimed but never delivered (a job)."""
+    data = context.bot_data
+    if time.monotonic() < data.flood_until:
+        return  # the retry job runs when the pause is over
+    now = time.time()
+    # Cards claimed before this process started cannot be in flight in it.
+    shown_before = max(now - _IN_FLIGHT_S, data.started_at)
+    for user_id, _, assignment_id in await data.repo.undelivered(shown_before):
+        async with data.worker_lock(user_id):
+            card = await data.repo.open_card(assignment_id, user_id)
+            if card is None or card.message_id is not None:
+                continue  # answered, expired or delivered meanwhile
+            worker = await data.repo.get_worker(user_id)
+            lang = worker.language if worker else "en"
+            try:
+                if not await deliver(context, user_id, card, lang):
+                    return  # flood limit: the rest waits too
+            except SampleUnavailable as exc:
+                log.warning("%s; reported automatically", exc)
+                await data.repo.close_assignment(assignment_id, user_id, "reported", "broken")
+            except (Forbidden, BadRequest) as exc:
+                log.info("card %s for %s not deliverable: %s", assignment_id, user_id, exc)
