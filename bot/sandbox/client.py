@@ -53,21 +53,76 @@ def _result(response: httpx.Response) -> Any:
     return body["result"]
 
 
+async def _control(client: httpx.AsyncClient | None, verb: str, url: str, **kwargs: Any) -> Any:
+    """Send one control-API request on ``client`` (or a short-lived one); return its result."""
+    if client is not None:
+        return _result(await client.request(verb, url, **kwargs))
+    async with _local_client() as own:
+        return _result(await own.request(verb, url, **kwargs))
+
+
 async def calls(base_url: str, *, client: httpx.AsyncClient | None = None) -> dict[str, int]:
     """Return how many times the bot called each Bot API method since start or reset."""
-    if client is not None:
-        return dict(_result(await client.get(f"{base_url}/sandbox/calls")))
-    async with _local_client() as own:
-        return dict(_result(await own.get(f"{base_url}/sandbox/calls")))
+    return dict(await _control(client, "GET", f"{base_url}/sandbox/calls"))
 
 
 async def reset_calls(base_url: str, *, client: httpx.AsyncClient | None = None) -> None:
     """Reset the server's per-method call counter."""
-    if client is not None:
-        _result(await client.post(f"{base_url}/sandbox/calls/reset"))
-        return
-    async with _local_client() as own:
-        _result(await own.post(f"{base_url}/sandbox/calls/reset"))
+    await _control(client, "POST", f"{base_url}/sandbox/calls/reset")
+
+
+async def updates(
+    base_url: str, *, after: int = 0, client: httpx.AsyncClient | None = None
+) -> list[JSON]:
+    """Return the updates the server keeps (the newest 10,000) with update_id > ``after``."""
+    return list(
+        await _control(client, "GET", f"{base_url}/sandbox/updates", params={"after": after})
+    )
+
+
+async def redeliver(
+    base_url: str, update_id: int, *, client: httpx.AsyncClient | None = None
+) -> JSON:
+    """Queue an update again, same update_id and contents, as Telegram re-delivers one.
+
+    The next getUpdates returns it whatever its offset. Returns the update.
+    """
+    update: JSON = await _control(
+        client, "POST", f"{base_url}/sandbox/updates/{update_id}/redeliver"
+    )
+    return update
+
+
+async def storm(
+    base_url: str,
+    seconds: float,
+    *,
+    retry_after: int = 1,
+    probability: float = 1.0,
+    client: httpx.AsyncClient | None = None,
+) -> JSON:
+    """Answer 429 to send*/edit* calls for ``seconds`` (0 ends the storm); return its state.
+
+    The state is ``{active, seconds_left, retry_after, probability}``; ``probability`` is the
+    share of calls refused during the storm.
+    """
+    body = {"seconds": seconds, "retry_after": retry_after, "probability": probability}
+    state: JSON = await _control(client, "POST", f"{base_url}/sandbox/storm", json=body)
+    return state
+
+
+async def set_callback_ttl(
+    base_url: str, seconds: float | None, *, client: httpx.AsyncClient | None = None
+) -> None:
+    """Make answerCallbackQuery fail for presses older than ``seconds`` (None: never)."""
+    body = {"callback_ttl": seconds}
+    await _control(client, "POST", f"{base_url}/sandbox/settings", json=body)
+
+
+async def stats(base_url: str, *, client: httpx.AsyncClient | None = None) -> JSON:
+    """Return the server's fault counters (updates, 429s, callback queries answered or not)."""
+    counters: JSON = await _control(client, "GET", f"{base_url}/sandbox/stats")
+    return counters
 
 
 class SandboxUser:

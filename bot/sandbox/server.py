@@ -17,7 +17,38 @@ queries; ``my_chat_member`` updates on block/unblock; file uploads, ``file_id`` 
 downloads; Telegram's error shape and description texts for the common mistakes (chat not found,
 empty or too long text and captions, invalid callback data, malformed markup, edits of unknown or
 unchanged messages, stale callback queries, unknown files, sends and edits to a user who blocked
-the bot, HTML that Telegram would refuse); token-bucket flood limits (429 with retry_after).
+the bot, HTML that Telegram would refuse); token-bucket flood limits (429 with retry_after);
+callback queries that expire (``callback_ttl``: answerCallbackQuery then fails with "query is too
+old", as Telegram's does after about 15 s; off by default, so that a slow test machine cannot
+fail a test by timing); re-delivery of an update the bot did not confirm (forced through the
+control API).
+
+Faults, for fault harnesses (HTTP control calls; the same as methods of :class:`SandboxServer`
+and functions of :mod:`bot.sandbox.client`):
+
+- ``GET /sandbox/updates?after=N``: the updates kept (the newest ``update_history``, default
+  10,000, whether handed out yet or not) with update_id > N, oldest first, as getUpdates gives
+  them.
+- ``POST /sandbox/updates/{update_id}/redeliver``: queue that update again, same update_id and
+  contents; answers the update, or 404 if it is no longer kept. Unlike a fresh update, a replay
+  is returned by the next getUpdates whatever its ``offset`` (an offset past its id would
+  otherwise drop it); it counts as confirmed once a later getUpdates carries an offset above its
+  update_id (a getUpdates without offset returns it again). Batches stay ordered by update_id,
+  so a replay comes before newer updates. Its callback query, if any, is the same one: answering
+  it twice fails as on Telegram.
+- ``POST /sandbox/storm {"seconds": S, "retry_after": R, "probability": P}``: for S seconds,
+  every send* (but sendChatAction) and edit* call that passes validation answers 429 "Too Many
+  Requests: retry after R" with ``parameters.retry_after`` R (default 1; 0 is allowed, though
+  Telegram never sends it), with probability P (default 1); ``{"seconds": 0}`` ends it. The
+  rate-limit buckets are untouched. Answers ``{active, seconds_left, retry_after, probability}``.
+- ``POST /sandbox/settings {"callback_ttl": T}``: answerCallbackQuery fails for presses older
+  than T seconds (null: never); answers the settings, ``{"callback_ttl": T}``.
+- ``GET /sandbox/stats``: counters since start: ``updates_queued`` (created by users),
+  ``updates_delivered`` (returned by getUpdates, repeats included), ``updates_redelivered``,
+  ``updates_pending``, ``too_many_requests`` (429s served, any cause), ``storm_refusals`` (of
+  those, by a storm), ``callback_queries`` (presses), ``callback_queries_answered``,
+  ``callback_queries_unanswered`` with ``unanswered_callback_query_ids``,
+  ``callback_answers_expired`` (answers refused as too old) and ``storm`` (its state).
 
 What it does not emulate:
 
@@ -40,33 +71,42 @@ What it does not emulate:
 - thumbnails and extra photo sizes (a photo has one ``PhotoSize``), media durations and video
   dimensions (taken from the request, else 0), re-encoding of photos;
 - the scope/language fallback of getMyCommands (a list is found only under its exact key);
-- the 48-hour limit on deleting messages, callback queries expiring, and limits other than the
-  ``RateLimits`` buckets (which apply to ``send*`` except ``sendChatAction``, and to ``edit*``);
+- the 48-hour limit on deleting messages, and limits other than the ``RateLimits`` buckets
+  (which apply to ``send*`` except ``sendChatAction``, and to ``edit*``) and storms;
+- re-delivery on its own: an update is repeated only when asked through the control API (or
+  when the bot polls without confirming it);
 - persistence: all state lives in the SandboxServer object's memory.
 
-Run it standalone with ``python -m bot.sandbox.server --port 8081``.
+Run it standalone with ``python -m bot.sandbox.server --port 8081 --limits telegram`` (or
+``labelgram sandbox``); ``--limits off`` lifts the flood limits, ``--limits N/s`` allows N
+messages/s for the whole bot and none per chat (see :meth:`RateLimits.parse`). A port in use is
+one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import collections
 import contextlib
 import copy
+import errno
 import itertools
 import json
 import math
+import random
 import re
 import secrets
 import signal
 import struct
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeGuard
 
 from aiohttp import BodyPartReader, web
 
@@ -78,6 +118,8 @@ MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+UPDATE_HISTORY = 10_000
+"""How many of the newest updates the server keeps for listing and re-delivery."""
 
 # Telegram's own description texts, so that code matching on them is tested against the real ones.
 CHAT_NOT_FOUND = "Bad Request: chat not found"
@@ -157,6 +199,39 @@ class RateLimits:
         ):
             if rate is not None and (rate <= 0 or burst < 1):
                 raise ValueError("a rate must be positive and its burst at least 1")
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimits:
+        """Return the limits named by ``off``, ``telegram`` or ``N/s`` (the --limits values).
+
+        ``telegram`` is the default (30 messages/s for the bot, 1/s per chat with a burst of 20);
+        ``off`` disables both buckets; ``N/s`` is a global rate of N messages/s (a burst of one
+        second's worth, at least 1) with the per-chat bucket off, e.g. ``5/s`` or ``0.5/s``.
+        """
+        value = text.strip().lower()
+        if value == "telegram":
+            return cls()
+        if value == "off":
+            return cls(global_rate=None, chat_rate=None)
+        rate = math.nan
+        if value.endswith("/s"):
+            with contextlib.suppress(ValueError):
+                rate = float(value.removesuffix("/s"))
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(
+                "limits must be off, telegram or N/s with N a positive number of messages "
+                f"per second (e.g. 10/s), not {text!r}"
+            )
+        return cls(global_rate=rate, global_burst=max(1, math.ceil(rate)), chat_rate=None)
+
+    def describe(self) -> str:
+        """Return the limits in words, for the standalone server's banner."""
+        parts = []
+        if self.global_rate is not None:
+            parts.append(f"{self.global_rate:g} messages/s (burst {self.global_burst})")
+        if self.chat_rate is not None:
+            parts.append(f"{self.chat_rate:g}/s per chat (burst {self.chat_burst})")
+        return ", ".join(parts) or "off"
 
 
 class _Bucket:
@@ -496,10 +571,26 @@ class _CallbackQuery:
     """A button press and the bot's answer to it."""
 
     chat_id: int
+    pressed: float = field(default_factory=time.monotonic)  # when the user pressed
     answered: bool = False
     text: str | None = None
     show_alert: bool = False
     url: str | None = None
+
+
+@dataclass
+class _Queued:
+    """An update waiting in the getUpdates queue; a replay is one queued again on request."""
+
+    update: JSON
+    replay: bool = False
+    handed_out: bool = False
+
+    @property
+    def update_id(self) -> int:
+        """Return the update's id."""
+        update_id: int = self.update["update_id"]
+        return update_id
 
 
 def _now() -> int:
@@ -539,7 +630,18 @@ class SandboxServer:
         bot_id: int = 123456,
         bot_username: str = "labelgram_sandbox_bot",
         limits: RateLimits = RateLimits(),  # frozen, so one shared default is safe
+        callback_ttl: float | None = None,
+        update_history: int = UPDATE_HISTORY,
     ) -> None:
+        """Configure the server; nothing listens until :meth:`start`.
+
+        ``callback_ttl``: seconds after a button press at which answerCallbackQuery starts to
+        fail as Telegram's does for old queries (Telegram: about 15); None never expires them.
+        ``update_history``: how many of the newest updates are kept for :meth:`updates` and
+        :meth:`redeliver`.
+        """
+        if update_history < 1:
+            raise ValueError("update_history must be at least 1")
         self.token = token
         self.calls: collections.Counter[str] = collections.Counter()
         self._host = host
@@ -555,7 +657,16 @@ class SandboxServer:
         self._url: str | None = None
         self._closing = False
         self._chats: dict[int, _Chat] = {}
-        self._updates: list[JSON] = []
+        self._updates: list[_Queued] = []  # ordered by update_id; replays keep their old id
+        self._history: collections.OrderedDict[int, JSON] = collections.OrderedDict()
+        self._history_size = update_history
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._storm_until = 0.0  # time.monotonic() at which the current 429 storm ends
+        self._storm_retry_after = 1
+        self._storm_probability = 1.0
+        self._random = random.Random()
+        self._callback_ttl: float | None = None
+        self.callback_ttl = callback_ttl
         self._update_ids = itertools.count(1)
         self._updates_signal = _Signal()
         self._allowed_updates: frozenset[str] | None = None  # None: all but the opt-in types
@@ -570,6 +681,11 @@ class SandboxServer:
         self._global_bucket: _Bucket | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def limits(self) -> RateLimits:
+        """Return the flood limits the server enforces."""
+        return self._limits
 
     @property
     def url(self) -> str:
@@ -607,6 +723,11 @@ class SandboxServer:
             ("GET", "/sandbox/callbacks/{callback_query_id}", self._callback_answer),
             ("GET", "/sandbox/calls", self._get_calls),
             ("POST", "/sandbox/calls/reset", self._reset_calls),
+            ("GET", "/sandbox/updates", self._get_updates_kept),
+            ("POST", "/sandbox/updates/{update_id}/redeliver", self._redeliver),
+            ("POST", "/sandbox/storm", self._storm),
+            ("POST", "/sandbox/settings", self._settings),
+            ("GET", "/sandbox/stats", self._stats),
         ]
         for verb, path, handler in control:
             app.router.add_route(verb, path, self._route(handler))
@@ -658,6 +779,87 @@ class SandboxServer:
     def reset_calls(self) -> None:
         """Forget the per-method call counts."""
         self.calls.clear()
+
+    # --- faults: re-delivery, 429 storms, expiring callback queries, counters --------------
+
+    @property
+    def callback_ttl(self) -> float | None:
+        """Return the seconds after a press at which answerCallbackQuery fails (None: never)."""
+        return self._callback_ttl
+
+    @callback_ttl.setter
+    def callback_ttl(self, seconds: float | None) -> None:
+        if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError("callback_ttl must be a positive number of seconds, or None")
+        self._callback_ttl = seconds
+
+    def updates(self, after: int = 0) -> list[JSON]:
+        """Return the kept updates (the newest ``update_history``) with update_id > ``after``."""
+        return [copy.deepcopy(u) for update_id, u in self._history.items() if update_id > after]
+
+    def redeliver(self, update_id: int) -> JSON:
+        """Queue a kept update again, same update_id and contents; return it.
+
+        Telegram re-delivers an update the bot did not confirm. A replay is returned by the
+        next getUpdates whatever its ``offset`` (even one past its update_id, which would
+        otherwise drop it) and counts as confirmed once a later getUpdates carries an offset
+        above its update_id; a getUpdates without offset returns it again, as an unconfirmed
+        update.
+        """
+        update = self._history.get(update_id)
+        if update is None:
+            raise KeyError(update_id)
+        entry = _Queued(copy.deepcopy(update), replay=True)
+        bisect.insort(self._updates, entry, key=lambda queued: queued.update_id)
+        self._counts["updates_redelivered"] += 1
+        self._updates_signal.notify()
+        return copy.deepcopy(update)
+
+    def storm(self, seconds: float, retry_after: int = 1, probability: float = 1.0) -> JSON:
+        """Answer 429 to rate-limited calls for ``seconds`` (0 ends a storm); return its state.
+
+        During a storm a send* (but sendChatAction) or edit* call that passes validation is
+        refused with "Too Many Requests: retry after R" and ``parameters.retry_after = R``, with
+        the given ``probability``; the rate-limit buckets are left as they were.
+        """
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError("seconds must be a non-negative number")
+        if retry_after < 0:
+            raise ValueError("retry_after must be a non-negative integer")
+        if not 0 <= probability <= 1:
+            raise ValueError("probability must be between 0 and 1")
+        self._storm_until = time.monotonic() + seconds if seconds > 0 else 0.0
+        self._storm_retry_after = retry_after
+        self._storm_probability = probability
+        return self._storm_state()
+
+    def _storm_state(self) -> JSON:
+        """Return whether a storm is on, for how much longer, and its parameters."""
+        left = max(self._storm_until - time.monotonic(), 0.0)
+        return {
+            "active": left > 0,
+            "seconds_left": left,
+            "retry_after": self._storm_retry_after,
+            "probability": self._storm_probability,
+        }
+
+    def stats(self) -> JSON:
+        """Return the fault counters since start (see the module docstring for the fields)."""
+        unanswered = [query_id for query_id, q in self._callbacks.items() if not q.answered]
+        return {
+            "updates_queued": self._counts["updates_queued"],
+            "updates_delivered": self._counts["updates_delivered"],
+            "updates_redelivered": self._counts["updates_redelivered"],
+            "updates_pending": len(self._updates),
+            "too_many_requests": self._counts["too_many_requests"],
+            "storm_refusals": self._counts["storm_refusals"],
+            "callback_queries": len(self._callbacks),
+            "callback_queries_answered": len(self._callbacks) - len(unanswered),
+            "callback_queries_unanswered": len(unanswered),
+            "unanswered_callback_query_ids": unanswered,
+            "callback_answers_expired": self._counts["callback_answers_expired"],
+            "storm": self._storm_state(),
+        }
 
     # --- HTTP plumbing ---------------------------------------------------------------------
 
@@ -747,6 +949,15 @@ class SandboxServer:
 
     def _throttle(self, chat: _Chat) -> None:
         """Take a token from the bot's and the chat's bucket, or refuse with 429."""
+        if time.monotonic() < self._storm_until and (
+            self._random.random() < self._storm_probability
+        ):
+            self._counts["too_many_requests"] += 1
+            self._counts["storm_refusals"] += 1
+            retry_after = self._storm_retry_after
+            raise _ApiError(
+                429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+            )
         if chat.bucket is None and self._limits.chat_rate is not None:
             chat.bucket = _Bucket(self._limits.chat_rate, self._limits.chat_burst)
         buckets = [b for b in (self._global_bucket, chat.bucket) if b is not None]
@@ -754,6 +965,7 @@ class SandboxServer:
         wait = max((bucket.delay(now) for bucket in buckets), default=0.0)
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
+            self._counts["too_many_requests"] += 1
             raise _ApiError(
                 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
             )
@@ -855,8 +1067,13 @@ class SandboxServer:
         return message
 
     def _enqueue(self, update: JSON) -> None:
-        """Queue an update for getUpdates."""
-        self._updates.append({"update_id": next(self._update_ids), **update})
+        """Queue an update for getUpdates and keep it for re-delivery."""
+        queued = _Queued({"update_id": next(self._update_ids), **update})
+        self._updates.append(queued)  # a new id is the highest: the queue stays ordered
+        self._history[queued.update_id] = queued.update
+        if len(self._history) > self._history_size:
+            self._history.popitem(last=False)
+        self._counts["updates_queued"] += 1
         self._updates_signal.notify()
 
     # --- Bot API: bot, updates, commands ---------------------------------------------------
@@ -891,15 +1108,24 @@ class SandboxServer:
         generation = self._poll_generation
         self._updates_signal.notify()
         if offset > 0:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            # A replay is confirmed by the first offset past it after it was handed out.
+            self._updates = [
+                q
+                for q in self._updates
+                if q.update_id >= offset or (q.replay and not q.handed_out)
+            ]
         elif offset < 0:
             self._updates = self._updates[offset:]
         deadline = time.monotonic() + timeout
         while True:
-            self._updates = [u for u in self._updates if self._is_allowed(u)]
+            self._updates = [q for q in self._updates if self._is_allowed(q.update)]
             remaining = deadline - time.monotonic()
             if self._updates or self._closing or remaining <= 0:
-                return self._updates[:limit]
+                batch = self._updates[:limit]
+                for queued in batch:
+                    queued.handed_out = True
+                self._counts["updates_delivered"] += len(batch)
+                return [queued.update for queued in batch]
             await self._updates_signal.wait(remaining)
             if generation != self._poll_generation:
                 raise _ApiError(409, CONFLICT)
@@ -1086,6 +1312,11 @@ class SandboxServer:
     async def _answer_callback_query(self, params: _Params) -> bool:
         query = self._callbacks.get(params.text("callback_query_id") or "")
         if query is None or query.answered:
+            raise _ApiError(400, QUERY_INVALID)
+        if self._callback_ttl is not None and (
+            time.monotonic() - query.pressed > self._callback_ttl
+        ):
+            self._counts["callback_answers_expired"] += 1
             raise _ApiError(400, QUERY_INVALID)
         text = params.text("text")
         if text is not None and len(text) > MAX_CALLBACK_ANSWER_LENGTH:
@@ -1412,6 +1643,71 @@ class SandboxServer:
         self.reset_calls()
         return True
 
+    async def _get_updates_kept(self, request: web.Request) -> list[JSON]:
+        try:
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            raise _bad("after must be an integer") from None
+        return self.updates(after)
+
+    async def _redeliver(self, request: web.Request) -> JSON:
+        try:
+            return self.redeliver(int(request.match_info["update_id"]))
+        except (KeyError, ValueError):
+            raise _ApiError(
+                404, f"Not Found: no such update among the last {self._history_size} kept"
+            ) from None
+
+    async def _storm(self, request: web.Request) -> JSON:
+        body = await self._json_body(request)
+        unknown = body.keys() - {"seconds", "retry_after", "probability"}
+        if unknown:
+            raise _bad(f"unknown field {sorted(unknown)[0]!r}")
+        seconds = body.get("seconds")
+        retry_after = body.get("retry_after", 1)
+        probability = body.get("probability", 1.0)
+        if not _is_number(seconds):
+            raise _bad("seconds must be a number (0 ends the storm)")
+        if not isinstance(retry_after, int) or isinstance(retry_after, bool):
+            raise _bad("retry_after must be an integer")
+        if not _is_number(probability):
+            raise _bad("probability must be a number between 0 and 1")
+        try:
+            return self.storm(seconds, retry_after, probability)
+        except ValueError as error:
+            raise _bad(str(error)) from None
+
+    async def _settings(self, request: web.Request) -> JSON:
+        body = await self._json_body(request)
+        unknown = body.keys() - {"callback_ttl"}
+        if unknown:
+            raise _bad(f"unknown setting {sorted(unknown)[0]!r}")
+        if "callback_ttl" in body:
+            ttl = body["callback_ttl"]
+            if ttl is not None and not _is_number(ttl):
+                raise _bad("callback_ttl must be a positive number of seconds or null")
+            try:
+                self.callback_ttl = ttl
+            except ValueError as error:
+                raise _bad(str(error)) from None
+        return {"callback_ttl": self.callback_ttl}
+
+    async def _stats(self, request: web.Request) -> JSON:
+        return self.stats()
+
+
+def _is_number(value: Any) -> TypeGuard[float]:
+    """Return whether a JSON value is a number (not a boolean)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _limits_argument(text: str) -> RateLimits:
+    """Parse --limits for argparse, which then shows the error after the usage line."""
+    try:
+        return RateLimits.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line of the standalone server."""
@@ -1421,30 +1717,69 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8081, help="port (default 8081, 0 = any)")
     parser.add_argument("--token", default="123456:SANDBOX-TOKEN", help="the bot token to accept")
+    parser.add_argument(
+        "--limits",
+        type=_limits_argument,
+        default=RateLimits(),
+        metavar="off|telegram|N/s",
+        help="flood limits: Telegram's (default: 30 messages/s, 1/s per chat), none, "
+        "or a global N messages/s without a per-chat limit",
+    )
     return parser.parse_args(argv)
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    """Serve until cancelled (Ctrl-C) or terminated."""
+async def _serve(server: SandboxServer, host: str, port: int) -> str | None:
+    """Serve until cancelled (Ctrl-C) or terminated; return why the port could not be bound."""
     task = asyncio.current_task()
     if task is not None:
         with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    async with SandboxServer(host=args.host, port=args.port, token=args.token) as server:
+    try:
+        await server.start()
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            advice = "stop the other server or pick another with --port"
+            return f"port {port} is in use: {advice}"
+        return f"cannot listen on {host}:{port}: {error.strerror or error}"
+    try:
         print(f"Sandbox Bot API on {server.url}", flush=True)  # noqa: T201 - the CLI's output
         print(f"  base_url      {server.bot_api_url}", flush=True)  # noqa: T201
         print(f"  base_file_url {server.file_url}", flush=True)  # noqa: T201
         print(f"  token         {server.token}", flush=True)  # noqa: T201
+        print(f"  limits        {server.limits.describe()}", flush=True)  # noqa: T201
         print("Ctrl-C stops it.", flush=True)  # noqa: T201
         await asyncio.Event().wait()
+    finally:
+        await server.stop()
+    return None
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8081,
+    token: str = "123456:SANDBOX-TOKEN",
+    limits: RateLimits = RateLimits(),
+    prog: str = "python -m bot.sandbox.server",
+) -> int:
+    """Run the sandbox server in the foreground until Ctrl-C; return the exit code.
+
+    A port that cannot be bound (in use, not allowed) is one line on stderr and exit code 2.
+    """
+    server = SandboxServer(host=host, port=port, token=token, limits=limits)
+    problem: str | None = None
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        problem = asyncio.run(_serve(server, host, port))
+    if problem is not None:
+        print(f"{prog}: {problem}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        return 2
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sandbox server in the foreground until Ctrl-C."""
+    """Run the sandbox server from the command line until Ctrl-C."""
     args = _parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-        asyncio.run(_serve(args))
-    return 0
+    return serve(host=args.host, port=args.port, token=args.token, limits=args.limits)
 
 
 if __name__ == "__main__":
