@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser("sandbox", help="serve the sandbox Bot API on 127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8081)
+    sandbox.add_argument(
+        "--limits",
+        default="telegram",
+        metavar="off|telegram|N/s",
+        help="flood limits: Telegram's (default: 30 messages/s, 1/s per chat), none, "
+        "or a global N messages/s without a per-chat limit",
+    )
 
     project = sub.add_parser("project", help="manage projects")
     psub = project.add_subparsers(dest="action", required=True)
@@ -143,9 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "aggregate":
             return _aggregate(args.labels, args.method, args.gold, args.output)
         if args.command == "sandbox":
-            from bot.sandbox.server import main as sandbox_main
+            from bot.sandbox.server import RateLimits
+            from bot.sandbox.server import serve as serve_sandbox
 
-            return sandbox_main(["--port", str(args.port)])
+            # A bad --limits is a ValueError: one line below, exit code 2.
+            limits = RateLimits.parse(args.limits)
+            return serve_sandbox(port=args.port, limits=limits, prog="labelgram")
         overrides = {"db_path": args.db} if args.db else {}
         settings = load_settings(**overrides)
         if args.command == "run":
