@@ -22,7 +22,7 @@ from bot.aggregate import (
     write_consensus,
     write_consensus_file,
 )
-from config.project import ProjectFileError, load_project_file
+from config.project import ProjectFileError, ProjectSpec, load_project_file
 from config.settings import ConfigError, Settings, load_settings
 from engine.intake import Columns, IntakeError
 from engine.media import MediaError
@@ -30,7 +30,7 @@ from engine.pipeline import Report
 from engine.readers import SUPPORTED, SourceError, open_source
 from quality.aggregate import METHODS, aggregate
 from storage.errors import StorageError
-from storage.models import Role
+from storage.models import Project, Role
 from storage.repository import Repository
 
 EXIT_USAGE = 2
@@ -371,6 +371,33 @@ async def _check_db(repo: Repository) -> None:
     await repo.close()
 
 
+async def _create_with_data(
+    repo: Repository, spec: ProjectSpec, data: Path, project_file: Path
+) -> Project | None:
+    """Create the project and import its data file together; None (and why) if the file fails.
+
+    The project is stored in the transaction that publishes the import: a data file that
+    fails leaves nothing behind, so the same command works once the file is fixed.
+    """
+    from bot.importing import import_file
+
+    try:
+        async with repo.project_draft(spec) as draft:
+            report = await import_file(repo, draft.id, data)
+    except (IntakeError, SourceError, MediaError, ValueError) as exc:
+        print(f"labelgram: {exc}", file=sys.stderr)
+        print(
+            f"labelgram: project '{spec.slug}' was not created; fix {data.name} and run"
+            f" `labelgram project create {project_file}` again",
+            file=sys.stderr,
+        )
+        return None
+    project = await repo.get_project(draft.id)
+    print(f"created project '{project.slug}' (id {project.id})")
+    print(report.summary())
+    return project
+
+
 async def _manage(args: argparse.Namespace, settings: Settings) -> int:
     from bot.importing import import_file
 
@@ -383,11 +410,13 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.command == "project":
             spec = load_project_file(args.file)
-            project = await repo.create_project(spec)
-            print(f"created project '{project.slug}' (id {project.id})")
-            if spec.data is not None and not args.no_import:
-                report = await import_file(repo, project.id, spec.data)
-                print(report.summary())
+            if spec.data is None or args.no_import:
+                project = await repo.create_project(spec)
+                print(f"created project '{project.slug}' (id {project.id})")
+            elif (created := await _create_with_data(repo, spec, spec.data, args.file)) is None:
+                return EXIT_USAGE
+            else:
+                project = created
             code = await repo.create_invite(project.id, Role.WORKER)
             print(
                 f"worker invite: send `/start {code}` to the bot, or share "

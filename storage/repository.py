@@ -299,38 +299,67 @@ class Repository:
 
     async def create_project(self, spec: ProjectSpec, *, actor: int | None = None) -> Project:
         """Store a project and its options; the slug must be new."""
-        now = time.time()
         async with self.transaction() as db:
-            try:
-                cur = await db.execute(
-                    "INSERT INTO projects (slug, name, question, guide, overlap,"
-                    " assignment_timeout, spec, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        spec.slug,
-                        spec.name,
-                        json.dumps(spec.question, ensure_ascii=False),
-                        json.dumps(spec.guide, ensure_ascii=False),
-                        spec.overlap,
-                        spec.assignment_timeout,
-                        spec.model_dump_json(),
-                        now,
-                    ),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(
-                    f"a project with slug '{spec.slug}' already exists; set another 'slug'"
-                ) from exc
-            project_id = cur.lastrowid
-            assert project_id is not None
-            await db.executemany(
-                "INSERT INTO options (project_id, idx, key, texts) VALUES (?, ?, ?, ?)",
-                [
-                    (project_id, i, o.id, json.dumps(o.text, ensure_ascii=False))
-                    for i, o in enumerate(spec.options)
-                ],
-            )
-            await _event(db, "project.created", actor, project_id, {"slug": spec.slug}, now)
+            project_id = await _insert_project(db, spec, actor, time.time())
         return await self.get_project(project_id)
+
+    @asynccontextmanager
+    async def project_draft(
+        self, spec: ProjectSpec, *, actor: int | None = None
+    ) -> AsyncIterator[Project]:
+        """A new project that is stored together with its first import, or not at all.
+
+        Yields the project `spec` will become, with the id it will get, not stored yet. The
+        first import into that id (`import_session`) stores it in the transaction that
+        publishes the import's samples, so a failed import, Ctrl-C or a crash leaves no
+        project behind and the same command can simply run again. Leaving the block without
+        such an import stores the project alone; leaving it with an exception stores nothing.
+        Only the import may use the id inside the block (invites need the stored project).
+        """
+        if await self._one("SELECT 1 FROM projects WHERE slug = ?", (spec.slug,)):
+            raise Conflict(_slug_taken(spec.slug))
+        row = await self._one("SELECT COALESCE(MAX(id), 0) + 1 FROM projects")
+        assert row is not None
+        draft = Project(
+            id=int(row[0]),
+            slug=spec.slug,
+            name=spec.name,
+            question=spec.question,
+            guide=spec.guide,
+            guide_version=1,
+            overlap=spec.overlap,
+            assignment_timeout=spec.assignment_timeout,
+            created_at=time.time(),
+        )
+        # The import path reads the project through these caches (get_project,
+        # project_spec); `_draft_spec` tells a draft from a stored project.
+        self._projects[draft.id], self._specs[draft.id] = draft, spec
+        try:
+            yield draft
+            if await self._draft_spec(draft.id) is not None:  # no import was published
+                async with self.transaction() as db:
+                    await _insert_project(db, spec, actor, time.time(), project_id=draft.id)
+        finally:
+            # Stored or not, the next read comes from the database.
+            self._projects.pop(draft.id, None)
+            self._specs.pop(draft.id, None)
+            self._options.pop(draft.id, None)
+
+    async def _draft_spec(self, project_id: int) -> ProjectSpec | None:
+        """The spec of a `project_draft` not stored yet; None for a stored project."""
+        row = await self._one("SELECT slug FROM projects WHERE id = ?", (project_id,))
+        draft = self._projects.get(project_id)
+        if row is None:
+            spec = self._specs.get(project_id)
+            if draft is None or spec is None:
+                raise NotFound(f"no project {project_id}")
+            return spec
+        if draft is not None and draft.slug != row[0]:
+            raise Conflict(
+                f"another project took id {project_id} while '{draft.slug}' was being created;"
+                " nothing was stored, run the command again"
+            )
+        return None
 
     async def get_project(self, key: int | str) -> Project:
         """A project by id or slug."""
@@ -451,10 +480,17 @@ class Repository:
         import. Leaving it with an exception (or Ctrl-C, or a crash) publishes nothing; the
         scratch file is deleted (a crash's leftover at the next `open`). One import runs at
         a time per repository, so the duplicate checks see every sample added before.
+
+        `project_id` may be a `project_draft`'s: publishing then stores the project too, in
+        the same transaction.
         """
+        creating = await self._draft_spec(project_id)
         project = await self.get_project(project_id)
-        keys = frozenset(o.key for o in await self.options(project_id))
-        spec = await self.project_spec(project_id)
+        if creating is not None:
+            keys = frozenset(o.id for o in creating.options)
+        else:
+            keys = frozenset(o.key for o in await self.options(project_id))
+        spec = creating or await self.project_spec(project_id)
         async with self._import_lock:
             ids, existing = KeySet(), KeySet() if duplicates else None
             # Under the lock: a tap's ROLLBACK on this connection would abort the read.
@@ -481,6 +517,7 @@ class Repository:
                     ids,
                     gold=spec.quality.gold_rate > 0,
                     existing=existing,
+                    creating=creating,
                 )
                 yield session
                 await stage.close()
@@ -501,7 +538,8 @@ class Repository:
     async def _publish(
         self, session: ImportSession, stage_path: Path, source: str, actor: int | None
     ) -> None:
-        """Copy the staged rows into samples and record the import, in one transaction."""
+        """Copy the staged rows into samples and record the import, in one transaction
+        (which first stores the project, when the session creates it)."""
         project_id, db = session.project_id, self.db
         async with self._lock:
             await db.execute("ATTACH DATABASE ? AS stage", (str(stage_path),))
@@ -509,6 +547,10 @@ class Repository:
                 await db.execute("BEGIN IMMEDIATE")
                 try:
                     now = time.time()
+                    if session.creating is not None:
+                        await _insert_project(
+                            db, session.creating, actor, now, project_id=project_id
+                        )
                     cur = await db.execute(
                         "INSERT INTO imports (project_id, at, actor, source, rows_read, added,"
                         " dropped, seconds, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1117,6 +1159,59 @@ async def _undo(
     return UndoStatus.UNDONE, tuple(m for m in messages if m is not None)
 
 
+def _slug_taken(slug: str) -> str:
+    return f"a project with slug '{slug}' already exists; set another 'slug'"
+
+
+async def _insert_project(
+    db: aiosqlite.Connection,
+    spec: ProjectSpec,
+    actor: int | None,
+    now: float,
+    *,
+    project_id: int | None = None,
+) -> int:
+    """Insert a project and its options inside the caller's transaction; return its id.
+
+    project_id: the id a `project_draft` promised (None: the next free one).
+    """
+    try:
+        cur = await db.execute(
+            "INSERT INTO projects (id, slug, name, question, guide, overlap,"
+            " assignment_timeout, spec, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                project_id,
+                spec.slug,
+                spec.name,
+                json.dumps(spec.question, ensure_ascii=False),
+                json.dumps(spec.guide, ensure_ascii=False),
+                spec.overlap,
+                spec.assignment_timeout,
+                spec.model_dump_json(),
+                now,
+            ),
+        )
+    except sqlite3.IntegrityError as exc:
+        taken = await db.execute_fetchall("SELECT 1 FROM projects WHERE slug = ?", (spec.slug,))
+        if taken:
+            raise Conflict(_slug_taken(spec.slug)) from exc
+        raise Conflict(
+            f"another project took id {project_id} while '{spec.slug}' was being created;"
+            " nothing was stored, run the command again"
+        ) from exc
+    new_id = cur.lastrowid
+    assert new_id is not None
+    await db.executemany(
+        "INSERT INTO options (project_id, idx, key, texts) VALUES (?, ?, ?, ?)",
+        [
+            (new_id, i, o.id, json.dumps(o.text, ensure_ascii=False))
+            for i, o in enumerate(spec.options)
+        ],
+    )
+    await _event(db, "project.created", actor, new_id, {"slug": spec.slug}, now)
+    return new_id
+
+
 async def _insert_samples(db: aiosqlite.Connection, batch: list[tuple[Any, ...]]) -> int:
     before = db.total_changes
     await db.executemany(
@@ -1204,6 +1299,7 @@ class ImportSession:
         *,
         gold: bool = False,
         existing: KeySet | None = None,
+        creating: ProjectSpec | None = None,
     ) -> None:
         # stage: the scratch database whose `staged` table the batches go to.
         # ids: hashes (`_key_hashes`) of the sample ids already in the project.
@@ -1214,7 +1310,9 @@ class ImportSession:
         # Ids and keys are checked in memory as sorted 64-bit hashes (8 bytes each), not
         # through indexes: keeping a content-key index up to date cost more than half of a
         # large import. A hash collision (odds ~n²/2**64) would drop a row as a duplicate.
+        # creating: the spec of a `Repository.project_draft`, stored when this is published.
         self._stage, self._project, self._keys, self._gold = stage, project, keys, gold
+        self.creating = creating
         self._check_content = existing is not None
         self._existing = existing if existing is not None else KeySet()
         self._ids = ids

@@ -208,3 +208,50 @@ def test_estimate_xlsx_and_no_estimate(tmp_path: Path) -> None:
     assert estimate_rows(tmp_path / "missing.csv") is None
     (tmp_path / "empty.csv").write_bytes(b"")
     assert estimate_rows(tmp_path / "empty.csv") is None
+
+
+def test_project_create_is_all_or_nothing_with_its_data_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "l.db")
+    project_file = tmp_path / "p.toml"
+    project_file.write_text(PROJECT.read_text().replace('"reviews.jsonl"', '"data.csv"'))
+    data = tmp_path / "data.csv"
+    data.write_bytes(b"text,gold\ngreat,pos\nna\xefve caf\xe9 \xff\xfe,neg\n")  # not UTF-8
+    assert main(["--db", db, "project", "create", str(project_file)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2
+    assert "byte" in err[0]
+    assert err[1] == (
+        f"labelgram: project 'reviews' was not created; fix data.csv and run"
+        f" `labelgram project create {project_file}` again"
+    )
+    assert main(["--db", db, "project", "list"]) == 0
+    assert capsys.readouterr().out == ""  # no project, no options left behind
+    data.write_text("text,gold\ngreat,pos\nawful,neg\n")
+    assert main(["--db", db, "project", "create", str(project_file)]) == 0  # not "exists"
+    out = capsys.readouterr().out
+    assert "created project 'reviews' (id 1)" in out
+    assert "2 rows read, 2 kept" in out
+    assert main(["--db", db, "project", "list"]) == 0
+    assert "0/2 done" in capsys.readouterr().out
+
+
+def test_project_create_refuses_a_question_over_telegram_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "l.db")
+    project_file = tmp_path / "p.toml"
+    project_file.write_text(
+        PROJECT.read_text()
+        .replace("What is the sentiment of this review?", "Q" * 5000)
+        .replace('"reviews.jsonl"', f'"{PROJECT.parent / "reviews.jsonl"}"')
+    )
+    assert main(["--db", db, "project", "create", str(project_file)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(
+        "labelgram: p.toml: question.en: 5,000 characters; a question may have at most 500"
+    )
+    assert main(["--db", db, "project", "list"]) == 0
+    assert capsys.readouterr().out == ""
