@@ -402,7 +402,26 @@ def load_project_file(path: Path) -> ProjectSpec:
     except tomllib.TOMLDecodeError as exc:
         raise ProjectFileError(f"{path.name}: not valid TOML: {_one_line(str(exc))}") from exc
     except RecursionError as exc:  # tomllib recurses per level of [ and {
-        raise ProjectFileError(
-            f"{path.name}: nested too deeply; a project file needs at most four levels"
-        ) from exc
+        raise ProjectFileError(_too_deep(path)) from exc
+    if _depth(raw) > MAX_DEPTH:  # the YAML loader stops earlier, while composing
+        raise ProjectFileError(_too_deep(path))
     return parse_project(raw, path)
+
+
+def _too_deep(path: Path) -> str:
+    return (
+        f"{path.name}: nested more than {MAX_DEPTH} levels deep; a project file needs at most"
+        " four (e.g. options, then an option, its text, the language)"
+    )
+
+
+def _depth(value: Any) -> int:
+    """How many tables and lists deep `value` goes (iterative: no recursion to run out of)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level + 1)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
