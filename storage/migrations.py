@@ -323,4 +323,16 @@ MIGRATIONS: tuple[str, ...] = (
         stopped_at REAL                            -- NULL: running, or stopped uncleanly
     );
     """,
+    # 7: exams and control tasks are scored apart. exam_passed_at: when the worker passed the
+    # project's exam; their gold answers after it are control answers (the gold-accuracy rule
+    # counts only those), the ones before it were exam answers (the exam alone scores them).
+    # Backfilled from the event log for exams passed before this migration.
+    """
+    ALTER TABLE memberships ADD COLUMN exam_passed_at REAL;
+    UPDATE memberships SET exam_passed_at = p.at
+        FROM (SELECT actor, project_id, MAX(at) AS at FROM events
+              WHERE kind = 'exam.passed' GROUP BY actor, project_id) AS p
+        WHERE p.actor = memberships.worker_id AND p.project_id = memberships.project_id
+          AND memberships.exam_status = 'passed';
+    """,
 )
