@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -49,6 +50,20 @@ class GoldResult:
     exam_correct: int = 0
     exam_answered: int = 0
     suspended: str | None = None  # the reason, when this answer suspended the worker
+
+
+def control_since(exam_size: int, exam_status: str | None, exam_passed_at: float | None) -> float:
+    """From when a worker's gold answers are control answers, which the gold-accuracy rule
+    scores; gold answers up to then were exam answers, which only the exam scores.
+
+    No exam in the project: every gold answer is a control (0). Exam passed: the answers after
+    it. Exam not passed (yet, or failed): none (inf): every gold answer belongs to an attempt.
+    """
+    if exam_size == 0:
+        return 0.0
+    if exam_status == "passed":
+        return exam_passed_at or 0.0  # (passed before migration 7 and not in the log: all)
+    return math.inf
 
 
 @dataclass
@@ -113,15 +128,37 @@ class QualityStore:
     async def _exam_score(
         self, user_id: int, project_id: int, since: float | None
     ) -> tuple[int, int]:
+        """(answered, right) of this exam attempt: gold answers from `since` on."""
+        return await self._gold_score(user_id, project_id, ">=", since or 0.0)
+
+    async def _gold_score(
+        self, user_id: int, project_id: int, op: str, since: float
+    ) -> tuple[int, int]:
+        assert op in (">=", ">")  # (never user input: it is spliced into the SQL)
         row = await self.repo._one(
             "SELECT COUNT(*), COALESCE(SUM(o.key = s.truth), 0) FROM labels AS l"
             " JOIN samples AS s ON s.id = l.sample_id JOIN options AS o ON o.id = l.option_id"
             " WHERE l.worker_id = ? AND l.project_id = ? AND s.gold = 1"
-            " AND l.retracted_at IS NULL AND l.answered_at >= ?",
-            (user_id, project_id, since or 0.0),
+            f" AND l.retracted_at IS NULL AND l.answered_at {op} ?",
+            (user_id, project_id, since),
         )
         assert row is not None
         return int(row[0]), int(row[1])
+
+    async def control_score(self, user_id: int, project_id: int) -> tuple[int, int]:
+        """(answered, right) of the worker's control answers: gold answers given outside any
+        exam attempt (`control_since`), the only ones the gold-accuracy rule counts."""
+        spec = await self.spec(project_id)
+        row = await self.repo._one(
+            "SELECT exam_status, exam_passed_at FROM memberships"
+            " WHERE worker_id = ? AND project_id = ?",
+            (user_id, project_id),
+        )
+        status, passed_at = row if row else (None, None)
+        since = control_since(spec.quality.exam_size, status, passed_at)
+        if math.isinf(since):
+            return 0, 0
+        return await self._gold_score(user_id, project_id, ">", since)
 
     async def after_label(self, assignment_id: int, user_id: int) -> GoldResult | None:
         """After a recorded label: for a gold sample, was it right, and what follows."""
@@ -196,10 +233,12 @@ class QualityStore:
                     (now, user_id, project_id),
                 )
             else:
+                # exam_passed_at: gold answers from here on are control answers
                 await db.execute(
-                    "UPDATE memberships SET exam_status = ?, exam_attempts = exam_attempts + 1"
+                    "UPDATE memberships SET exam_status = ?, exam_attempts = exam_attempts + 1,"
+                    " exam_passed_at = CASE WHEN ? = 'passed' THEN ? END"
                     " WHERE worker_id = ? AND project_id = ?",
-                    (outcome, user_id, project_id),
+                    (outcome, outcome, now, user_id, project_id),
                 )
             await _event(
                 db,
@@ -211,9 +250,10 @@ class QualityStore:
             )
 
     async def _gold_rule(self, user_id: int, project_id: int, spec: ProjectSpec) -> str | None:
-        """Suspend now if gold accuracy fell below the project's threshold."""
+        """Suspend now if accuracy on control answers (never exam answers) fell below the
+        project's threshold."""
         rules = spec.quality.rules
-        answered, score = await self._exam_score(user_id, project_id, 0.0)
+        answered, score = await self.control_score(user_id, project_id)
         if answered < rules.min_gold or score >= rules.min_gold_accuracy * answered:
             return None
         reason = (
@@ -563,11 +603,14 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
     """Read a project as arrays on a read-only connection of its own (blocking).
 
     One read transaction, so one snapshot; in WAL mode it never blocks the bot's writes.
-    Safe to call from another process.
+    Safe to call from another process. Exam answers are left out: an exam is scored on its
+    own (`QualityStore.after_label`), so the check's rules see work and control answers only.
     """
     db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
         db.execute("BEGIN")
+        spec = db.execute("SELECT spec FROM projects WHERE id = ?", (project_id,)).fetchone()
+        exam_size = ProjectSpec.model_validate_json(spec[0]).quality.exam_size if spec else 0
         opt_rows = db.execute(
             "SELECT id, idx, key FROM options WHERE project_id = ? ORDER BY idx", (project_id,)
         ).fetchall()
@@ -597,7 +640,8 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
             reviewed[np.searchsorted(sample_ids, sid)] = idx_of_id[oid]
             last_review = rid
         members = db.execute(
-            "SELECT worker_id, suspended_at IS NOT NULL FROM memberships WHERE project_id = ?",
+            "SELECT worker_id, suspended_at IS NOT NULL, exam_status, exam_passed_at"
+            " FROM memberships WHERE project_id = ?",
             (project_id,),
         ).fetchall()
         cur = db.execute(
@@ -613,6 +657,8 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
         db.close()
     data = np.concatenate(chunks) if chunks else np.zeros((0, 6))
     label_ids = data[:, 0].astype(np.int64)
+    if exam_size and len(data):
+        data = data[~_exam_answers(data, sample_ids, gold, members, exam_size)]
     worker_raw = data[:, 2].astype(np.int64)
     worker_ids = np.unique(
         np.concatenate([worker_raw, np.array([m[0] for m in members], dtype=np.int64)])
@@ -643,6 +689,23 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
         last_review_id=last_review,
         changes=int(counter[0]) if counter else 0,
     )
+
+
+def _exam_answers(
+    data: FloatArray,
+    sample_ids: IntArray,
+    gold: npt.NDArray[np.bool_],
+    members: Sequence[tuple[Any, ...]],
+    exam_size: int,
+) -> npt.NDArray[np.bool_]:
+    """Per label row (id, sample, worker, option, seconds, answered): an exam answer?"""
+    since = {int(m[0]): control_since(exam_size, m[2], m[3]) for m in members}
+    exam = gold[np.searchsorted(sample_ids, data[:, 1].astype(np.int64))]
+    at = np.flatnonzero(exam)  # only gold answers can be exam answers: usually a few
+    # A label by someone who is no longer a member: nothing says it was an exam answer.
+    bar = np.array([since.get(int(w), 0.0) for w in data[at, 2]], dtype=np.float64)
+    exam[at] = data[at, 5] <= bar
+    return exam
 
 
 def status_names(codes: Sequence[int]) -> list[str]:

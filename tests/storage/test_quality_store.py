@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from typing import Any
 
 import numpy as np
 import pytest
 
+from quality.check import CheckInput, CheckSettings, run_check
+from quality.workers import Rules
+from storage.migrations import MIGRATIONS
 from storage.models import LabelStatus, Project, Role, SampleIn, UndoStatus
-from storage.quality import QualityStore, SampleChanges
+from storage.quality import ProjectLabels, QualityStore, SampleChanges, read_labels
 from storage.repository import Repository
 from tests.conftest import add_project, add_worker, make_spec
 
@@ -365,3 +369,129 @@ async def test_every_change_a_check_must_see_marks_the_project_changed(repo: Rep
     async with repo.transaction() as db:
         await db.execute("UPDATE quality_runs SET changes = -1")
     assert await store.changed_since_last_run(project.id)
+
+
+async def exam_answers(
+    repo: Repository,
+    store: QualityStore,
+    project: Project,
+    idx: int,
+    n: int,
+    *,
+    now: float,
+    step: float = 2.0,
+) -> str | None:
+    """Answer `n` exam cards with option `idx`: the last answer's exam outcome."""
+    outcome = None
+    for i in range(n):
+        aid, _ = await label(repo, 1, project, idx, gold="only", now=now + step * i)
+        result = await store.after_label(aid, 1)
+        assert result is not None
+        outcome = result.exam
+    return outcome
+
+
+def check_of(repo: Repository, project: Project, **rules: Any) -> tuple[ProjectLabels, list[str]]:
+    """The project as a check reads it, and the rules that fire for worker 1."""
+    data = read_labels(repo.path, project.id)
+    inp = CheckInput(
+        task=data.task,
+        worker=data.worker,
+        label=data.label,
+        seconds=data.seconds,
+        answered=data.answered,
+        n_tasks=len(data.sample_ids),
+        n_workers=len(data.worker_ids),
+        n_classes=data.n_options,
+        truth=data.truth,
+        reviewed=data.reviewed,
+        status=data.status,
+        target=data.target,
+        gold=data.gold,
+        excluded=data.suspended,
+    )
+    result = run_check(inp, CheckSettings(rules=Rules(min_seconds=0.0, **rules)))
+    return data, [f.rule for f in result.findings if data.worker_ids[f.worker] == 1]
+
+
+async def test_a_failed_exam_is_not_also_a_gold_accuracy_suspension(repo: Repository) -> None:
+    # The issue's case: 0 of 4 on the exam, then the check suspended the worker for "gold
+    # accuracy 0% after 4 gold answers" on top.
+    project = await gold_project(
+        repo, n_gold=4, exam_size=4, exam_retries=0, rules={"min_gold": 4}
+    )
+    await add_worker(repo, 1, project)
+    store = QualityStore(repo)
+    assert await exam_answers(repo, store, project, GREEN, 4, now=time.time()) == "failed"
+    assert (await store.gate(1, project.id)).status == "exam_failed"
+    assert await store.control_score(1, project.id) == (0, 0)
+    data, rules = check_of(repo, project, min_gold=4)
+    assert rules == []
+    assert len(data.label) == 0  # exam answers are the exam's: the check reads none
+    assert data.last_label_id > 0  # (the run record still says how far it read)
+
+
+async def test_a_retaken_exam_does_not_count_against_control_answers(repo: Repository) -> None:
+    # Defaults: min_gold 5, min_gold_accuracy 60%. 0/3 then 3/3 on the exam, then one missed
+    # control: 3 of 7 gold answers right would suspend; 0 of 1 control answers does not.
+    project = await gold_project(
+        repo, n_gold=11, n_plain=1, exam_size=3, exam_pass=1.0, exam_retries=1
+    )
+    await add_worker(repo, 1, project)
+    store = QualityStore(repo)
+    past = time.time() - 1000  # the first attempt, before the retry's start
+    assert await exam_answers(repo, store, project, GREEN, 3, now=past) == "retry"
+    # the second attempt: answered after it started, before it was passed (as a tap would be)
+    now = time.time() - 1
+    assert await exam_answers(repo, store, project, RED, 3, now=now, step=0) == "passed"
+    assert (await store.gate(1, project.id)).status == "ok"
+    later = time.time() + 100  # control answers: after the pass
+    missed = None
+    for i in range(4):
+        aid, _ = await label(repo, 1, project, GREEN, gold="first", now=later + i)
+        missed = await store.after_label(aid, 1)
+        assert missed is not None
+        assert (missed.correct, missed.exam, missed.suspended) == (False, None, None)
+    assert await store.control_score(1, project.id) == (4, 0)
+    data, rules = check_of(repo, project)
+    assert rules == []  # 4 control answers: below min_gold, whatever the exam was
+    assert len(data.label) == 4
+    # The fifth missed control reaches min_gold: now the rule applies, to controls only.
+    aid, _ = await label(repo, 1, project, GREEN, gold="first", now=later + 10)
+    fifth = await store.after_label(aid, 1)
+    assert fifth is not None
+    assert fifth.suspended == "gold accuracy 0% after 5 gold answers (< 60%)"
+
+
+async def test_without_an_exam_every_gold_answer_is_a_control(repo: Repository) -> None:
+    project = await gold_project(repo, n_gold=3, rules={"min_gold": 3})
+    await add_worker(repo, 1, project)
+    store = QualityStore(repo)
+    now = time.time()
+    for i in range(3):
+        aid, _ = await label(repo, 1, project, GREEN, gold="only", now=now + i)
+        result = await store.after_label(aid, 1)
+    assert result is not None
+    assert result.suspended == "gold accuracy 0% after 3 gold answers (< 60%)"
+    assert await store.control_score(1, project.id) == (3, 0)
+    await store.reinstate(1, project.id, actor=7)
+    _, rules = check_of(repo, project, min_gold=3)
+    assert rules == ["gold_accuracy"]
+
+
+def test_migration_7_dates_passed_exams_from_the_event_log() -> None:
+    db = sqlite3.connect(":memory:")
+    for script in MIGRATIONS[:6]:
+        db.executescript(script)
+    db.executemany(
+        "INSERT INTO memberships (worker_id, project_id, role, joined_at, exam_status)"
+        " VALUES (?, 1, 'worker', 0, ?)",
+        [(1, "passed"), (2, "failed"), (3, None), (4, "passed")],
+    )
+    db.executemany(
+        "INSERT INTO events (at, actor, project_id, kind) VALUES (?, ?, 1, ?)",
+        [(10.0, 1, "exam.retry"), (20.0, 1, "exam.passed"), (30.0, 2, "exam.failed")],
+    )
+    db.executescript(MIGRATIONS[6])
+    rows = db.execute("SELECT worker_id, exam_passed_at FROM memberships ORDER BY 1").fetchall()
+    assert rows == [(1, 20.0), (2, None), (3, None), (4, None)]
