@@ -25,6 +25,7 @@ from quality.agreement import describe
 from quality.check import CheckSettings
 from quality.workers import Rules
 from storage.models import Role
+from storage.quality import GoldResult
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,37 @@ async def notify(context: Context, report: CheckReport) -> None:
         waiting = await quality.review_count(report.project_id)
         for r in reviewers:
             await _send(context, r, "review_waiting", count=waiting, project=report.project)
+
+
+async def notify_exam_failed(
+    context: Context, user_id: int, project_id: int, result: GoldResult
+) -> None:
+    """Tell the project's coordinators that a worker failed its exam, and how to allow a
+    retry (the worker was told by the labeling loop)."""
+    repo = context.bot_data.repo
+    project = await repo.get_project(project_id)
+    worker = await repo.get_worker(user_id)
+    key = "coord_exam_failed" if result.exam_answered else "coord_exam_no_gold"
+    for c in await context.bot_data.quality.members(project_id, Role.COORDINATOR):
+        coordinator = await repo.get_worker(c)
+        lang = coordinator.language if coordinator else "en"
+        if worker and worker.first_name:
+            name = worker.first_name
+        elif worker and worker.username:
+            name = f"@{worker.username}"
+        else:
+            name = t(lang, "role_worker")
+        await _send(
+            context,
+            c,
+            key,
+            worker=name,
+            user_id=user_id,
+            project=project.name,
+            slug=project.slug,
+            correct=result.exam_correct,
+            answered=result.exam_answered,
+        )
 
 
 async def _send(context: Context, chat_id: int, key: str, **values: object) -> None:

@@ -98,6 +98,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "이 프로젝트의 테스트를 통과하지 못했습니다. "
         "코디네이터가 재응시를 허용할 수 있습니다.",
     },
+    "coord_exam_failed": {
+        "en": "📝 {worker} ({user_id}) did not pass the test of “{project}” "
+        "({correct}/{answered}) and cannot label there. To allow another try: "
+        "/reinstate {user_id} {slug}",
+        "ko": "📝 {worker}({user_id})님이 “{project}” 테스트를 통과하지 못했습니다"
+        "({correct}/{answered}). 지금은 라벨링할 수 없습니다. 재응시를 허용하려면: "
+        "/reinstate {user_id} {slug}",
+    },
+    "coord_exam_no_gold": {
+        "en": "📝 {worker} ({user_id}) could not take the test of “{project}” again: they "
+        "have seen every control sample. Import more control samples, then allow another "
+        "try: /reinstate {user_id} {slug}",
+        "ko": "📝 {worker}({user_id})님은 확인용 샘플을 모두 풀어서 “{project}” 테스트를 "
+        "다시 볼 수 없습니다. 확인용 샘플을 더 가져온 뒤 재응시를 허용해 주세요: "
+        "/reinstate {user_id} {slug}",
+    },
     "suspended": {
         "en": "⛔ You are paused in “{project}”: {reason}. Your coordinator has been told "
         "and can reinstate you.",

@@ -158,6 +158,9 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
                 if ended is not None and ended.exam == "failed":
                     if not ended.exam_answered:
                         await context.bot.send_message(user_id, t(lang, "exam_blocked"))
+                    from bot.quality_job import notify_exam_failed
+
+                    await notify_exam_failed(context, user_id, project_id, ended)
                     return
                 mode = "no"
                 card = await repo.next_card(user_id, project_id)
@@ -427,6 +430,12 @@ async def _after_gold(
                     answered=gold.exam_answered,
                 ),
             )
+        if gold.exam == "failed":
+            from bot.quality_job import notify_exam_failed
+
+            # The worker has just been told; the next card would only tell them again.
+            await notify_exam_failed(context, user_id, project_id, gold)
+            return
         if gold.suspended:
             from bot.quality_job import CheckReport, notify  # the job module imports handlers'
 

@@ -109,6 +109,7 @@ async def test_a_missed_gold_card_shows_the_right_answer_and_the_guide(qworld: W
 )
 async def test_a_failed_exam_blocks_real_work(qworld: World) -> None:
     world = qworld
+    coordinator = await member(world, 50, Role.COORDINATOR)
     user, guide = await world.joined(1)
     await user.press(guide, data=buttons(guide)[0][1])
     intro = await user.next_message()
@@ -121,8 +122,12 @@ async def test_a_failed_exam_blocks_real_work(qworld: World) -> None:
     assert card["text"].startswith("gold g")
     await user.press(card, data=option_data(card, "Red"))
     assert "❌ Test not passed (1/2)" in (await user.next_message())["text"]
-    assert "did not pass this project's test" in (await user.next_message())["text"]
-    # coming back later: still no real work
+    # the coordinators are told who failed and how to allow a retry
+    notice = (await coordinator.next_message())["text"]
+    assert "User1 (1) did not pass the test of “Colours” (1/2)" in notice
+    assert notice.endswith("/reinstate 1 colours")
+    # coming back later: still no real work (and the failure was told once: the reply to
+    # /start comes next, not a second notice)
     await user.send("/start")
     assert "Welcome back" in (await user.next_message())["text"]
     guide = await user.next_message()
@@ -133,6 +138,50 @@ async def test_a_failed_exam_blocks_real_work(qworld: World) -> None:
         " WHERE a.worker_id = 1 AND s.gold = 0"
     )
     assert row == (0,)
+    # the notice's command lets the worker try again, on the gold sample they have not seen
+    await coordinator.send("/reinstate 1 colours")
+    assert "Reinstated 1" in (await coordinator.next_message())["text"]
+    assert "You can label in “Colours” again" in (await user.next_message())["text"]
+    await user.press(guide, data=buttons(guide)[0][1])
+    assert "📝 First a short test" in (await user.next_message())["text"]
+    assert (await user.next_message())["text"].startswith("gold g")
+
+
+@world_with(
+    plain=2,
+    gold=2,
+    quality={"exam_size": 3, "exam_pass": 1.0, "exam_retries": 0, "gold_feedback": False},
+)
+async def test_an_exam_cut_short_by_the_gold_left_is_told_once_to_worker_and_coordinator(
+    qworld: World,
+) -> None:
+    world = qworld
+    coordinator = await member(world, 50, Role.COORDINATOR)
+    user, guide = await world.joined(1)
+    await user.press(guide, data=buttons(guide)[0][1])
+    assert "📝 First a short test: 3 samples" in (await user.next_message())["text"]
+    card = await user.next_message()
+    await user.press(card, data=option_data(card, "Red"))
+    card = await user.next_message()
+    await user.press(card, data=option_data(card, "Blue"))
+    # no third gold sample: the exam is decided on the two answers
+    assert "❌ Test not passed (1/2)" in (await user.next_message())["text"]
+    notice = (await coordinator.next_message())["text"]
+    assert "User1 (1) did not pass the test of “Colours” (1/2)" in notice
+    assert notice.endswith("/reinstate 1 colours")
+    await user.send("/me")  # the reply comes next: no second notice of the failure
+    assert (await user.next_message())["text"].startswith("📊 Your work")
+    # a retry with every gold sample seen: blocked at once, and the coordinator learns why
+    await coordinator.send("/reinstate 1 colours")
+    assert "Reinstated 1" in (await coordinator.next_message())["text"]
+    assert "label in “Colours” again" in (await user.next_message())["text"]
+    await user.press(guide, data=buttons(guide)[0][1])
+    assert "📝 First a short test" in (await user.next_message())["text"]
+    assert "did not pass this project's test" in (await user.next_message())["text"]
+    notice = (await coordinator.next_message())["text"]
+    assert "User1 (1) could not take the test of “Colours” again" in notice
+    assert "Import more control samples" in notice
+    assert notice.endswith("/reinstate 1 colours")
 
 
 @world_with(
