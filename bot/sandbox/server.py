@@ -18,10 +18,10 @@ downloads; Telegram's error shape and description texts for the common mistakes 
 empty or too long text and captions, invalid callback data, malformed markup, edits of unknown or
 unchanged messages, stale callback queries, unknown files, sends and edits to a user who blocked
 the bot, HTML that Telegram would refuse); token-bucket flood limits (429 with retry_after);
-callback queries that expire (``callback_ttl``: answerCallbackQuery then fails with "query is too
-old", as Telegram's does after about 15 s; off by default, so that a slow test machine cannot
-fail a test by timing); re-delivery of an update the bot did not confirm (forced through the
-control API).
+callback queries that expire (``callback_ttl``, by default Telegram's 15 s: answerCallbackQuery
+then fails with "query is too old ..."; None turns it off; the test suite passes with it, as its
+users wait at most 5 s for an answer anyway); re-delivery of an update the bot did not confirm
+(forced through the control API).
 
 Faults, for fault harnesses (HTTP control calls; the same as methods of :class:`SandboxServer`
 and functions of :mod:`bot.sandbox.client`):
@@ -120,6 +120,8 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 UPDATE_HISTORY = 10_000
 """How many of the newest updates the server keeps for listing and re-delivery."""
+CALLBACK_TTL = 15.0
+"""Seconds after a button press at which Telegram stops accepting answerCallbackQuery."""
 
 # Telegram's own description texts, so that code matching on them is tested against the real ones.
 CHAT_NOT_FOUND = "Bad Request: chat not found"
@@ -630,13 +632,14 @@ class SandboxServer:
         bot_id: int = 123456,
         bot_username: str = "labelgram_sandbox_bot",
         limits: RateLimits = RateLimits(),  # frozen, so one shared default is safe
-        callback_ttl: float | None = None,
+        callback_ttl: float | None = CALLBACK_TTL,
         update_history: int = UPDATE_HISTORY,
     ) -> None:
         """Configure the server; nothing listens until :meth:`start`.
 
         ``callback_ttl``: seconds after a button press at which answerCallbackQuery starts to
-        fail as Telegram's does for old queries (Telegram: about 15); None never expires them.
+        fail as Telegram's does for old queries (default: Telegram's 15); None never expires
+        them.
         ``update_history``: how many of the newest updates are kept for :meth:`updates` and
         :meth:`redeliver`.
         """

@@ -414,8 +414,11 @@ async def test_python_telegram_bot_sees_retry_after_in_a_storm(
 # --- expiring callback queries ----------------------------------------------------------------
 
 
-async def test_callback_queries_never_expire_by_default(server: SandboxServer) -> None:
-    assert server.callback_ttl is None
+async def test_callback_queries_expire_after_telegrams_15_s_by_default(
+    server: SandboxServer,
+) -> None:
+    assert server.callback_ttl == 15.0
+    assert SandboxServer(callback_ttl=None).callback_ttl is None
 
 
 async def test_answer_after_callback_ttl_is_refused(http: httpx.AsyncClient) -> None:
@@ -444,6 +447,7 @@ async def test_callback_ttl_setting(
     assert refused["description"] == QUERY_INVALID
 
     await set_callback_ttl(server.url, None)
+    assert server.callback_ttl is None
     assert (await api(http, server, "answerCallbackQuery", callback_query_id=stale))["ok"]
     await set_callback_ttl(server.url, 60)
     fresh = await ann.press(message, text="Cat")
@@ -458,7 +462,7 @@ async def test_settings_refuse_bad_values(
 ) -> None:
     response = await http.post(f"{server.url}/sandbox/settings", json=body)
     assert response.status_code == 400
-    assert server.callback_ttl is None
+    assert server.callback_ttl == 15.0
 
 
 def test_constructor_refuses_bad_callback_ttl() -> None:
