@@ -24,7 +24,7 @@ from bot.texts import t
 from quality.agreement import describe
 from quality.check import CheckSettings
 from quality.workers import Rules
-from storage.models import Role
+from storage.models import Role, SampleCounts
 from storage.quality import GoldResult
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,9 @@ async def check_project(data: BotData, project_id: int) -> CheckReport:
         "method": outcome.method,
         "alpha": None if math.isnan(outcome.alpha) else round(outcome.alpha, 4),
         "kappa": None if math.isnan(outcome.kappa) else round(outcome.kappa, 4),
-        "counts": outcome.counts,
+        # The samples' states are counted as /status counts them, once the check's
+        # decisions are written (`QualityStore.write_changes`).
+        "counts": {k: outcome.counts[k] for k in ("labels", "excluded_labels")},
         "pairs": [describe(p, names) for p in outcome.pairs],
         "suspended": [u for u, _ in report.suspended],
         "flagged": [[u, r] for u, r in report.flagged],
@@ -124,6 +126,21 @@ async def check_project(data: BotData, project_id: int) -> CheckReport:
     return report
 
 
+def states_text(lang: str, states: SampleCounts) -> str:
+    """The samples' states as /status and /check both show them."""
+    pct = round(100 * states.done / states.work) if states.work else 0
+    return t(
+        lang,
+        "sample_states",
+        done=states.done,
+        total=states.work,
+        pct=pct,
+        open=states.open,
+        review=states.review,
+        control=states.control,
+    )
+
+
 def summary_text(report: CheckReport, lang: str) -> str:
     """The /check reply."""
     s = report.summary
@@ -140,10 +157,7 @@ def summary_text(report: CheckReport, lang: str) -> str:
         seconds=f"{report.seconds:.2f}",
         labels=counts["labels"],
         excluded=counts["excluded_labels"],
-        done=counts["done"],
-        open=counts["open"],
-        review=counts["review"],
-        reviewed=counts["reviewed"],
+        samples=states_text(lang, SampleCounts.model_validate(counts)),
         alpha="-" if s["alpha"] is None else f"{s['alpha']:.3f}",
         kappa="-" if s["kappa"] is None else f"{s['kappa']:.3f}",
         pairs=pairs,

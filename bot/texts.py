@@ -146,13 +146,18 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "check_summary": {
         "en": "🔎 Quality check — {project} ({method}, {seconds} s)\n"
-        "labels {labels} (left out: {excluded}); samples done {done}, open {open}, "
-        "in review {review}, reviewed {reviewed}\n"
+        "Labels: {labels} (left out: {excluded})\n{samples}\n"
         "Krippendorff's alpha {alpha}, Fleiss' kappa {kappa}\n{pairs}{workers}",
         "ko": "🔎 품질 점검 — {project} ({method}, {seconds}초)\n"
-        "라벨 {labels}개 (제외: {excluded}); 샘플 완료 {done}, 진행 중 {open}, "
-        "검토 대기 {review}, 검토 완료 {reviewed}\n"
+        "라벨: {labels}개 (제외: {excluded}개)\n{samples}\n"
         "Krippendorff 알파 {alpha}, Fleiss 카파 {kappa}\n{pairs}{workers}",
+    },
+    # The samples' states (storage.repository.SAMPLE_STATES), the same in /status and /check.
+    "sample_states": {
+        "en": "Samples done: {done}/{total} ({pct}%) · open: {open} · in review: {review}\n"
+        "Control samples (not counted as work): {control}",
+        "ko": "완료된 샘플: {done}/{total}개 ({pct}%) · 라벨링 중: {open}개 · "
+        "검수 대기: {review}개\n확인용 샘플(작업에 포함되지 않음): {control}개",
     },
     "check_nothing": {
         "en": "🔎 {project}: no labels yet, nothing to check.",
@@ -241,12 +246,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "아직 프로젝트가 없습니다. `labelgram project create FILE`로 만드세요.",
     },
     "status": {
-        "en": "📈 {project} ({slug})\nSamples done: {done}/{total} ({pct}%)\nLabels: {labels}"
-        " · open cards: {open}\nMembers: {members} · active in 24 h: {active}\n"
-        "Problem reports: {reports}",
-        "ko": "📈 {project} ({slug})\n완료된 샘플: {done}/{total} ({pct}%)\n라벨: {labels}"
-        " · 진행 중 카드: {open}\n참여자: {members} · 24시간 내 활동: {active}\n"
-        "문제 신고: {reports}",
+        "en": "📈 {project} ({slug})\n{samples}\nLabels: {labels} · open cards: {cards}\n"
+        "Members: {members} · active in 24 h: {active}\nProblem reports: {reports}",
+        "ko": "📈 {project} ({slug})\n{samples}\n라벨: {labels}개 · 진행 중 카드: {cards}개\n"
+        "참여자: {members}명 · 24시간 내 활동: {active}명\n문제 신고: {reports}건",
     },
     "import_not_allowed": {
         "en": "Only coordinators can import data. Workers: just label — thank you!",

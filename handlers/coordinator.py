@@ -6,6 +6,7 @@ from telegram import Message, Update, User
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.context import Context, lang_of
+from bot.quality_job import states_text
 from bot.texts import t
 from storage.models import Project, Role
 
@@ -93,17 +94,14 @@ async def status(update: Update, context: Context) -> None:
     blocks = []
     for project in projects[:20]:
         s = await repo.project_status(project.id)
-        pct = round(100 * s.samples_done / s.samples) if s.samples else 0
         block = t(
             lang,
             "status",
             project=project.name,
             slug=project.slug,
-            done=s.samples_done,
-            total=s.samples,
-            pct=pct,
+            samples=states_text(lang, s.states),
             labels=s.labels,
-            open=s.open_assignments,
+            cards=s.open_assignments,
             members=s.members,
             active=s.active_workers,
             reports=s.reports,

@@ -144,14 +144,15 @@ def run_check(inp: CheckInput, settings: CheckSettings) -> CheckResult:
     findings = [f for f in findings if not inp.excluded[f.worker]]
     crowd = labels.subset(~inp.gold[labels.task]) if labels.n else labels
     agreement, _ = worker_agreement(labels, consensus.label)
+    work = status[~inp.gold]  # gold (control) samples are counted apart, never as work
     counts = {
         "labels": int(labels.n),
         "excluded_labels": int((~keep).sum()),
         "samples": int(inp.n_tasks),
-        "open": int((status == OPEN).sum()),
-        "done": int((status == FINISHED).sum()),
-        "review": int((status == IN_REVIEW).sum()),
-        "reviewed": int((status == REVIEWED).sum()),
+        "open": int((work == OPEN).sum()),
+        "done": int((work == FINISHED).sum()),
+        "review": int((work == IN_REVIEW).sum()),
+        "reviewed": int((work == REVIEWED).sum()),
         "gold": int(inp.gold.sum()),
     }
     return CheckResult(

@@ -176,12 +176,28 @@ class WorkerStats(_Row):
     projects: int
 
 
+class SampleCounts(_Row):
+    """How many of a project's samples are in each state (`storage.repository.SAMPLE_STATES`,
+    the one definition /status and /check share)."""
+
+    done: int
+    open: int
+    review: int
+    control: int
+
+    @property
+    def work(self) -> int:
+        """Samples to label (control samples are not work)."""
+        return self.done + self.open + self.review
+
+
 class ProjectStatus(_Row):
     """A project's progress, for /status."""
 
     project: Project
-    samples: int
-    samples_done: int
+    samples: int  # every sample, control ones too (`states` tells them apart)
+    samples_done: int  # work samples done
+    states: SampleCounts
     labels: int
     open_assignments: int
     members: int

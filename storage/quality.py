@@ -21,8 +21,15 @@ import numpy as np
 import numpy.typing as npt
 
 from config.project import ProjectSpec
-from storage.models import Option, Role, Sample
-from storage.repository import _SAMPLE_COLS, Repository, _event, _sample
+from storage.models import Option, Role, Sample, SampleCounts
+from storage.repository import (
+    _SAMPLE_COLS,
+    SAMPLE_STATES,
+    Repository,
+    _event,
+    _sample,
+    sample_counts_of,
+)
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -429,6 +436,11 @@ class QualityStore:
             return bool(has_labels)
         return int(now or 0) != int(seen)
 
+    async def sample_counts(self, project_id: int) -> SampleCounts:
+        """`Repository.sample_counts`, read off the bot's connection (a big project's samples
+        take a second to count: taps must not wait for that)."""
+        return await asyncio.to_thread(read_sample_counts, self.repo.path, project_id)
+
     async def load(self, project_id: int) -> ProjectLabels:
         """Read a project's samples and live labels as arrays, off the bot's connection."""
         return await asyncio.to_thread(read_labels, self.repo.path, project_id)
@@ -490,7 +502,8 @@ class QualityStore:
 
         Each batch is one transaction through the repository's lock, like any tap, so a tap
         waits for one batch (a few ms) at most, never for the whole write-back. A failed batch
-        changes nothing (and raises). Returns the rows written.
+        changes nothing (and raises). The run's counts then get the samples' states as written
+        (`SampleCounts`: what /status shows too). Returns the rows written.
         """
         written = 0
         db = self.repo.db
@@ -504,6 +517,8 @@ class QualityStore:
                 await db.execute(_UPDATE_FROM_JSON, (batch,))
                 written += db.total_changes - before
             await asyncio.sleep(0)  # let waiting taps in between batches
+        states = await self.sample_counts(project_id)
+        run["counts"] = {**run.get("counts", {}), **states.model_dump()}
         async with self.repo.transaction() as db:
             await db.execute(
                 "INSERT INTO quality_runs (project_id, at, last_label_id, last_review_id,"
@@ -706,6 +721,15 @@ def _exam_answers(
     bar = np.array([since.get(int(w), 0.0) for w in data[at, 2]], dtype=np.float64)
     exam[at] = data[at, 5] <= bar
     return exam
+
+
+def read_sample_counts(path: Path | str, project_id: int) -> SampleCounts:
+    """`SAMPLE_STATES` on a read-only connection of its own (blocking)."""
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return sample_counts_of(db.execute(SAMPLE_STATES, (project_id,)).fetchone())
+    finally:
+        db.close()
 
 
 def status_names(codes: Sequence[int]) -> list[str]:

@@ -42,6 +42,7 @@ from storage.models import (
     ProjectStatus,
     Role,
     Sample,
+    SampleCounts,
     SampleIn,
     UndoOutcome,
     UndoStatus,
@@ -1052,14 +1053,17 @@ class Repository:
             labels=row[0], labels_today=row[1], skipped=row[2], reported=row[3], projects=row[4]
         )
 
+    async def sample_counts(self, project_id: int) -> SampleCounts:
+        """How many of the project's samples are in each state (`SAMPLE_STATES`)."""
+        return sample_counts_of(await self._one(SAMPLE_STATES, (project_id,)))
+
     async def project_status(self, project_id: int, now: float | None = None) -> ProjectStatus:
-        """Progress of one project."""
+        """Progress of one project (its samples' states as `SAMPLE_STATES` defines them)."""
         now = time.time() if now is None else now
         project = await self.get_project(project_id)
+        states = await self.sample_counts(project_id)
         row = await self._one(
             "SELECT"
-            " (SELECT COUNT(*) FROM samples WHERE project_id = ?1),"
-            " (SELECT COUNT(*) FROM samples WHERE project_id = ?1 AND n_labels >= target),"
             " (SELECT COUNT(*) FROM labels WHERE project_id = ?1 AND retracted_at IS NULL),"
             " (SELECT COUNT(*) FROM assignments WHERE project_id = ?1 AND status = 'open'),"
             " (SELECT COUNT(*) FROM memberships WHERE project_id = ?1),"
@@ -1071,13 +1075,14 @@ class Repository:
         assert row is not None
         return ProjectStatus(
             project=project,
-            samples=row[0],
-            samples_done=row[1],
-            labels=row[2],
-            open_assignments=row[3],
-            members=row[4],
-            active_workers=row[5],
-            reports=row[6],
+            samples=states.work + states.control,
+            samples_done=states.done,
+            states=states,
+            labels=row[0],
+            open_assignments=row[1],
+            members=row[2],
+            active_workers=row[3],
+            reports=row[4],
         )
 
     async def live_labels(self, project_id: int) -> list[LabelRow]:
@@ -1392,3 +1397,27 @@ class ImportSession:
         )
         self.added += len(rows)
         return reasons
+
+
+# The one definition of a sample's state, shared by /status, /check and `labelgram project
+# list` (one row: done, open, review, control).
+# - control: a gold sample, served to test workers; never work, whatever its labels.
+# - review: a check found no confident answer at the most labels allowed; a reviewer decides.
+# - done: a check found its answer, a reviewer decided it, or it has every label it asked for
+#   (between checks; the next one may ask for more, as dynamic overlap does).
+# - open: it still wants labels (cards out for it count as open).
+SAMPLE_STATES = (
+    "SELECT"
+    " COALESCE(SUM(gold = 0 AND (status IN ('done', 'reviewed')"
+    "   OR (status = 'open' AND n_labels >= target))), 0),"
+    " COALESCE(SUM(gold = 0 AND status = 'open' AND n_labels < target), 0),"
+    " COALESCE(SUM(gold = 0 AND status = 'review'), 0),"
+    " COALESCE(SUM(gold = 1), 0)"
+    " FROM samples WHERE project_id = ?"
+)
+
+
+def sample_counts_of(row: Sequence[Any] | None) -> SampleCounts:
+    """`SAMPLE_STATES`'s row as a model."""
+    done, open_, review, control = row if row else (0, 0, 0, 0)
+    return SampleCounts(done=done, open=open_, review=review, control=control)

@@ -75,6 +75,18 @@ async def option_id(world: World, key: str) -> int:
     return int(row[0])
 
 
+def states_in(text: str) -> str:
+    """The samples' states block of a /status or /check reply."""
+    found = re.search(r"Samples done: .*\nControl samples .*", text)
+    assert found is not None, text
+    return found.group(0)
+
+
+async def states_of(user: SandboxUser, command: str) -> str:
+    await user.send(command)
+    return states_in((await user.next_message())["text"])
+
+
 async def sample_row(world: World, ext_id: str) -> tuple[str, int | None]:
     row = await world.repo._one(
         "SELECT status, consensus FROM samples WHERE project_id = ? AND ext_id = ?",
@@ -255,7 +267,8 @@ async def test_a_disputed_sample_goes_to_a_reviewer_whose_decision_wins(qworld: 
 
     await coordinator.send("/check")
     summary = (await coordinator.next_message())["text"]
-    assert "in review 1" in summary
+    assert "Samples done: 0/1 (0%) · open: 0 · in review: 1" in summary
+    assert await states_of(coordinator, "/status") == states_in(summary)
     assert "wait for a reviewer: /review" in (await reviewer.next_message())["text"]
     assert (await sample_row(world, "n0"))[0] == "review"
 
@@ -278,5 +291,35 @@ async def test_a_disputed_sample_goes_to_a_reviewer_whose_decision_wins(qworld: 
 
     await coordinator.send("/check")
     summary = (await coordinator.next_message())["text"]
-    assert "reviewed 1" in summary
+    assert "Samples done: 1/1 (100%) · open: 0 · in review: 0" in summary  # decided: done
+    assert await states_of(coordinator, "/status") == states_in(summary)
     assert await sample_row(world, "n0") == ("reviewed", green)
+
+
+@world_with(
+    plain=3,
+    gold=1,
+    overlap=1,
+    quality={"gold_rate": 1.0, "gold_feedback": False, "dynamic_overlap": False},
+)
+async def test_status_and_check_count_samples_alike_with_control_samples_apart(
+    qworld: World,
+) -> None:
+    # The issue's case: /status said "Samples done: 15/18" while /check said "done 6, open 9":
+    # one counted a sample with all its labels as done, control samples too; the other
+    # counted control samples as open work.
+    world = qworld
+    coordinator = await member(world, 50, Role.COORDINATOR)
+    user, card = await world.first_card(1)
+    assert card["text"].startswith("gold g")  # the control sample comes first
+    for _ in range(3):  # the control sample and two of the three plain ones
+        await user.press(card, data=option_data(card, "Red"))
+        card = await user.next_message()
+    assert card["text"].startswith("plain n")  # the third is on screen, not answered
+    expected = "Samples done: 2/3 (67%) · open: 1 · in review: 0"
+    status = await states_of(coordinator, "/status")  # before any check
+    assert status.startswith(expected)
+    assert status.endswith("Control samples (not counted as work): 1")
+    await coordinator.send("/check")
+    assert states_in((await coordinator.next_message())["text"]) == status
+    assert await states_of(coordinator, "/status") == status

@@ -103,6 +103,7 @@ def test_gold_samples_keep_status_and_target() -> None:
     assert result.target.tolist() == [0, 3]
     assert result.consensus.label[0] == 2  # the known answer wins
     assert result.counts["gold"] == 1
+    assert (result.counts["open"], result.counts["done"]) == (1, 0)  # the gold one is no work
 
 
 def test_excluded_worker_is_left_out_of_consensus() -> None:

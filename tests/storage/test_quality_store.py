@@ -269,7 +269,11 @@ async def test_load_apply_round_trip(repo: Repository) -> None:
     last_run = await store.last_run(project.id)
     assert last_run is not None
     assert last_run[:2] == (loaded.last_label_id, loaded.last_review_id)
-    assert last_run[2]["counts"] == {"open": 3}
+    # the run records the samples' states as written, as /status counts them (s2 reviewed:
+    # done; g0: control), not what the caller passed
+    states = {"done": 1, "open": 2, "review": 0, "control": 1}
+    assert last_run[2]["counts"] == states
+    assert (await repo.sample_counts(project.id)).model_dump() == states
     assert not await store.changed_since_last_run(project.id)
     await repo.record_label(held.assignment_id, 2, RED, now=now + 1)
     assert await store.changed_since_last_run(project.id)
@@ -495,3 +499,26 @@ def test_migration_7_dates_passed_exams_from_the_event_log() -> None:
     db.executescript(MIGRATIONS[6])
     rows = db.execute("SELECT worker_id, exam_passed_at FROM memberships ORDER BY 1").fetchall()
     assert rows == [(1, 20.0), (2, None), (3, None), (4, None)]
+
+
+async def test_one_definition_of_a_samples_state(repo: Repository) -> None:
+    project = await gold_project(repo, n_gold=1, n_plain=6)
+    for ext, status, n_labels in [
+        ("s0", "done", 2),  # a check found its answer
+        ("s1", "reviewed", 5),  # a reviewer decided
+        ("s2", "review", 5),  # waits for a reviewer
+        ("s3", "open", 2),  # every label it asked for, not checked yet: done
+        ("s4", "open", 1),  # wants one more
+        ("g0", "open", 2),  # control, however many labels it has
+    ]:
+        await repo.db.execute(
+            "UPDATE samples SET status = ?, n_labels = ? WHERE project_id = ? AND ext_id = ?",
+            (status, n_labels, project.id, ext),
+        )
+    await repo.db.commit()
+    expected = {"done": 3, "open": 2, "review": 1, "control": 1}  # s5: open, no labels
+    assert (await repo.sample_counts(project.id)).model_dump() == expected
+    assert (await QualityStore(repo).sample_counts(project.id)).model_dump() == expected
+    status = await repo.project_status(project.id)
+    assert status.states.model_dump() == expected
+    assert (status.samples, status.samples_done, status.states.work) == (7, 3, 6)
