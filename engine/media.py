@@ -112,7 +112,16 @@ _ORIENTATION = {
 
 
 class MediaError(Exception):
-    """The media source as a whole cannot be used (not a folder or zip, a bad or unsafe zip)."""
+    """The media source as a whole cannot be used (not a folder or zip, a bad or unsafe zip).
+
+    A refusal for a limit also has a `code` and its `params` (as `engine.archive` gives them),
+    so the bot can say the same in the user's language; `code` is None for the other errors.
+    """
+
+    def __init__(self, message: str, code: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -562,7 +571,11 @@ def _extract(archive: Path, extract_dir: Path, limits: ZipLimits) -> list[Path]:
             if len(entries) > limits.max_members:
                 raise MediaError(
                     f"{archive.name}: has {len(entries):,} entries, more than the "
-                    f"{limits.max_members:,} allowed in one zip; split it into smaller zips"
+                    f"{limits.max_members:,} allowed in one zip; split it into smaller zips",
+                    "zip_entries",
+                    file=archive.name,
+                    count=len(entries),
+                    limit=limits.max_members,
                 )
             members: dict[tuple[str, ...], zipfile.ZipInfo] = {}
             for info in entries:
@@ -579,10 +592,18 @@ def _extract(archive: Path, extract_dir: Path, limits: ZipLimits) -> list[Path]:
                 # Belt and braces: also catches a symlink already in extract_dir.
                 if not target.resolve().is_relative_to(root):
                     raise MediaError(f"{archive.name}: '{'/'.join(rel)}' escapes the folder")
-            for rel in sorted(members):
-                target = targets[rel]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _unpack(zf, members[rel], target, archive)
+            written: list[Path] = []
+            try:
+                for rel in sorted(members):
+                    target = targets[rel]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    _unpack(zf, members[rel], target, archive)
+                    written.append(target)
+            except BaseException:
+                # All or nothing: a refused zip leaves no half of its media on the disk.
+                for path in written:
+                    path.unlink(missing_ok=True)
+                raise
     except zipfile.BadZipFile as exc:
         raise MediaError(f"{archive.name}: damaged zip ({exc})") from exc
     except NotImplementedError as exc:  # e.g. an unsupported compression method
@@ -602,13 +623,21 @@ def _check_sizes(archive: Path, members: Iterable[zipfile.ZipInfo], limits: ZipL
                 f"{archive.name}: '{info.filename}' would unpack to {_mb(info.file_size)} from "
                 f"{info.compress_size:,} bytes ({ratio:,.0f} times smaller zipped; the limit is "
                 f"{limits.max_ratio:,.0f} for members over {_mb(limits.ratio_min_bytes)}), so "
-                "it is not a media file but a possible zip bomb; zip the media files themselves"
+                "it is not a media file but a possible zip bomb; zip the media files themselves",
+                "zip_ratio",
+                file=archive.name,
+                member=info.filename,
+                ratio=f"{ratio:,.0f}",
+                limit=f"{limits.max_ratio:,.0f}",
             )
     if total > limits.max_total_bytes:
         raise MediaError(
             f"{archive.name}: would unpack to {_size(total)}, more than the "
             f"{_size(limits.max_total_bytes)} allowed for one zip; split it into smaller zips "
-            "or import a folder"
+            "or import a folder",
+            "zip_expanded",
+            file=archive.name,
+            limit=_size(limits.max_total_bytes),
         )
 
 
@@ -616,6 +645,8 @@ def _unpack(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, archive: P
     """Write one member, stopping at the size it declared (the check above trusted it)."""
     written = 0
     try:
+        # zipfile itself stops at the declared size (more data then fails the CRC check as a
+        # damaged zip); the real bytes are counted too, in case a reader does not.
         with zf.open(info) as src, target.open("wb") as dst:
             while chunk := src.read(_COPY_CHUNK):
                 written += len(chunk)
@@ -623,7 +654,10 @@ def _unpack(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, archive: P
                     raise MediaError(
                         f"{archive.name}: '{info.filename}' unpacks to more than the "
                         f"{info.file_size:,} bytes it declares; the zip is damaged or "
-                        "deliberately misleading (a zip bomb); re-create it"
+                        "deliberately misleading (a zip bomb); re-create it",
+                        "zip_lies",
+                        file=archive.name,
+                        member=info.filename,
                     )
                 dst.write(chunk)
     except BaseException:

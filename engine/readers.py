@@ -21,12 +21,15 @@ import codecs
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any
+
+from engine.archive import ArchiveRefused, WorkbookScan, check_area, check_xlsx
 
 SUPPORTED = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".xlsx")
 
@@ -47,12 +50,17 @@ TXT_SNIFF_RECORDS = 50
 COLUMN_SCAN_RECORDS = 1000
 """JSON/JSONL columns are the union of the keys of this many first records."""
 MAX_LINE_CHARS = 1 << 20
-"""A TXT or JSONL line longer than this is an error row (read in pieces, never held whole)."""
+"""A line (of any text format) longer than this refuses the file; it is never read whole."""
+MAX_RECORD_CHARS = 4 << 20
+"""A CSV/TSV record (its lines together, when quoted fields hold line breaks) longer than this
+refuses the file."""
+MAX_JSON_DEPTH = 64
+"""Arrays and objects nested deeper than this in one record refuse the file."""
 MAX_ELEMENT_CHARS = 16 << 20
 """A JSON array element longer than this stops the read: it cannot be held to be parsed."""
 _JSON_CHUNK_CHARS = 64 * 1024
 _DECODE_STEP = 64 * 1024
-_JSON_WS = " \t\n\r"
+_NOT_JSON_WS = re.compile(r"[^ \t\n\r]")
 # A JSON error this close to the end of the buffer may only mean the element goes on.
 _JSON_TAIL = 16
 _DELIMITERS = ",\t;|"
@@ -64,7 +72,16 @@ Rows = Generator["Row", None, None]
 
 
 class SourceError(Exception):
-    """The whole file cannot be read as asked; the message says what to do (names the file)."""
+    """The whole file cannot be read as asked; the message says what to do (names the file).
+
+    A refusal for a limit also has a `code` and its `params` (see `engine.archive`), so the bot
+    can say the same in the user's language; `code` is None for the other errors.
+    """
+
+    def __init__(self, message: str, code: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -386,16 +403,106 @@ def _sniff_delimiter(sample: str, *, full: bool, suffix: str) -> str | None:
     return found if found in first else _DEFAULT_DELIMITER[suffix]
 
 
+class _LineFeed:
+    """The physical lines of a text file for csv.reader, each refused past `MAX_LINE_CHARS`.
+
+    csv.reader reads a whole line before it looks at the field limit, so a 500 MB line would be
+    in memory first; here no line is read past the limit. The lines of the record being read
+    are kept (`pending`) so the last one can be checked for a quote that never closes.
+    """
+
+    def __init__(self, path: Path, handle: IO[str]) -> None:
+        self.path, self.handle = path, handle
+        self.number = 0
+        self.eof = False
+        self.pending: list[str] = []
+        self.record_chars = 0
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.handle.readline(MAX_LINE_CHARS + 2)  # room for "\r\n"
+        if not line:
+            self.eof = True
+            raise StopIteration
+        self.number += 1
+        if len(line) > MAX_LINE_CHARS and len(line.rstrip("\r\n")) > MAX_LINE_CHARS:
+            raise _line_too_long(self.path, self.number)
+        self.record_chars += len(line)
+        if self.record_chars > MAX_RECORD_CHARS:
+            first = self.number - len(self.pending)
+            raise SourceError(
+                f"{self.path.name}, line {first}: one record is longer than "
+                f"{MAX_RECORD_CHARS:,} characters (a quoted field may run on over many lines); "
+                "check the quoting there, or split the record",
+                "record_long",
+                file=self.path.name,
+                line=first,
+                limit=f"{MAX_RECORD_CHARS:,}",
+            )
+        self.pending.append(line)
+        return line
+
+    def new_record(self) -> None:
+        """The reader has returned a record: the lines kept so far were all of it."""
+        self.pending.clear()
+        self.record_chars = 0
+
+
+def _line_too_long(path: Path, number: int) -> SourceError:
+    return SourceError(
+        f"{path.name}, line {number}: longer than {MAX_LINE_CHARS:,} characters, the limit "
+        "for one line, so the file is refused (the rest of that line is not read); a line "
+        "holds one record: check it is the right file, or split the line",
+        "line_long",
+        file=path.name,
+        line=number,
+        limit=f"{MAX_LINE_CHARS:,}",
+    )
+
+
+def _unclosed_quote(record: str, delimiter: str) -> bool:
+    """Whether a record that ended at the end of the file ends inside a quoted field."""
+    # The lenient reader ends such a record at the end of the file and hands it out as if it
+    # were whole; a strict reader calls that "unexpected end of data". The added line break
+    # lets a last record without one pass, unless it is inside quotes.
+    try:
+        for _ in csv.reader(
+            io.StringIO(record + "\n", newline=""), delimiter=delimiter, strict=True
+        ):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
 def _csv_records(
     path: Path, encoding: str, delimiter: str
 ) -> Generator[tuple[int, list[str]], None, None]:
-    """(line number of the first line, fields) of each non-blank record."""
+    """(line number of the first line, fields) of each non-blank record.
+
+    Refused (`SourceError`): a line or record past the limits, and a quoted field the file
+    ends inside (a file cut short): it would be one garbage last record.
+    """
     with _open_text(path, encoding, "") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        feed = _LineFeed(path, handle)
+        reader = csv.reader(feed, delimiter=delimiter)
         before = 0
         try:
             for fields in reader:
                 number, before = before + 1, reader.line_num
+                if feed.eof and _unclosed_quote("".join(feed.pending), delimiter):
+                    raise SourceError(
+                        f"{path.name}, line {number}: a quoted field starts in this record "
+                        "and is never closed (the file ends inside it), so nothing is "
+                        'imported; the file may be cut short: add the closing quote (") or '
+                        "export the file again",
+                        "unclosed_quote",
+                        file=path.name,
+                        line=number,
+                    )
+                feed.new_record()
                 if fields:
                     yield number, fields
         except csv.Error as exc:
@@ -460,8 +567,8 @@ def _txt_is_tsv(path: Path, encoding: str, header: bool) -> bool:
 # --- TXT and JSON Lines ----------------------------------------------------------------------
 
 
-def _lines(path: Path, encoding: str) -> Generator[tuple[int, str | None], None, None]:
-    """(line number, line without its ending or None if too long) for each line of the file."""
+def _lines(path: Path, encoding: str) -> Generator[tuple[int, str], None, None]:
+    """(line number, line without its ending) for each line; a line past the limit refuses."""
     with _open_text(path, encoding, None) as handle:
         number = 0
         try:
@@ -472,36 +579,55 @@ def _lines(path: Path, encoding: str) -> Generator[tuple[int, str | None], None,
                 elif len(line) <= MAX_LINE_CHARS:
                     yield number, line  # the last line, without a line ending
                 else:
-                    while (rest := handle.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
-                        pass  # skip the rest of the overlong line without holding it
-                    yield number, None
+                    # Refused, not skipped: a line this long is a wrong file or a bomb, and
+                    # what is left of it is not read.
+                    raise _line_too_long(path, number)
         except UnicodeDecodeError as exc:
             raise _changed(path, exc) from exc
-
-
-def _too_long() -> str:
-    return f"line longer than {MAX_LINE_CHARS:,} characters"
 
 
 def _txt_rows(path: Path, encoding: str, name: str) -> Generator[Row, None, None]:
     lines = _lines(path, encoding)
     try:
         for number, line in lines:
-            if line is None:
-                yield Row(number, None, _too_long())
-            else:
-                yield Row(number, {name: line if line.strip() else None})
+            yield Row(number, {name: line if line.strip() else None})
     finally:
         lines.close()
+
+
+def _too_deep(path: Path, where: str, line: int) -> SourceError:
+    return SourceError(
+        f"{path.name}, {where}: nests arrays or objects more than {MAX_JSON_DEPTH} deep, so "
+        "the file is refused; a record is a flat object of fields: fix or remove that record",
+        "json_depth",
+        file=path.name,
+        line=line,
+        limit=MAX_JSON_DEPTH,
+    )
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether arrays/objects nest more than `limit` levels in `value` (iteratively)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def _jsonl_rows(path: Path, encoding: str, columns: list[str]) -> Generator[Row, None, None]:
     lines = _lines(path, encoding)
     try:
         for number, line in lines:
-            if line is None:
-                yield Row(number, None, _too_long())
-                continue
             if not line.strip():
                 continue
             try:
@@ -509,9 +635,13 @@ def _jsonl_rows(path: Path, encoding: str, columns: list[str]) -> Generator[Row,
             except json.JSONDecodeError as exc:
                 yield Row(number, None, f"not valid JSON: {exc.msg}")
                 continue
-            except (ValueError, RecursionError) as exc:  # huge integers, deep nesting
+            except RecursionError as exc:
+                raise _too_deep(path, f"line {number}", number) from exc
+            except ValueError as exc:  # an integer too long to convert
                 yield Row(number, None, f"not valid JSON: {exc}")
                 continue
+            if _deeper_than(value, MAX_JSON_DEPTH):
+                raise _too_deep(path, f"line {number}", number)
             yield _object_row(number, value, columns)
     finally:
         lines.close()
@@ -589,8 +719,9 @@ class _TextBuffer:
     def peek(self) -> str:
         """The next character that is not JSON whitespace ("" at the end), moving onto it."""
         while True:
-            while self.pos < len(self.text) and self.text[self.pos] in _JSON_WS:
-                self.pos += 1
+            # A regex, not a loop per character: a file can hold a gigabyte of whitespace.
+            found = _NOT_JSON_WS.search(self.text, self.pos)
+            self.pos = found.start() if found is not None else len(self.text)
             if self.pos < len(self.text) or self.eof:
                 return self.text[self.pos : self.pos + 1]
             self.read_more(_JSON_CHUNK_CHARS)
@@ -630,7 +761,7 @@ def _json_elements(path: Path, buf: _TextBuffer) -> Generator[tuple[int, object]
         while True:
             number += 1
             buf.peek()
-            yield number, _json_element(name, buf, decoder, number)
+            yield number, _json_element(path, buf, decoder, number)
             after = buf.peek()
             if after == ",":
                 buf.pos += 1
@@ -654,7 +785,8 @@ def _json_elements(path: Path, buf: _TextBuffer) -> Generator[tuple[int, object]
         )
 
 
-def _json_element(name: str, buf: _TextBuffer, decoder: json.JSONDecoder, number: int) -> object:
+def _json_element(path: Path, buf: _TextBuffer, decoder: json.JSONDecoder, number: int) -> object:
+    name = path.name
     while True:
         try:
             value, end = decoder.raw_decode(buf.text, buf.pos)
@@ -668,13 +800,17 @@ def _json_element(name: str, buf: _TextBuffer, decoder: json.JSONDecoder, number
                 f"{name}, line {buf.line(exc.pos)}: element {number} is not valid JSON "
                 f"({exc.msg}); fix it and import again"
             ) from exc
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise _too_deep(path, f"line {buf.line()}, element {number}", buf.line()) from exc
+        except ValueError as exc:
             raise SourceError(
                 f"{name}, line {buf.line()}: element {number} cannot be read ({exc})"
             ) from exc
         if end == len(buf.text) and not buf.eof and not isinstance(value, dict | list | str):
             _grow(name, buf, number)  # a number or literal may go on in the next chunk
             continue
+        if _deeper_than(value, MAX_JSON_DEPTH):
+            raise _too_deep(path, f"line {buf.line()}, element {number}", buf.line())
         buf.pos = end
         return value
 
@@ -693,7 +829,31 @@ def _grow(name: str, buf: _TextBuffer, number: int) -> None:
 # --- XLSX ------------------------------------------------------------------------------------
 
 
+def _refused(exc: ArchiveRefused) -> SourceError:
+    return SourceError(str(exc), exc.code, **exc.params)
+
+
+def _unreadable(path: Path, exc: Exception) -> SourceError:
+    return SourceError(
+        f"{path.name}: is not a readable Excel workbook ({exc}); open it in Excel and "
+        "save it again as .xlsx, or as CSV UTF-8"
+    )
+
+
+def _scan_xlsx(path: Path) -> WorkbookScan:
+    """`check_xlsx`, its refusals as `SourceError`s: run before openpyxl sees the file."""
+    try:
+        return check_xlsx(path)
+    except ArchiveRefused as exc:
+        raise _refused(exc) from exc
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read the data file ({exc.strerror})") from exc
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
 def _load_workbook(path: Path) -> Any:
+    """The workbook, read-only and values only (call `_scan_xlsx` first)."""
     try:
         import openpyxl  # type: ignore[import-untyped]  # only xlsx needs it
         from openpyxl.utils.exceptions import (  # type: ignore[import-untyped]
@@ -710,29 +870,42 @@ def _load_workbook(path: Path) -> Any:
         raise SourceError(f"{path}: cannot read the data file ({exc.strerror})") from exc
     except (
         zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,  # a compression method zipfile cannot unpack
+        EOFError,
         InvalidFileException,
         KeyError,
         ValueError,
         TypeError,
         SyntaxError,
     ) as exc:
-        raise SourceError(
-            f"{path.name}: is not a readable Excel workbook ({exc}); open it in Excel and "
-            "save it again as .xlsx, or as CSV UTF-8"
-        ) from exc
+        raise _unreadable(path, exc) from exc
 
 
-def _sheet_rows(path: Path) -> Generator[tuple[int, list[str | None]], None, None]:
+def _sheet_rows(
+    path: Path, scan: WorkbookScan
+) -> Generator[tuple[int, list[str | None]], None, None]:
     """(sheet row number, cell texts without trailing empties) of each non-empty row."""
     workbook = _load_workbook(path)
     try:
         sheet = workbook.worksheets[0]
-        for number, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+        # Walk to the last cell that exists, not to the dimension the file states: a false
+        # "A1:XFD1048576" would pad every row to 16,384 cells (or stop before the real end).
+        extent = scan.extent(getattr(sheet, "_worksheet_path", None))
+        if extent is not None:
+            check_area(path.name, extent)
+        bounds = (extent.rows or 1, extent.columns or 1) if extent is not None else (None, None)
+        cells_by_row = sheet.iter_rows(
+            min_row=1, max_row=bounds[0], max_col=bounds[1], values_only=True
+        )
+        for number, cells in enumerate(cells_by_row, start=1):
             texts = [_cell_text(v) for v in cells]
             while texts and texts[-1] is None:
                 texts.pop()
             if texts:
                 yield number, texts
+    except ArchiveRefused as exc:
+        raise _refused(exc) from exc
     except (KeyError, ValueError, TypeError, SyntaxError, zipfile.BadZipFile) as exc:
         raise SourceError(
             f"{path.name}: the first sheet cannot be read ({exc}); open it in Excel and save "
@@ -755,9 +928,10 @@ def _cell_text(value: object) -> str | None:
 
 
 def _open_xlsx(path: Path, column_names: list[str] | None, header: bool) -> tuple[Source, Rows]:
+    scan = _scan_xlsx(path)  # refused here, before any row is handed out
     found: list[str] | None = None
     if header:
-        rows = _sheet_rows(path)
+        rows = _sheet_rows(path, scan)
         try:
             first = next(rows, None)
         finally:
@@ -765,11 +939,13 @@ def _open_xlsx(path: Path, column_names: list[str] | None, header: bool) -> tupl
         if first is not None:
             found = [text or "" for text in first[1]]
     names = _columns(path, found, column_names, header)
-    return Source(path, "xlsx", None, None, names), _xlsx_rows(path, names, header)
+    return Source(path, "xlsx", None, None, names), _xlsx_rows(path, scan, names, header)
 
 
-def _xlsx_rows(path: Path, names: list[str], header: bool) -> Generator[Row, None, None]:
-    rows = _sheet_rows(path)
+def _xlsx_rows(
+    path: Path, scan: WorkbookScan, names: list[str], header: bool
+) -> Generator[Row, None, None]:
+    rows = _sheet_rows(path, scan)
     try:
         if header:
             next(rows, None)

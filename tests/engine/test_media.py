@@ -435,6 +435,7 @@ def test_member_larger_than_declared_leaves_nothing_behind(tmp_path: Path) -> No
     with pytest.raises(MediaError, match="damaged zip"):  # zipfile stops at 1,000: bad CRC
         iter_media_files(archive, extract_dir=out)
     assert not (out / "b.png").exists()
+    assert not (out / "a.png").exists()  # nor the member unpacked before it
 
 
 class _LyingZip:

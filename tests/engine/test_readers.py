@@ -243,6 +243,70 @@ def test_unclosed_quote_is_bounded(tmp_path: Path) -> None:
         list(rows)
 
 
+def test_a_file_ending_inside_a_quoted_field_is_refused_with_its_line(tmp_path: Path) -> None:
+    # The issue's file: cut short inside a quote, it used to import a garbage last row.
+    path = write(
+        tmp_path / "cut.csv", b'text,label\nfine,pos\n"this quoted field never ends,\nneg'
+    )
+    _, rows = open_source(path)
+    assert next(rows) == Row(2, {"text": "fine", "label": "pos"})
+    with pytest.raises(SourceError, match=r"cut\.csv, line 3: a quoted field .* never closed"):
+        next(rows)
+    with pytest.raises(SourceError) as info:
+        list(open_source(path)[1])
+    assert (info.value.code, info.value.params) == (
+        "unclosed_quote",
+        {"file": "cut.csv", "line": 3},
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'text,label\nfine,pos\n"closed at the end",neg',  # no final line break
+        b'text,label\n"two\nlines",neg\n',
+        b'text,label\n"two\nlines",neg',
+        b'text,label\n"a ""quoted"" word",neg',
+        b'text,label\nend,"quoted last"',
+        b'text\tlabel\nsloppy "quote,neg\n',  # a quote inside an unquoted field is text
+    ],
+)
+def test_a_complete_last_record_is_not_an_unclosed_quote(tmp_path: Path, data: bytes) -> None:
+    path = write(tmp_path / ("ok.tsv" if b"\t" in data else "ok.csv"), data)
+    _, rows = read(path)
+    assert rows[-1].values is not None
+
+
+def test_an_unclosed_quote_in_the_header_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"h\.csv, line 1: a quoted field"):
+        open_source(write(tmp_path / "h.csv", b'text,"label\nfine,pos\n'))
+
+
+def test_a_long_record_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readers, "MAX_RECORD_CHARS", 100)
+    path = write(tmp_path / "r.csv", b'text\nok\n"' + b"a line\n" * 30 + b'"\nlast\n')
+    _, rows = open_source(path)
+    assert next(rows) == Row(2, {"text": "ok"})
+    with pytest.raises(SourceError, match=r"r\.csv, line 3: one record is longer than 100"):
+        next(rows)
+
+
+def test_a_csv_line_is_never_read_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_LINE_CHARS", 1000)
+    path = write(tmp_path / "l.csv", b"text,label\n" + b"a," * 100_000 + b"\nok,pos\n")
+    _, rows = open_source(path)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match=r"l\.csv, line 2: longer than 1,000 characters"):
+            list(rows)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000  # the 200,000-character line was not held
+
+
 # --- JSON Lines and JSON ---------------------------------------------------------------------
 
 
@@ -445,18 +509,20 @@ def test_txt_table_with_column_names(tmp_path: Path) -> None:
     assert source.format == "txt"
 
 
-def test_overlong_lines_are_error_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_overlong_line_refuses_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(readers, "MAX_LINE_CHARS", 10)
-    path = write(tmp_path / "t.txt", b"short\n" + b"x" * 35 + b"\nexactly10!\nend")
-    _, rows = read(path)
-    assert rows == [
-        Row(1, {"text": "short"}),
-        Row(2, None, "line longer than 10 characters"),
-        Row(3, {"text": "exactly10!"}),
-        Row(4, {"text": "end"}),
-    ]
-    jsonl = write(tmp_path / "t.jsonl", b'{"a": "0123456789"}\n{"a": 1}\n')
-    assert read(jsonl)[1] == [Row(1, None, "line longer than 10 characters"), Row(2, {"a": "1"})]
+    path = write(tmp_path / "t.txt", b"short\nexactly10!\n" + b"x" * 35 + b"\nend")
+    _, rows = open_source(path)
+    assert next(rows) == Row(1, {"text": "short"})
+    assert next(rows) == Row(2, {"text": "exactly10!"})
+    with pytest.raises(SourceError, match=r"t\.txt, line 3: longer than 10 characters") as info:
+        next(rows)
+    assert (info.value.code, info.value.params["line"]) == ("line_long", 3)
+    jsonl = write(tmp_path / "t.jsonl", b'{"a": 1}\n{"a": "0123456789"}\n')
+    with pytest.raises(SourceError, match=r"t\.jsonl, line 2: longer than 10"):
+        open_source(jsonl)  # refused while the columns are found, before any row
 
 
 @settings(max_examples=60, deadline=None)
