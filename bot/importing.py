@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
+from bot.texts import TEXTS, t
 from config.project import CleaningSpec
 from engine.cleaning import CleaningOptions
-from engine.intake import Columns
+from engine.intake import TRUTH_COLUMNS, Columns
 from engine.pipeline import Item, PipelineOptions, Report, run
 from storage.repository import Repository
 
@@ -24,6 +25,69 @@ REASONS = {
     "already_in_project": "same content as a sample already in the project",
     "id_exists": "id already in the project",
 }
+
+
+_ROLES = ("text", "media", "id", "gold", "meta")
+_SHOWN_ROWS = 5  # row numbers listed per rule in a chat message (the JSON report has all)
+
+
+def refusal_text(lang: str, exc: Exception) -> str:
+    """Why a file was refused, in `lang` when the error names a known refusal code."""
+    code = getattr(exc, "code", None)
+    key = f"refused_{code}"
+    if code is None or key not in TEXTS:
+        return str(exc)
+    return t(lang, key, **getattr(exc, "params", {}))
+
+
+def report_text(report: Report, lang: str) -> str:
+    """The import report for a chat message, every line in `lang` (the CLI has `summary()`)."""
+    lines = [
+        t(
+            lang,
+            "import_head",
+            source=report.source,
+            format=report.format,
+            rows=report.rows,
+            kept=report.kept,
+            fixed=report.rows_fixed,
+            dropped=report.n_dropped,
+            flagged=sum(tally.count for tally in report.flagged.values()),
+            seconds=f"{report.seconds:.2f}",
+        )
+    ]
+    if report.dry_run:
+        lines.append(t(lang, "import_dry_run"))
+    mapping = ", ".join(
+        f"{t(lang, 'import_col_' + role)}="
+        + (f"“{report.columns[role]}”" if role in report.columns else t(lang, "import_col_none"))
+        for role in _ROLES
+        if role in report.columns or role in ("text", "gold")
+    )
+    lines.append(t(lang, "import_columns", mapping=mapping))
+    lines += [t(lang, "import_unused_gold", column=name) for name in report.unused_answers]
+    added = "import_would_add" if report.dry_run else "import_added"
+    lines.append(t(lang, added, work=report.work, control=report.control))
+    if report.no_work:
+        lines.append(t(lang, "import_no_work"))
+    for group, tallies in (
+        ("dropped", report.dropped),
+        ("fixed", report.fixed),
+        ("flagged", report.flagged),
+    ):
+        for rule, tally in sorted(tallies.items(), key=lambda kv: -kv[1].count):
+            # The examples' reasons are English; their row numbers are not.
+            rows = [e.split(":", 1)[0].removeprefix("row ") for e in tally.examples]
+            rows = [r for r in rows if r.isdigit()][:_SHOWN_ROWS]
+            name = t(lang, f"rule_{rule}") if f"rule_{rule}" in TEXTS else rule
+            values = {"group": t(lang, f"import_group_{group}"), "rule": name}
+            if rows:
+                lines.append(
+                    t(lang, "import_rule_rows", count=tally.count, rows=", ".join(rows), **values)
+                )
+            else:
+                lines.append(t(lang, "import_rule", count=tally.count, **values))
+    return "\n".join(lines)
 
 
 class _RollBack(Exception):
@@ -61,7 +125,12 @@ async def import_file(
     spec = await repo.project_spec(project_id)
     # The card adds the question under the text: keep the text short enough for both.
     longest_question = max(len(q) for q in spec.question.values())
+    # Rows with a gold answer become control tasks only when the project serves them. When
+    # it does not (gold rate 0) a "truth" column is read too: its answers can only be kept
+    # as known answers (the demo's yardstick), never turn rows into control tasks.
+    makes_gold = spec.quality.gold_rate > 0
     options = PipelineOptions(
+        truth_names=TRUTH_COLUMNS if makes_gold else (*TRUTH_COLUMNS, "truth"),
         columns=columns or Columns(),
         meta_columns=meta_columns,
         header=header,
@@ -99,7 +168,12 @@ async def import_file(
                     upcoming.cancel()
                     raise
                 for item, reason in zip(batch, reasons, strict=True):
-                    if reason is not None:
+                    if reason is None:
+                        if makes_gold and item.truth is not None:
+                            report.control += 1
+                        else:
+                            report.work += 1
+                    else:
                         report.kept -= 1
                         report.drop(reason, item.number, REASONS[reason])
                         for rule in item.flags:  # a dropped row is not also flagged
@@ -113,4 +187,11 @@ async def import_file(
                 raise _RollBack
     except _RollBack:
         pass
+    if report.work == 0 and report.control > 0:
+        report.no_work = not await _has_work(repo, project_id)
     return report
+
+
+async def _has_work(repo: Repository, project_id: int) -> bool:
+    """Whether the project has any sample to label besides its control tasks."""
+    return (await repo.sample_counts(project_id)).work > 0

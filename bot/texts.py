@@ -274,6 +274,182 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "아무것도 가져오지 않았습니다: {reason}",
     },
     "import_full": {"en": "The full report", "ko": "전체 보고서"},
+    # The import report as the bot sends it (bot.importing.report_text) and the refusals of a
+    # file past a limit (engine.archive and engine.readers codes; placeholders from there).
+    "import_head": {
+        "en": "{source} ({format}): {rows} rows read, {kept} kept, {fixed} fixed, "
+        "{dropped} dropped, {flagged} flagged in {seconds} s",
+        "ko": "{source} ({format}): {rows}행 읽음, {kept}개 유지, {fixed}개 수정, "
+        "{dropped}개 제외, {flagged}개 표시 ({seconds}초)",
+    },
+    "import_dry_run": {
+        "en": "Dry run: nothing was written.",
+        "ko": "시험 실행이라 아무것도 저장하지 않았어요.",
+    },
+    "import_columns": {"en": "Columns: {mapping}", "ko": "열 매핑: {mapping}"},
+    "import_col_text": {"en": "text", "ko": "텍스트"},
+    "import_col_media": {"en": "media", "ko": "미디어"},
+    "import_col_id": {"en": "id", "ko": "ID"},
+    "import_col_gold": {"en": "gold", "ko": "정답(gold)"},
+    "import_col_meta": {"en": "meta", "ko": "메타"},
+    "import_col_none": {"en": "(none)", "ko": "(없음)"},
+    "import_unused_gold": {
+        "en": "Column “{column}” is not taken as gold: only a column named “gold” is. To make "
+        "control tasks from it, send the file again with this caption: gold={column}",
+        "ko": "“{column}” 열은 정답으로 쓰지 않았어요. 이름이 “gold”인 열만 정답으로 써요. 이 "
+        "열로 확인용 문제를 만들려면 파일을 다시 보내면서 캡션에 이렇게 적어 주세요: "
+        "gold={column}",
+    },
+    "import_added": {
+        "en": "Added: {work} samples to label, {control} control tasks.",
+        "ko": "추가: 라벨링할 샘플 {work}개, 확인용 문제 {control}개",
+    },
+    "import_would_add": {
+        "en": "Would add: {work} samples to label, {control} control tasks.",
+        "ko": "추가 예정: 라벨링할 샘플 {work}개, 확인용 문제 {control}개",
+    },
+    "import_no_work": {
+        "en": "⚠ The project has control tasks but nothing to label, so workers get no work. "
+        "Import samples to label: rows without a gold answer.",
+        "ko": "⚠ 이 프로젝트에는 확인용 문제만 있고 라벨링할 샘플이 없어서 작업자가 할 일이 "
+        "없어요. 정답이 없는 샘플을 가져와 주세요.",
+    },
+    "import_rule": {"en": "{group} — {rule}: {count}", "ko": "{group} — {rule}: {count}개"},
+    "import_rule_rows": {
+        "en": "{group} — {rule}: {count} (rows {rows})",
+        "ko": "{group} — {rule}: {count}개 ({rows}행)",
+    },
+    "import_group_dropped": {"en": "Dropped", "ko": "제외"},
+    "import_group_fixed": {"en": "Fixed", "ko": "수정"},
+    "import_group_flagged": {"en": "Flagged", "ko": "확인 필요"},
+    "rule_unreadable": {"en": "could not be read", "ko": "읽을 수 없음"},
+    "rule_missing_column": {"en": "no value in the media column", "ko": "미디어 열이 비어 있음"},
+    "rule_empty": {"en": "empty", "ko": "빈 텍스트"},
+    "rule_too_long": {"en": "text too long", "ko": "텍스트가 너무 김"},
+    "rule_media": {"en": "media", "ko": "미디어"},
+    "rule_bad_gold": {"en": "gold answer is not an option", "ko": "정답이 선택지에 없음"},
+    "rule_bad_id": {"en": "id too long", "ko": "ID가 너무 김"},
+    "rule_duplicate": {"en": "same as an earlier row", "ko": "앞 행과 같음"},
+    "rule_near_duplicate": {"en": "nearly the same as an earlier row", "ko": "앞 행과 거의 같음"},
+    "rule_already_in_project": {"en": "already in the project", "ko": "이미 프로젝트에 있음"},
+    "rule_id_exists": {"en": "id already in the project", "ko": "이미 프로젝트에 있는 ID"},
+    "rule_nfc": {"en": "Unicode normalised", "ko": "유니코드 정규화"},
+    "rule_invisible": {"en": "invisible characters removed", "ko": "보이지 않는 문자 제거"},
+    "rule_whitespace": {"en": "whitespace collapsed", "ko": "공백 정리"},
+    "rule_truncated": {"en": "text shortened", "ko": "텍스트 줄임"},
+    "rule_split": {"en": "long text split", "ko": "긴 텍스트 나눔"},
+    "refused_zip_entries": {
+        "en": "{file} has {count} entries inside, more than the {limit} allowed. Save it again "
+        "(or as CSV UTF-8), or split it.",
+        "ko": "“{file}” 파일 안에 항목이 {count}개 있어요. 허용 한도는 {limit}개예요. 다시 "
+        "저장하거나(CSV UTF-8도 좋아요) 나눠서 보내 주세요.",
+    },
+    "refused_zip_expanded": {
+        "en": "{file} would expand to more than {limit}, so it was refused before reading. "
+        "Save the sheet as CSV UTF-8 and send that, or split it.",
+        "ko": "“{file}” 파일은 압축을 풀면 {limit}보다 커져서 읽기 전에 거절했어요. 시트를 "
+        "CSV UTF-8로 저장해 보내거나 나눠서 보내 주세요.",
+    },
+    "refused_zip_member": {
+        "en": "{file}: part {member} would expand to more than {limit}, so the file was refused "
+        "before reading. Save the sheet as CSV UTF-8 and send that, or split it.",
+        "ko": "“{file}” 파일 안의 {member} 부분은 압축을 풀면 {limit}보다 커져서 읽기 전에 "
+        "거절했어요. 시트를 CSV UTF-8로 저장해 보내거나 나눠서 보내 주세요.",
+    },
+    "refused_zip_ratio": {
+        "en": "{file}: part {member} would expand {ratio} times, more than the {limit} times "
+        "real data does, so it was refused as a possible zip bomb. Save the sheet as CSV UTF-8 "
+        "and send that.",
+        "ko": "“{file}” 파일 안의 {member} 부분은 압축을 풀면 {ratio}배로 커져요. 실제 데이터의 "
+        "한도({limit}배)를 넘어서 압축 폭탄일 수 있어 거절했어요. 시트를 CSV UTF-8로 저장해 "
+        "보내 주세요.",
+    },
+    "refused_zip_lies": {
+        "en": "{file}: part {member} does not unpack to the size it declares; the file is "
+        "damaged or built to mislead. Open it in Excel and save it again.",
+        "ko": "“{file}” 파일 안의 {member} 부분은 밝힌 크기와 실제 크기가 달라요. 파일이 "
+        "손상됐거나 일부러 속이는 파일이에요. Excel에서 열어 다시 저장해 주세요.",
+    },
+    "refused_xml_doctype": {
+        "en": "{file}: part {member} declares a DTD, which no workbook needs. Open it in Excel "
+        "and save it again.",
+        "ko": "“{file}” 파일 안의 {member} 부분에 통합 문서에는 필요 없는 DTD 선언이 있어요. "
+        "Excel에서 열어 다시 저장해 주세요.",
+    },
+    "refused_xml_depth": {
+        "en": "{file}: part {member} nests elements more than {limit} deep, which no workbook "
+        "does. Open it in Excel and save it again.",
+        "ko": "“{file}” 파일 안의 {member} 부분은 요소가 {limit}단계보다 깊게 중첩돼 있어요. "
+        "Excel에서 열어 다시 저장해 주세요.",
+    },
+    "refused_xml_text": {
+        "en": "{file}: part {member} holds a text run of more than {limit} characters (a cell "
+        "holds at most 32,767), so it was refused before reading. Shorten it, or save the sheet "
+        "as CSV UTF-8 and send that.",
+        "ko": "“{file}” 파일 안의 {member} 부분에 {limit}자가 넘는 텍스트가 있어서(셀 하나는 "
+        "최대 32,767자) 읽기 전에 거절했어요. 줄이거나 시트를 CSV UTF-8로 저장해 보내 주세요.",
+    },
+    "refused_row_chars": {
+        "en": "{file}: row {row} holds more than {limit} characters of text. Shorten it, or save "
+        "the sheet as CSV UTF-8 and send that.",
+        "ko": "“{file}” 파일의 {row}행에 텍스트가 {limit}자보다 많아요. 줄이거나 시트를 CSV "
+        "UTF-8로 저장해 보내 주세요.",
+    },
+    "refused_row_cells": {
+        "en": "{file}: row {row} has cells past Excel's last column ({limit} cells). Open it in "
+        "Excel and save it again.",
+        "ko": "“{file}” 파일의 {row}행에 Excel의 마지막 열({limit}개)을 넘는 셀이 있어요. "
+        "Excel에서 열어 다시 저장해 주세요.",
+    },
+    "refused_sheet_rows": {
+        "en": "{file}: has a row numbered {row}, past Excel's last row ({limit}). Open it in "
+        "Excel and save it again.",
+        "ko": "“{file}” 파일에 번호가 {row}인 행이 있어요. Excel의 마지막 행({limit})을 넘어요. "
+        "Excel에서 열어 다시 저장해 주세요.",
+    },
+    "refused_sheet_area": {
+        "en": "{file}: the first sheet spans {rows} rows by {columns} columns, more than the "
+        "{limit} cells that are read. Delete the empty rows and columns in Excel, or save the "
+        "sheet as CSV UTF-8 and send that.",
+        "ko": "“{file}” 파일의 첫 시트는 {rows}행, {columns}열이라 읽을 수 있는 {limit}칸보다 "
+        "커요. Excel에서 빈 행과 열을 지우거나 시트를 CSV UTF-8로 저장해 보내 주세요.",
+    },
+    "refused_shared_strings": {
+        "en": "{file}: the shared strings hold more than {strings} texts or {limit} "
+        "characters. Save the sheet as CSV UTF-8 and send that.",
+        "ko": "“{file}” 파일의 공유 문자열이 {strings}개 또는 {limit}자보다 많아요. 시트를 CSV "
+        "UTF-8로 저장해 보내 주세요.",
+    },
+    "refused_line_long": {
+        "en": "{file}, line {line}: longer than {limit} characters, the limit for one line, so "
+        "the file was refused. A line holds one record: check it is the right file, or split "
+        "the line.",
+        "ko": "“{file}” 파일의 {line}번째 줄이 한 줄 한도인 {limit}자보다 길어서 파일을 "
+        "거절했어요. 한 줄에는 레코드 하나만 있어야 해요. 올바른 파일인지 확인하거나 줄을 "
+        "나눠 주세요.",
+    },
+    "refused_record_long": {
+        "en": "{file}, line {line}: one record is longer than {limit} characters (a quoted "
+        "field may run on over many lines). Check the quoting there, or split the record.",
+        "ko": "“{file}” 파일의 {line}번째 줄에서 시작하는 레코드가 {limit}자보다 길어요(따옴표로 "
+        "묶은 필드가 여러 줄로 이어졌을 수 있어요). 그 부분의 따옴표를 확인하거나 레코드를 "
+        "나눠 주세요.",
+    },
+    "refused_json_depth": {
+        "en": "{file}, line {line}: arrays or objects nest more than {limit} deep, so the file "
+        "was refused. A record is a flat object of fields: fix or remove that record.",
+        "ko": "“{file}” 파일의 {line}번째 줄에서 배열이나 객체가 {limit}단계보다 깊게 중첩돼 "
+        "있어서 파일을 거절했어요. 레코드는 필드로 된 평평한 객체여야 해요. 그 레코드를 "
+        "고치거나 지워 주세요.",
+    },
+    "refused_unclosed_quote": {
+        "en": "{file}, line {line}: a quoted field starts in this record and is never closed "
+        "(the file ends inside it), so nothing was imported. The file may be cut short: add the "
+        'closing quote (") or export the file again.',
+        "ko": "“{file}” 파일의 {line}번째 줄에서 시작한 따옴표 필드가 닫히지 않은 채 파일이 "
+        '끝나서 아무것도 가져오지 않았어요. 파일이 잘렸을 수 있어요. 닫는 따옴표(")를 '
+        "넣거나 파일을 다시 내보내 주세요.",
+    },
     "status_import": {
         "en": "Last import: {source} — {rows} rows read, {added} added, {dropped} dropped",
         "ko": "최근 가져오기: {source} — {rows}행 읽음, {added}개 추가, {dropped}개 제외",

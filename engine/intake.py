@@ -17,7 +17,11 @@ from typing import Any, TextIO
 TEXT_COLUMNS = ("text", "sentence", "content", "review", "body", "message")
 MEDIA_COLUMNS = ("media", "image", "photo", "path", "file", "url", "audio", "video")
 ID_COLUMNS = ("id", "sample_id", "item", "task", "uid")
-TRUTH_COLUMNS = ("truth", "gold", "answer", "label")
+TRUTH_COLUMNS = ("gold",)
+"""Taken as gold without asking: rows with a gold answer become control tasks (at the project's
+gold rate), so only a column that says so by its name is; any other must be named."""
+ANSWER_LIKE = ("truth", "answer", "answers", "label", "labels", "gold_label", "correct")
+"""Columns that look like answers but are not taken as gold: the report points them out."""
 
 Numbered = tuple[int, dict[str, Any]]
 _KIND_BY_SUFFIX = {
@@ -75,8 +79,13 @@ def media_kind(path_or_url: str) -> str:
     return _KIND_BY_SUFFIX.get(suffix, "document")
 
 
-def resolve_columns(found: list[str], wanted: Columns) -> Columns:
-    """Check the asked-for columns exist and fill the rest in by common names."""
+def resolve_columns(
+    found: list[str], wanted: Columns, truth_names: tuple[str, ...] = TRUTH_COLUMNS
+) -> Columns:
+    """Check the asked-for columns exist and fill the rest in by common names.
+
+    `truth_names`: the names a gold column is taken by unasked (lower case).
+    """
     lower = {c.lower(): c for c in found}
 
     def pick(asked: str | None, names: tuple[str, ...], what: str) -> str | None:
@@ -92,7 +101,7 @@ def resolve_columns(found: list[str], wanted: Columns) -> Columns:
         text=pick(wanted.text, TEXT_COLUMNS, "text"),
         media=pick(wanted.media, MEDIA_COLUMNS, "media"),
         id=pick(wanted.id, ID_COLUMNS, "id"),
-        truth=pick(wanted.truth, TRUTH_COLUMNS, "truth"),
+        truth=pick(wanted.truth, truth_names, "truth"),
     )
     if cols.text is None and cols.media is None:
         raise IntakeError(

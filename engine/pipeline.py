@@ -17,7 +17,14 @@ from typing import Any
 
 from engine.cleaning import CleaningOptions, clean_text, content_key
 from engine.dedup import KeySet, NearDuplicates, key64
-from engine.intake import Columns, IntakeError, media_kind, resolve_columns
+from engine.intake import (
+    ANSWER_LIKE,
+    TRUTH_COLUMNS,
+    Columns,
+    IntakeError,
+    media_kind,
+    resolve_columns,
+)
 from engine.media import check_media, iter_media_files
 from engine.readers import Row, open_source
 
@@ -61,6 +68,15 @@ class Report:
     seconds: float = 0.0
     dry_run: bool = False
     started: float = field(default_factory=time.perf_counter)
+    # The column mapping used: role ("text", "media", "id", "gold", "meta") -> column(s).
+    columns: dict[str, str] = field(default_factory=dict)
+    unused_answers: list[str] = field(default_factory=list)  # answer-like, not taken as gold
+    # Filled in by the importer, which knows the project: kept rows that became control tasks
+    # (a gold answer, gold rate above 0) and rows to label; no_work: the project is left with
+    # control tasks and nothing to label.
+    control: int = 0
+    work: int = 0
+    no_work: bool = False
 
     def drop(self, rule: str, number: int, reason: str) -> None:
         """Record a dropped row."""
@@ -108,7 +124,21 @@ class Report:
             "flagged": tallies(self.flagged),
             "seconds": round(self.seconds, 3),
             "dry_run": self.dry_run,
+            "columns": dict(self.columns),
+            "unused_answer_columns": list(self.unused_answers),
+            "control": self.control,
+            "work": self.work,
+            "no_work": self.no_work,
         }
+
+    def mapping(self) -> str:
+        """The column mapping as one line: `text='review', id='id', gold=(none)`."""
+        parts = []
+        for role in ("text", "media", "id", "gold", "meta"):
+            column = self.columns.get(role)
+            if column is not None or role in ("text", "gold"):
+                parts.append(f"{role}={column!r}" if column is not None else f"{role}=(none)")
+        return ", ".join(parts)
 
     def summary(self) -> str:
         """A few lines for the terminal or a chat message."""
@@ -119,7 +149,20 @@ class Report:
             f"{sum(t.count for t in self.flagged.values())} flagged in {self.seconds:.2f} s"
             + (" — dry run, nothing written" if self.dry_run else "")
         )
-        lines = [head]
+        lines = [head, "  columns: " + self.mapping()]
+        lines += [
+            f"  column '{name}' is not taken as gold (only a column named 'gold' is); to make "
+            f"control tasks from it, import again with --gold-col {name} (in the bot: caption "
+            f"gold={name})"
+            for name in self.unused_answers
+        ]
+        verb = "would add" if self.dry_run else "added"
+        lines.append(f"  {verb}: {self.work} to label, {self.control} control tasks")
+        if self.no_work:
+            lines.append(
+                "  warning: the project has control tasks but nothing to label, so workers "
+                "get no work; import samples to label: rows without a gold answer"
+            )
         for title, group in (
             ("dropped", self.dropped),
             ("fixed", self.fixed),
@@ -164,6 +207,8 @@ class PipelineOptions:
     header: bool = True  # CSV/TSV: False when the file has no header row (give column_names)
     column_names: tuple[str, ...] | None = None
     media_out: Path | None = None  # where downscaled copies go (default: beside the source)
+    # Column names taken as gold unasked (lower case); see engine.intake.TRUTH_COLUMNS.
+    truth_names: tuple[str, ...] = TRUTH_COLUMNS
 
 
 def _media_rows(path: Path, options: PipelineOptions) -> tuple[list[str], Iterator[Row]]:
@@ -206,10 +251,24 @@ def run(path: Path, options: PipelineOptions, report: Report) -> Iterator[Item]:
         source, rows = open_source(path, column_names=names_given, header=options.header)
         names = source.columns
         report.format, report.encoding = source.format, source.encoding
-        cols = resolve_columns(source.columns, options.columns)
+        cols = resolve_columns(source.columns, options.columns, options.truth_names)
     missing = [c for c in options.meta_columns if c not in names]
     if missing:
         raise IntakeError(f"no meta column {', '.join(missing)}; the file has: {', '.join(names)}")
+    report.columns = {
+        role: column
+        for role, column in (
+            ("text", cols.text),
+            ("media", cols.media),
+            ("id", cols.id),
+            ("gold", cols.truth),
+            ("meta", ",".join(options.meta_columns) or None),
+        )
+        if column is not None
+    }
+    report.unused_answers = [
+        n for n in names if n.strip().lower() in ANSWER_LIKE and n != cols.truth
+    ]
     near = (
         NearDuplicates(options.cleaning.near_threshold)
         if options.cleaning.near_duplicates != "off"

@@ -5,22 +5,28 @@ from __future__ import annotations
 import io
 import json
 import logging
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.context import Context, lang_of
-from bot.importing import import_file
+from bot.importing import import_file, refusal_text, report_text
 from bot.texts import t
 from engine.intake import Columns, IntakeError
+from engine.media import MediaError
 from engine.readers import SUPPORTED, SourceError
 from storage.models import Role
 
 log = logging.getLogger(__name__)
 
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # Telegram lets bots download files up to 20 MB
+UPLOAD_PREFIX = "labelgram-upload-"
+STALE_UPLOAD_SECONDS = 3600.0
+"""An upload folder this old was left by a bot that died mid-import; the next upload sweeps it."""
 _CAPTION_KEYS = {"text": "text", "media": "media", "id": "id", "gold": "truth"}
 
 
@@ -67,8 +73,10 @@ async def upload(update: Update, context: Context) -> None:
     except ValueError as exc:
         await message.reply_text(t(lang, "import_bad_caption", token=str(exc)))
         return
-    with tempfile.TemporaryDirectory(prefix="labelgram-upload-") as tmp:
-        path = Path(tmp) / name
+    sweep_uploads()
+    folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX))
+    try:
+        path = folder / name
         file = await context.bot.get_file(doc.file_id)
         await file.download_to_drive(path)
         try:
@@ -81,14 +89,34 @@ async def upload(update: Update, context: Context) -> None:
                 actor=user.id,
                 source_name=name,
             )
-        except (IntakeError, SourceError) as exc:
-            await message.reply_text(t(lang, "import_failed", reason=str(exc)))
+        except (IntakeError, SourceError, MediaError) as exc:
+            reason = refusal_text(lang, exc)
+            await message.reply_text(t(lang, "import_failed", reason=reason)[:4096])
             return
-    await message.reply_text(report.summary()[:4096])
+    finally:
+        # Every outcome, an error or a cancelled task included; ignore_errors so that a
+        # failing removal cannot hide what went wrong (the next upload sweeps what is left).
+        shutil.rmtree(folder, ignore_errors=True)
+    await message.reply_text(report_text(report, lang)[:4096])
     body = json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode()
     await message.reply_document(
         io.BytesIO(body), filename=f"{Path(name).stem}-report.json", caption=t(lang, "import_full")
     )
+
+
+def sweep_uploads(now: float | None = None, root: Path | None = None) -> int:
+    """Remove upload folders left behind by a bot that was killed mid-import; how many."""
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in (root or Path(tempfile.gettempdir())).glob(UPLOAD_PREFIX + "*"):
+        try:
+            stale = now - folder.stat().st_mtime > STALE_UPLOAD_SECONDS
+        except OSError:
+            continue  # removed meanwhile
+        if stale and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def build_handlers() -> list[BaseHandler[Update, Context, None]]:

@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 
 from engine.consensus import Vote, accuracy, majority_vote
-from engine.intake import Columns, IntakeError, IntakeStats, media_kind, read_samples
+from engine.intake import (
+    Columns,
+    IntakeError,
+    IntakeStats,
+    media_kind,
+    read_samples,
+    resolve_columns,
+)
 from engine.stats import percentile
 
 
@@ -37,7 +44,7 @@ def test_majority_vote_reports_ties_deterministically() -> None:
 def test_csv_with_autodetected_columns(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text(
-        "id,Text,label\n1,hello,red\n2,,blue\n3,  world  ,\n1,dup,red\n", encoding="utf-8-sig"
+        "id,Text,gold\n1,hello,red\n2,,blue\n3,  world  ,\n1,dup,red\n", encoding="utf-8-sig"
     )
     stats = IntakeStats()
     rows = list(read_samples(path, stats=stats))
@@ -47,6 +54,13 @@ def test_csv_with_autodetected_columns(tmp_path: Path) -> None:
     ]
     assert (stats.rows, stats.kept, stats.empty, stats.duplicate_ids) == (4, 2, 1, 1)
     assert stats.examples == ["line 3: empty", "line 5: id '1' already in this file"]
+
+
+@pytest.mark.parametrize("name", ["label", "answer", "truth", "Label"])
+def test_only_a_gold_column_is_taken_as_gold_unasked(name: str) -> None:
+    assert resolve_columns(["text", name], Columns()).truth is None
+    assert resolve_columns(["text", name], Columns(truth=name)).truth == name
+    assert resolve_columns(["text", "Gold"], Columns()).truth == "Gold"
 
 
 def test_jsonl_media_paths_and_content_ids(tmp_path: Path) -> None:
