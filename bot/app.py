@@ -12,7 +12,6 @@ from typing import Any
 from telegram import BotCommand, Update
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -22,6 +21,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.context import BotData, Context
+from bot.flood import FloodGuard
 from bot.keyboards import start_keyboard
 from bot.poller import CaughtUp, InboxApplication
 from bot.quality_job import QUALITY_JOB, QUALITY_TICK_S, quality_job
@@ -74,9 +74,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request)
-    if settings.rate_limit:
-        # Retries on 429 after the server's retry_after; keeps sends under Telegram's limits.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    # Keeps sends under Telegram's overall limit (rate_limit) and waits out a 429 instead of
+    # failing the handler that met it.
+    guard = FloodGuard(30.0 if settings.rate_limit else None)
+    builder = builder.rate_limiter(guard)  # type: ignore[arg-type]
     app = builder.build()
     app.bot_data.attach(repo, settings)
     # One group: the first matching handler wins, so the catch-all must come last.

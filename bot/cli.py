@@ -36,6 +36,15 @@ from storage.repository import Repository
 EXIT_USAGE = 2
 ETA_SAMPLE_BYTES = 1 << 20
 """How much of a data file is read ahead of an import to estimate its number of rows."""
+BAD_TOKEN = (
+    "labelgram: the Bot API at {url} refused the bot token. Copy the token again from "
+    "@BotFather (/mybots → API Token) into LABELGRAM_TOKEN; if you set LABELGRAM_BOT_API_URL, "
+    "check that it points at a Bot API server and ends in /bot."
+)
+NO_NETWORK = (
+    "labelgram: cannot reach the Bot API at {url} ({reason}). Check the network connection, "
+    "and LABELGRAM_BOT_API_URL if you set it (default https://api.telegram.org/bot)."
+)
 NO_TOKEN = (
     "labelgram: no bot token. Get one from @BotFather in Telegram and set LABELGRAM_TOKEN "
     "(or token in .env / labelgram.toml) — or try `labelgram demo`, which needs no token."
@@ -181,17 +190,51 @@ def _run(settings: Settings) -> int:
     if settings.token is None or not settings.token.get_secret_value().strip():
         print(NO_TOKEN, file=sys.stderr)
         return EXIT_USAGE
-    from bot.app import build_application
+    from telegram.error import InvalidToken, NetworkError
 
+    from bot.app import build_application
+    from bot.runner import serve
+
+    secret = settings.token.get_secret_value()
     logging.getLogger().setLevel(settings.log_level)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecret(secret))
     for noisy in ("httpx", "apscheduler"):  # one line per request / per job run otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     repo = Repository(settings.db_path)
     # Open once here so a bad path is one clear line, not a traceback from inside the bot.
     asyncio.run(_check_db(repo))
     app = build_application(settings, repo)
-    app.run_polling(allowed_updates=["message", "callback_query"])
+    try:
+        asyncio.run(serve(app))
+    except InvalidToken:
+        # PTB's own message holds the token: never print it.
+        print(BAD_TOKEN.format(url=settings.bot_api_url), file=sys.stderr)
+        return EXIT_USAGE
+    except NetworkError as exc:
+        reason = str(exc).replace(secret, "<token>")
+        print(NO_NETWORK.format(url=settings.bot_api_url, reason=reason), file=sys.stderr)
+        return EXIT_USAGE
     return 0
+
+
+class RedactSecret(logging.Filter):
+    """Replace a secret (the bot token) wherever it would reach a log line."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Format the record's message now, without the secret (tracebacks included)."""
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            if self.secret in text:
+                record.exc_text = text.replace(self.secret, "<token>")
+        return True
 
 
 def _aggregate(labels_path: Path, method: str, gold_path: Path | None, out: Path | None) -> int:

@@ -28,6 +28,7 @@ class BotData:
         self.started_at = 0.0  # wall-clock start: cards claimed before it are not in flight
         self.flood_until = 0.0  # monotonic: Telegram asked us to wait until then
         self._worker_locks: dict[int, asyncio.Lock] = {}
+        self.delivering: set[int] = set()  # assignments whose card is being sent now
 
     def attach(self, repo: Repository, settings: Settings) -> None:
         """Give the handlers their repository and settings."""

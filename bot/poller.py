@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
+from bot.flood import retry_seconds
 from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class InboxPoller:
             except InvalidToken:
                 raise
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc.retry_after))
+                await asyncio.sleep(retry_seconds(exc))
                 continue
             except TimedOut:
                 continue  # a long poll that outlived the HTTP timeout: just ask again
@@ -116,12 +117,6 @@ class InboxPoller:
         if pending:
             log.info("handing %d stored updates to the handlers again", len(pending))
         return len(pending)
-
-
-def _seconds(value: object) -> float:
-    """RetryAfter.retry_after is an int or a timedelta depending on PTB's settings."""
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
 
 
 async def _back_off(current: float) -> float:

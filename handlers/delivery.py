@@ -18,6 +18,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.cards import SampleUnavailable, send_card
 from bot.context import Context
+from bot.flood import retry_seconds
 from bot.keyboards import marker
 from bot.texts import t
 from storage.models import Card
@@ -31,12 +32,6 @@ PENDING_EVERY_S = 5.0
 _IN_FLIGHT_S = 10.0
 # How long a notice waits out flood limits before it is given up (cards never are).
 _SAY_PATIENCE_S = 30.0
-
-
-def wait_seconds(exc: RetryAfter) -> float:
-    """RetryAfter.retry_after is an int or a timedelta depending on PTB's settings."""
-    value = exc.retry_after
-    return value if isinstance(value, int | float) else value.total_seconds()
 
 
 def retry_later(context: Context, seconds: float) -> None:
@@ -54,12 +49,14 @@ async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool
     Raises SampleUnavailable (the media cannot be sent) and Forbidden (the worker blocked
     the bot); the caller holds the worker's lock.
     """
-    repo = context.bot_data.repo
+    data = context.bot_data
+    data.delivering.add(card.assignment_id)
     try:
-        message = await send_card(context.bot, repo, user_id, card, lang)
+        message = await send_card(context.bot, data.repo, user_id, card, lang)
     except RetryAfter as exc:
-        log.info("card %s waits %.0f s (flood limit)", card.assignment_id, wait_seconds(exc))
-        retry_later(context, wait_seconds(exc))
+        # The flood guard waited as long as it may: the pending-card job takes over.
+        log.info("card %s waits %.0f s (flood limit)", card.assignment_id, retry_seconds(exc))
+        retry_later(context, retry_seconds(exc))
         return False
     except BadRequest:
         raise
@@ -67,7 +64,9 @@ async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool
         log.warning("card %s not delivered (%s); retrying", card.assignment_id, exc)
         retry_later(context, PENDING_EVERY_S)
         return False
-    await repo.card_sent(card.assignment_id, message.message_id)
+    finally:
+        data.delivering.discard(card.assignment_id)
+    await data.repo.card_sent(card.assignment_id, message.message_id)
     if card.message_id is not None and card.message_id != message.message_id:
         await retire(context, user_id, card.message_id, lang)
     return True
@@ -90,10 +89,10 @@ async def say(context: Context, chat_id: int, text: str, **kwargs: object) -> Me
         try:
             return await context.bot.send_message(chat_id, text, **kwargs)  # type: ignore[arg-type]
         except RetryAfter as exc:
-            if time.monotonic() + wait_seconds(exc) > deadline:
+            if time.monotonic() + retry_seconds(exc) > deadline:
                 log.warning("notice to %s dropped: flood limit for %s", chat_id, exc.retry_after)
                 return None
-            await asyncio.sleep(wait_seconds(exc))
+            await asyncio.sleep(retry_seconds(exc))
         except Forbidden:
             log.info("user %s blocked the bot; notice not sent", chat_id)
             return None
@@ -108,7 +107,10 @@ async def deliver_pending(context: Context) -> None:
     # Cards claimed before this process started cannot be in flight in it.
     shown_before = max(now - _IN_FLIGHT_S, data.started_at)
     for user_id, _, assignment_id in await data.repo.undelivered(shown_before):
-        async with data.worker_lock(user_id):
+        lock = data.worker_lock(user_id)
+        if assignment_id in data.delivering or lock.locked():
+            continue  # a handler is sending this worker a card right now (maybe this one)
+        async with lock:
             card = await data.repo.open_card(assignment_id, user_id)
             if card is None or card.message_id is not None:
                 continue  # answered, expired or delivered meanwhile

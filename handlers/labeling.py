@@ -366,7 +366,9 @@ async def label_tap(update: Update, context: Context) -> None:
     if (got := await read_tap(update, context, LabelTap)) is None:
         return
     query, user, lang, tap = got
-    outcome = await context.bot_data.repo.record_label(tap.assignment_id, user.id, tap.option)
+    outcome = await context.bot_data.repo.record_label(
+        tap.assignment_id, user.id, tap.option, update_id=update.update_id
+    )
     status = outcome.status
     if status is LabelStatus.RECORDED and outcome.option and outcome.project_id:
         # The label is committed; only now is the tap acknowledged.

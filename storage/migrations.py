@@ -335,4 +335,28 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE p.actor = memberships.worker_id AND p.project_id = memberships.project_id
           AND memberships.exam_status = 'passed';
     """,
+    # 8: a label remembers the tap (update) that gave it. A tap handled again after the label
+    # was taken back with /undo (its card open once more) must not give it again: the answer
+    # statement skips an assignment that already holds a label from the same update.
+    """
+    ALTER TABLE labels ADD COLUMN update_id INTEGER;
+    ALTER TABLE assignments ADD COLUMN answer_update INTEGER;
+    DROP TRIGGER assignment_answered;
+    CREATE TRIGGER assignment_answered AFTER UPDATE OF status ON assignments
+        WHEN OLD.status = 'open' AND NEW.status = 'done'
+        BEGIN
+            UPDATE samples SET n_open = n_open - 1, n_labels = n_labels + 1
+                WHERE id = NEW.sample_id;
+            INSERT INTO labels (assignment_id, project_id, sample_id, worker_id, option_id,
+                                shown_at, answered_at, guide_version, update_id)
+                VALUES (NEW.id, NEW.project_id, NEW.sample_id, NEW.worker_id, NEW.option_id,
+                        NEW.shown_at, NEW.closed_at,
+                        (SELECT guide_version FROM projects WHERE id = NEW.project_id),
+                        NEW.answer_update);
+            INSERT INTO events (at, actor, project_id, kind, data)
+                VALUES (NEW.closed_at, NEW.worker_id, NEW.project_id, 'label.recorded',
+                        json_object('assignment', NEW.id, 'sample', NEW.sample_id,
+                                    'option', NEW.option_id));
+        END;
+    """,
 )

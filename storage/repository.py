@@ -92,12 +92,14 @@ WHERE m.idle_since IS NOT NULL
 """
 # A label is one UPDATE; triggers add the label row, the counters and the audit event.
 ANSWER_SQL = """
-UPDATE assignments SET status = 'done', closed_at = :now,
+UPDATE assignments SET status = 'done', closed_at = :now, answer_update = :update,
     option_id = (SELECT o.id FROM options AS o
                  WHERE o.project_id = assignments.project_id AND o.idx = :idx)
 WHERE id = :assignment AND worker_id = :worker AND status = 'open' AND expires_at > :now
   AND EXISTS (SELECT 1 FROM options AS o WHERE o.project_id = assignments.project_id
               AND o.idx = :idx)
+  AND NOT EXISTS (SELECT 1 FROM labels AS l WHERE l.assignment_id = :assignment
+                  AND l.update_id = :update)
 RETURNING project_id, option_id
 """
 
@@ -837,11 +839,27 @@ class Repository:
         return result
 
     async def record_label(
-        self, assignment_id: int, user_id: int, option_idx: int, now: float | None = None
+        self,
+        assignment_id: int,
+        user_id: int,
+        option_idx: int,
+        now: float | None = None,
+        *,
+        update_id: int | None = None,
     ) -> LabelOutcome:
-        """Store a tapped label if the assignment is this worker's, open and unexpired."""
+        """Store a tapped label if the assignment is this worker's, open and unexpired.
+
+        With `update_id`, the same tap handled again is a DUPLICATE even when its label was
+        taken back with /undo meanwhile (the label row keeps the update's id).
+        """
         now = time.time() if now is None else now
-        params = {"assignment": assignment_id, "worker": user_id, "idx": option_idx, "now": now}
+        params = {
+            "assignment": assignment_id,
+            "worker": user_id,
+            "idx": option_idx,
+            "now": now,
+            "update": update_id,
+        }
         async with self._lock:
             rows = await self.db.execute_fetchall(ANSWER_SQL, params)
             row = next(iter(rows), None)
@@ -849,10 +867,15 @@ class Repository:
                 options = await self.options(row[0])
                 option = next(o for o in options if o.id == row[1])
                 return LabelOutcome(status=LabelStatus.RECORDED, project_id=row[0], option=option)
-            return await self._why_not_recorded(assignment_id, user_id, option_idx, now)
+            return await self._why_not_recorded(assignment_id, user_id, option_idx, now, update_id)
 
     async def _why_not_recorded(
-        self, assignment_id: int, user_id: int, option_idx: int, now: float
+        self,
+        assignment_id: int,
+        user_id: int,
+        option_idx: int,
+        now: float,
+        update_id: int | None = None,
     ) -> LabelOutcome:
         """Explain a tap that stored nothing (the caller holds the lock)."""
         row = await self._one(
@@ -872,6 +895,16 @@ class Repository:
             return LabelOutcome(status=closed, project_id=project_id)
         if not 0 <= option_idx < len(options):
             return LabelOutcome(status=LabelStatus.BAD_OPTION, project_id=project_id)
+        if update_id is not None:
+            given = await self._one(
+                "SELECT option_id FROM labels WHERE assignment_id = ? AND update_id = ?",
+                (assignment_id, update_id),
+            )
+            if given is not None:  # this tap's label was given, then taken back with /undo
+                chosen = next((o for o in options if o.id == given[0]), None)
+                return LabelOutcome(
+                    status=LabelStatus.DUPLICATE, project_id=project_id, option=chosen
+                )
         if expires_at <= now:
             await self.db.execute(
                 "UPDATE assignments SET status = 'expired', closed_at = ?"

@@ -173,3 +173,24 @@ async def test_a_replayed_invite_command_makes_one_code(world: World) -> None:
     again = await coordinator.next_message()
     assert again["text"] == first["text"]
     assert await count(world, "SELECT COUNT(*) FROM invites") == 3  # fixture, coordinator, one
+
+
+async def test_a_tap_replayed_after_its_label_was_undone_gives_it_no_second_time(
+    world: World,
+) -> None:
+    user, card = await world.first_card(1)
+    await user.press(card, data=label_buttons(card)[0][1])
+    await user.next_message()
+    tap = await handled(world)
+    await user.send("/undo")
+    await user.next_message()  # "taken back"
+    reopened = await user.next_message()
+    await handled(world)
+    await replay(world, tap)
+    assert await world.repo.live_labels(world.project.id) == []
+    rows = await world.repo.db.execute_fetchall(
+        "SELECT status FROM assignments WHERE worker_id = 1 AND id = ?",
+        (int(label_buttons(reopened)[0][1].split(":")[2]),),
+    )
+    assert [r[0] for r in rows] == ["open"]
+    assert await quiet(user) == []

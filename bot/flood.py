@@ -1,0 +1,87 @@
+"""Wait out Telegram's flood limits instead of failing the handler that met them.
+
+python-telegram-bot's AIORateLimiter gives up after a fixed number of retries and raises
+`RetryAfter` into the handler, which then dies half-way (a label saved, its next card never
+sent). `FloodGuard` keeps the bot under Telegram's overall rate and, when Telegram answers 429
+anyway, pauses every send for `retry_after` and tries again, for as long as `patience_s`. Only
+after that does the request fail; cards are then sent by the pending-card job
+(handlers.delivery). answerCallbackQuery is not paused: it only stops a client's spinner, must
+come within seconds, and is not what Telegram throttles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram._utils.types import JSONDict
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+_UNPAUSED = frozenset({"answerCallbackQuery"})
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """RetryAfter.retry_after is an int or a timedelta depending on PTB's settings."""
+    value = exc.retry_after
+    return float(value) if isinstance(value, int | float) else value.total_seconds()
+
+
+class FloodGuard(BaseRateLimiter[int]):
+    """An overall send rate (None: no pacing) and patient retries after a 429."""
+
+    def __init__(self, overall_per_s: float | None = 30.0, patience_s: float = 300.0) -> None:
+        self._overall = AsyncLimiter(overall_per_s, 1) if overall_per_s else None
+        self.patience_s = patience_s
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._paused_until = 0.0
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        """Send now, or once Telegram's pause is over; raise RetryAfter only past patience."""
+        deadline = time.monotonic() + self.patience_s
+        paused = endpoint not in _UNPAUSED
+        while True:
+            if paused:
+                await self._resume.wait()
+            try:
+                if self._overall is not None and paused:
+                    async with self._overall:
+                        return await callback(*args, **kwargs)
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                wait = retry_seconds(exc)
+                if time.monotonic() + wait > deadline:
+                    raise
+                await self._pause(wait)
+
+    async def _pause(self, seconds: float) -> None:
+        """Hold every paused request until Telegram's retry_after has passed."""
+        until = time.monotonic() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+            log.info("flood limit: pausing sends for %.1f s", seconds)
+            self._resume.clear()
+        await asyncio.sleep(max(self._paused_until - time.monotonic(), 0) + 0.05)
+        if time.monotonic() >= self._paused_until:
+            self._resume.set()

@@ -1,0 +1,122 @@
+"""After a crash the bot picks up where it was: stored updates handled, cards delivered, the
+admins told; and a worker has one live card at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from bot.app import build_application
+from bot.runner import polling
+from bot.sandbox.client import SandboxUser, buttons
+from bot.sandbox.server import SandboxServer
+from config.settings import Settings
+from storage.inbox import Inbox
+from storage.models import Role, SampleIn
+from storage.repository import Repository
+from tests.conftest import make_spec
+from tests.e2e.conftest import ADMIN_ID, World
+
+
+def label_buttons(card: dict) -> list[tuple[str, str]]:
+    return [b for b in buttons(card) if b[1].startswith("v1:l:")]
+
+
+@asynccontextmanager
+async def bot(sandbox: SandboxServer, repo: Repository, db: Path) -> AsyncIterator[None]:
+    settings = Settings(
+        token=sandbox.token,
+        bot_api_url=sandbox.bot_api_url,
+        bot_file_url=sandbox.file_url,
+        db_path=db,
+        admins=[ADMIN_ID],
+        rate_limit=False,
+    )
+    async with polling(build_application(settings, repo)):
+        yield
+
+
+async def test_start_tapped_twice_leaves_one_live_card(world: World) -> None:
+    user, guide = await world.joined(1)
+    await user.press(guide, data=buttons(guide)[0][1])
+    first = await user.next_message()
+    await user.press(guide, data=buttons(guide)[0][1])
+    second = await user.next_message()
+    assert second["text"] == first["text"]
+    assert label_buttons(second)
+    deadline = time.monotonic() + 5
+    while label_buttons(await user.message(first["message_id"])):
+        assert time.monotonic() < deadline, "the first copy kept its buttons"
+        await asyncio.sleep(0.01)
+    old = await user.message(first["message_id"])
+    assert buttons(old) == [("⌛ Replaced by the card below", "v1:n")]
+
+
+async def test_after_a_crash_stored_updates_are_handled_cards_delivered_admins_told(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "crash.db"
+    repo = Repository(db)
+    await repo.open()
+    project = await repo.create_project(make_spec(overlap=2))
+    await repo.import_samples(
+        project.id, [SampleIn(ext_id=f"t{i}", text=f"text sample {i}") for i in range(4)]
+    )
+    invite = await repo.create_invite(project.id, Role.WORKER)
+    async with httpx.AsyncClient(timeout=10) as http:
+        admin = SandboxUser(sandbox.url, ADMIN_ID, "Admin", client=http)
+        await admin.create()
+        await admin.send("/help")
+        one = SandboxUser(sandbox.url, 1, "One", client=http)
+        two = SandboxUser(sandbox.url, 2, "Two", client=http)
+        for user in (one, two):
+            await user.create()
+        async with bot(sandbox, repo, db):
+            await admin.next_message()
+            for user in (one, two):
+                await user.send(f"/start {invite}")
+                await user.next_message()
+                guide = await user.next_message()
+                await user.press(guide, data=buttons(guide)[0][1])
+                await user.next_message()
+        # What a kill -9 leaves: the run not closed, worker 1's card claimed but never sent,
+        # worker 2's tap stored in the inbox but not handled.
+        await repo.open()  # the bot closed it at shutdown
+        await repo.db.execute("UPDATE runs SET stopped_at = NULL, alive_at = alive_at - 75")
+        await repo.db.execute("UPDATE assignments SET message_id = NULL WHERE worker_id = 1")
+        card_two = (await two.messages_after(0))[-1]
+        tap = {
+            "update_id": 10_000,
+            "callback_query": {
+                "id": "77",
+                "from": {"id": 2, "is_bot": False, "first_name": "Two"},
+                "message": card_two,
+                "chat_instance": "1",
+                "data": label_buttons(card_two)[0][1],
+            },
+        }
+        await Inbox(repo).store([(10_000, json.dumps(tap))])
+        seen_one, seen_two = one.last_seen, two.last_seen
+        async with bot(sandbox, repo, db):
+            resent = await one.next_message()
+            assert resent["message_id"] > seen_one
+            assert label_buttons(resent)
+            nxt = await two.next_message()
+            assert nxt["message_id"] > seen_two and label_buttons(nxt)
+            told = await admin.next_message()
+        assert "unclean stop" in told["text"]
+        assert "down for about 1 min 1" in told["text"]
+        assert "caught up on 1 updates: 1 received before the stop, 0 that waited" in told["text"]
+        await repo.open()
+        labels = await repo.live_labels(project.id)
+        assert [lb.worker_id for lb in labels] == [2]
+        # a clean stop says nothing at the next start
+        async with bot(sandbox, repo, db):
+            assert await admin.messages_after(admin.last_seen, 1.0) == []
+    await repo.close()

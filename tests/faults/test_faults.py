@@ -1,0 +1,32 @@
+"""The fault harness in every CI run: a 429 storm and kill -9s lose nothing, strand nobody.
+
+`bench/bench_faults.py` runs the same harness at full size (100 kills, a 60 s storm).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.sandbox.harness import FaultHarness, FaultPlan
+
+
+async def test_a_429_storm_then_kill_9s_under_load_lose_nothing_and_strand_nobody(
+    tmp_path: Path,
+) -> None:
+    """One run (the suite's time is short): 8 workers label through a 3 s storm in which 70%
+    of sends get 429, then through 10 kill -9s of the bot at random moments."""
+    plan = FaultPlan(
+        workers=8,
+        samples=150,
+        kills=10,
+        life_s=(0.15, 0.6),
+        settle_s=1.5,
+        storm_s=3.0,
+        storm_share=0.7,
+        seed=3,
+    )
+    report = await FaultHarness(plan, tmp_path).run()
+    assert report.problems() == [], report.summary()
+    assert report.kills == 10
+    assert report.sandbox["too_many_requests"] > 0, report.summary()
+    assert report.acknowledged >= 50, report.summary()  # the workers really labeled
