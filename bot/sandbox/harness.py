@@ -37,6 +37,29 @@ from storage.models import Role, SampleIn
 from storage.repository import Repository
 
 JSON = dict[str, Any]
+ADMIN = 999  # the admin's user id: restart notices and error alerts go to them
+
+
+def forged_payload(rng: random.Random, real: list[str]) -> str:
+    """Callback data a tampering client might send: mutated real data, other kinds, junk."""
+    base = rng.choice(real)
+    kind = rng.randrange(6)
+    if kind == 0:  # another assignment or option
+        head, _, tail = base.rpartition(":")
+        if rng.random() < 0.5:
+            return f"{head}:{rng.choice([-1, 3, 9, 10**6, 2**63])}"
+        return f"v1:l:{rng.randrange(-5, 10**9)}:{tail}"
+    if kind == 1:  # non-ASCII and control characters (lone surrogates: JSON cannot carry them)
+        return base + rng.choice(["é", "한", "\x00", "\u202e", "\ufeff"])
+    if kind == 2:  # other kinds with plausible fields
+        kinds = ["v", "s", "r", "rr", "rb", "go", "g", "lang", "n", "x"]
+        fields = (str(rng.randrange(-3, 10**6)) for _ in range(rng.randrange(0, 4)))
+        return f"v1:{rng.choice(kinds)}:" + ":".join(fields)
+    if kind == 3:  # wrong version or separators
+        return base.replace("v1", rng.choice(["v0", "v2", "V1", ""]), 1)
+    if kind == 4:  # random text
+        return "".join(chr(rng.randrange(32, 0xD000)) for _ in range(rng.randrange(0, 80)))
+    return base[: rng.randrange(len(base) + 1)]  # truncated
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,7 @@ class FaultPlan:
     report_share: float = 0.03  # of cards reported (Report, then a reason)
     undo_share: float = 0.03  # of labels followed by /undo
     replay_all: bool = True  # at the end: every stored update handled a second time
+    fuzz: int = 0  # then this many forged button presses by one more worker
 
 
 @dataclass
@@ -82,6 +106,11 @@ class FaultReport:
     extra_undos: int = 0  # labels taken back beyond the /undo commands sent
     replayed: int = 0  # updates handled a second time at the end
     replay_changes: list[str] = field(default_factory=list)  # what the second handling changed
+    restart_notices: int = 0  # admin messages "restarted after an unclean stop"
+    admin_alerts: int = 0  # any other admin message (an error alert)
+    fuzzed: int = 0
+    fuzz_changes: list[str] = field(default_factory=list)
+    fuzz_unanswered: int = 0
     seconds: float = 0.0
     sandbox: JSON = field(default_factory=dict)
 
@@ -106,6 +135,12 @@ class FaultReport:
             found.append(f"{self.extra_undos} labels taken back with no /undo for them")
         if self.replay_changes:
             found.append(f"replaying every update changed: {self.replay_changes}")
+        if self.admin_alerts:
+            found.append(f"{self.admin_alerts} error alerts to the admin")
+        if self.fuzz_changes or self.fuzz_unanswered:
+            found.append(
+                f"forged presses changed {self.fuzz_changes}, {self.fuzz_unanswered} unanswered"
+            )
         return found
 
     def summary(self) -> str:
@@ -118,7 +153,9 @@ class FaultReport:
             f"{self.unanswered}, /start rescues {self.rescues}, workers without a card "
             f"{len(self.without_card)}; 429s served {self.sandbox.get('too_many_requests', '?')}; "
             f"/undo {self.undos} (extra {self.extra_undos}); {self.replayed} updates replayed, "
-            f"changes {len(self.replay_changes)}"
+            f"changes {len(self.replay_changes)}; restart notices {self.restart_notices}, "
+            f"admin alerts {self.admin_alerts}; {self.fuzzed} forged presses, changes "
+            f"{len(self.fuzz_changes)}"
         )
 
 
@@ -153,7 +190,7 @@ class BotProcess:
             "LABELGRAM_BOT_API_URL": sandbox.bot_api_url,
             "LABELGRAM_BOT_FILE_URL": sandbox.file_url,
             "LABELGRAM_DB_PATH": str(db),
-            "LABELGRAM_ADMINS": "",
+            "LABELGRAM_ADMINS": str(ADMIN),
             "LABELGRAM_RATE_LIMIT": "true" if plan.rate_limiter else "false",
             "LABELGRAM_LOG_LEVEL": "WARNING",
         }
@@ -246,6 +283,9 @@ class FaultHarness:
                     )
                     for i in range(self.plan.workers)
                 ]
+                admin = SandboxUser(sandbox.url, ADMIN, "Admin", client=http)
+                await admin.create()
+                await admin.send("/help")  # the admin's chat is open: alerts can reach it
                 await bot.start()
                 self.report.starts += 1
                 tasks = [asyncio.create_task(self._label(w)) for w in workers]
@@ -266,6 +306,14 @@ class FaultHarness:
                 await self._check_cards(workers)
                 if self.plan.replay_all:
                     await self._replay_all(bot, sandbox)
+                if self.plan.fuzz:
+                    await self._fuzz(bot, sandbox, http)
+                for message in await admin.messages_after(0):
+                    text = message.get("text") or ""
+                    if "unclean stop" in text:
+                        self.report.restart_notices += 1
+                    elif "error" in text.lower():
+                        self.report.admin_alerts += 1
         self.report.seconds = time.monotonic() - started
         return self.report
 
@@ -404,6 +452,41 @@ class FaultHarness:
             f"{name}: {len(set(after[name]) ^ set(rows))} rows"
             for name, rows in before.items()
             if sorted(after[name]) != sorted(rows)
+        ]
+
+    async def _fuzz(
+        self, bot: BotProcess, sandbox: SandboxServer, http: httpx.AsyncClient
+    ) -> None:
+        """One more worker presses `plan.fuzz` forged buttons on a card: nothing may change."""
+        await bot.start()
+        user = SandboxUser(sandbox.url, 1999, "Forger", client=http)
+        await user.create()
+        await user.send(f"/start {self._invite}")
+        card: JSON | None = None
+        while card is None or not _label_buttons(card):
+            message = await user.next_message(timeout=self.plan.answer_wait_s)
+            if any(d.startswith("v1:go:") for _, d in buttons(message)):
+                await user.press(message, data=next(d for _, d in buttons(message)))
+            elif _label_buttons(message):
+                card = message
+        await self._await_quiet(sandbox)
+        before = self._state()
+        real = [d for _, d in buttons(card)]
+        rng = random.Random(self.plan.seed)
+        payloads: set[str] = set()
+        while len(payloads) < self.plan.fuzz:
+            payload = forged_payload(rng, real)
+            if payload not in real and len(payload.encode()) <= 64:
+                payloads.add(payload)
+        queries = [await user.press(card, data=p, strict=False) for p in sorted(payloads)]
+        for query in queries:
+            if not (await user.answer(query, timeout=self.plan.answer_wait_s))["answered"]:
+                self.report.fuzz_unanswered += 1
+        self.report.fuzzed = len(queries)
+        await bot.stop()
+        after = self._state()
+        self.report.fuzz_changes = [
+            name for name, rows in before.items() if sorted(after[name]) != sorted(rows)
         ]
 
     async def _await_quiet(self, sandbox: SandboxServer, timeout: float = 20.0) -> None:  # noqa: ASYNC109
