@@ -47,7 +47,7 @@ def report_text(report: Report, lang: str) -> str:
             lang,
             "import_head",
             source=report.source,
-            format=report.format,
+            format=report.format + (f", {report.encoding}" if report.encoding else ""),
             rows=report.rows,
             kept=report.kept,
             fixed=report.rows_fixed,
@@ -76,11 +76,15 @@ def report_text(report: Report, lang: str) -> str:
         ("flagged", report.flagged),
     ):
         for rule, tally in sorted(tallies.items(), key=lambda kv: -kv[1].count):
-            # The examples' reasons are English; their row numbers are not.
-            rows = [e.split(":", 1)[0].removeprefix("row ") for e in tally.examples]
-            rows = [r for r in rows if r.isdigit()][:_SHOWN_ROWS]
             name = t(lang, f"rule_{rule}") if f"rule_{rule}" in TEXTS else rule
             values = {"group": t(lang, f"import_group_{group}"), "rule": name}
+            if lang == "en":  # the examples' reasons are English: shown as they are
+                lines.append(t(lang, "import_rule", count=tally.count, **values))
+                lines += [f"    {example}" for example in tally.examples]
+                continue
+            # In another language only the examples' row numbers are shown.
+            rows = [e.split(":", 1)[0].removeprefix("row ") for e in tally.examples]
+            rows = [r for r in rows if r.isdigit()][:_SHOWN_ROWS]
             if rows:
                 lines.append(
                     t(lang, "import_rule_rows", count=tally.count, rows=", ".join(rows), **values)

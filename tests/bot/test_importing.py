@@ -157,6 +157,7 @@ async def test_the_report_a_bot_user_gets_is_in_their_language(
     path.write_text("text,answer,gold\nsky,blue,blue\n,red,red\nsky,blue,blue\n")
     report = await import_file(repo, project.id, path)
     ko = report_text(report, "ko")
+    assert ko.startswith("d.csv (csv, utf-8): 3행 읽음, 1개 유지")
     assert "열 매핑: 텍스트=“text”, 정답(gold)=“gold”" in ko
     assert "“answer” 열은 정답으로 쓰지 않았어요" in ko
     assert "gold=answer" in ko
@@ -169,7 +170,7 @@ async def test_the_report_a_bot_user_gets_is_in_their_language(
     en = report_text(report, "en")
     assert "Columns: text=“text”, gold=“gold”" in en
     assert "Added: 0 samples to label, 1 control tasks." in en
-    assert "Dropped — empty: 1 (rows 3)" in en
+    assert "Dropped — empty: 1\n    row 3: empty or only whitespace" in en
 
 
 def test_a_refusal_is_told_in_the_users_language(tmp_path: Path) -> None:
