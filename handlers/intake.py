@@ -73,6 +73,12 @@ async def upload(update: Update, context: Context) -> None:
     except ValueError as exc:
         await message.reply_text(t(lang, "import_bad_caption", token=str(exc)))
         return
+    inbox = context.bot_data.inbox
+    done = await inbox.effect(update.update_id, "import")
+    if done is not None:
+        # The same upload again (a replay after a crash): the report, not a second import.
+        await message.reply_text(str(done))
+        return
     sweep_uploads()
     folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX))
     try:
@@ -97,7 +103,11 @@ async def upload(update: Update, context: Context) -> None:
         # Every outcome, an error or a cancelled task included; ignore_errors so that a
         # failing removal cannot hide what went wrong (the next upload sweeps what is left).
         shutil.rmtree(folder, ignore_errors=True)
-    await message.reply_text(report_text(report, lang)[:4096])
+    # Recorded after the import's own transaction: a kill in between makes a replay import
+    # the file again, which adds no row (duplicates are dropped) but logs a second import.
+    summary = report_text(report, lang)[:4096]
+    await inbox.record_effect(update.update_id, "import", summary)
+    await message.reply_text(summary)
     body = json.dumps(report.to_dict(), ensure_ascii=False, indent=2).encode()
     await message.reply_document(
         io.BytesIO(body), filename=f"{Path(name).stem}-report.json", caption=t(lang, "import_full")

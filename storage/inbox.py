@@ -14,7 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from storage.effects import once, remember
 from storage.repository import Repository
 
 # Telegram keeps an unconfirmed update for 24 hours; what is older can never come back.
@@ -68,6 +70,16 @@ class Inbox:
                 "UPDATE inbox SET handled_at = ? WHERE update_id = ? AND handled_at IS NULL",
                 (time.time() if now is None else now, update_id),
             )
+
+    async def effect(self, update_id: int, step: str) -> Any | None:
+        """What `step` of this update did, if it ran (for effects outside one transaction)."""
+        async with self.repo.transaction() as db:
+            return await once(db, update_id, step)
+
+    async def record_effect(self, update_id: int, step: str, result: Any) -> None:
+        """Remember what `step` of this update did, right after it did it."""
+        async with self.repo.transaction() as db:
+            await remember(db, update_id, step, result, time.time())
 
     async def prune(self, now: float | None = None) -> int:
         """Forget handled updates and effects older than Telegram could re-deliver them."""

@@ -17,6 +17,7 @@ Used by `tests/faults/` (small) and `bench/bench_faults.py` (full size).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import signal
@@ -271,6 +272,8 @@ class FaultHarness:
 
     async def run(self) -> FaultReport:
         """Label under kills (and a storm, if planned); then check everything."""
+        # A killed bot drops its requests mid-body: the sandbox's web server would log each.
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         started = time.monotonic()
         await self._prepare()
         async with SandboxServer(limits=RateLimits(None, 30, None, 20)) as sandbox:

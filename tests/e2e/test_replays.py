@@ -194,3 +194,43 @@ async def test_a_tap_replayed_after_its_label_was_undone_gives_it_no_second_time
     )
     assert [r[0] for r in rows] == ["open"]
     assert await quiet(user) == []
+
+
+async def coordinator(world: World, user_id: int = 3) -> SandboxUser:
+    code = await world.repo.create_invite(world.project.id, Role.COORDINATOR)
+    user = world.user(user_id)
+    await user.create()
+    await user.send(f"/start {code}")
+    await user.next_message()
+    await user.next_message()
+    return user
+
+
+async def test_a_replayed_upload_imports_once(world: World) -> None:
+    coord = await coordinator(world)
+    await coord.send_document(
+        "batch.csv", b"review\nfresh one\nfresh two\n", caption="text=review"
+    )
+    await coord.next_message()
+    await coord.next_message()
+    upload = await handled(world)
+    samples = await count(world, "SELECT COUNT(*) FROM samples")
+    await replay(world, upload)
+    assert await count(world, "SELECT COUNT(*) FROM samples") == samples
+    assert await count(world, "SELECT COUNT(*) FROM imports") == 1
+
+
+async def test_a_replayed_review_decision_decides_once(world: World) -> None:
+    coord = await coordinator(world)
+    await world.repo.db.execute(
+        "UPDATE samples SET status = 'review' WHERE project_id = ? AND ext_id = 't0'",
+        (world.project.id,),
+    )
+    await coord.send("/review")
+    card = await coord.next_message()
+    cb = await coord.press(card, data=buttons(card)[1][1])
+    await coord.answer(cb)
+    decision = await handled(world)
+    await replay(world, decision)
+    assert await count(world, "SELECT COUNT(*) FROM reviews") == 1
+    assert await count(world, "SELECT COUNT(*) FROM events WHERE kind = 'review.decided'") == 1

@@ -258,6 +258,7 @@ async def test_hot_queries_use_indexes_not_scans(repo: Repository, sql: str) -> 
         "expires": 1.0,
         "assignment": 1,
         "idx": 0,
+        "update": 7,
     }
     names = {n for n in params if f":{n}" in sql}
     plan_rows = await repo._all("EXPLAIN QUERY PLAN " + sql, {n: params[n] for n in names})
