@@ -21,9 +21,9 @@ def label_buttons(card: dict) -> list[tuple[str, str]]:
     return [b for b in buttons(card) if b[1].startswith("v1:l:")]
 
 
-async def handled(world: World, timeout: float = 5.0) -> int:
+async def handled(world: World, wait_s: float = 5.0) -> int:
     """Wait until every stored update is handled; the newest update's id."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         rows = await world.repo.db.execute_fetchall(
             "SELECT MAX(update_id), SUM(handled_at IS NULL) FROM inbox"
