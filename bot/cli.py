@@ -24,6 +24,7 @@ from bot.aggregate import (
 )
 from config.project import ProjectFileError, ProjectSpec, load_project_file
 from config.settings import ConfigError, Settings, load_settings
+from engine.archive import ArchiveRefused, check_xlsx
 from engine.intake import Columns, IntakeError
 from engine.media import MediaError
 from engine.pipeline import Report
@@ -376,6 +377,14 @@ def _xlsx_rows(path: Path, header: bool) -> float | None:
     """The row count the first sheet declares (its dimension), without reading the rows."""
     # Any trouble means no estimate; the import itself reports what is wrong with the file.
     broken = (ImportError, OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError)
+    try:
+        # Bombs first: openpyxl reads every shared string while it opens a workbook.
+        scan = check_xlsx(path)
+    except (ArchiveRefused, *broken):
+        return None
+    if len(scan.sheets) == 1:
+        (extent,) = scan.sheets.values()
+        return float(extent.rows - 1 if header else extent.rows) or None
     try:
         import openpyxl  # type: ignore[import-untyped]
 

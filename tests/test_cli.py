@@ -255,3 +255,21 @@ def test_project_create_refuses_a_question_over_telegram_limits(
     )
     assert main(["--db", db, "project", "list"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_the_row_estimate_never_opens_a_bomb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress estimate runs before the import: it must check the workbook first too
+    (openpyxl reads every shared string while it opens one)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    from tests.engine import bombs
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("openpyxl opened a workbook that fails the checks")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", refuse)
+    assert estimate_rows(bombs.xlsx_whitespace(tmp_path / "w.xlsx", mib=20)) is None
+    assert estimate_rows(bombs.xlsx_declares_huge(tmp_path / "d.xlsx")) is None
+    # a sound one-sheet workbook is estimated from the check's scan alone: header + 1 row
+    assert estimate_rows(bombs.xlsx_ok(tmp_path / "ok.xlsx")) == 1
