@@ -121,3 +121,38 @@ async def test_after_a_crash_stored_updates_are_handled_cards_delivered_admins_t
         async with bot(sandbox, repo, db):
             assert await admin.messages_after(admin.last_seen, 1.0) == []
     await repo.close()
+
+
+async def test_a_tap_handled_after_its_query_expired_still_counts_and_gets_its_card(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "late.db"
+    repo = Repository(db)
+    await repo.open()
+    project = await repo.create_project(make_spec(overlap=1))
+    await repo.import_samples(
+        project.id, [SampleIn(ext_id=f"t{i}", text=f"text sample {i}") for i in range(3)]
+    )
+    invite = await repo.create_invite(project.id, Role.WORKER)
+    sandbox.callback_ttl = 0.2
+    async with httpx.AsyncClient(timeout=10) as http:
+        user = SandboxUser(sandbox.url, 1, "One", client=http)
+        await user.create()
+        async with bot(sandbox, repo, db):
+            await user.send(f"/start {invite}")
+            await user.next_message()
+            guide = await user.next_message()
+            await user.press(guide, data=buttons(guide)[0][1])
+            card = await user.next_message()
+        # The bot is down when the worker taps; it is back only after the query expired.
+        query = await user.press(card, data=label_buttons(card)[1][1])
+        await asyncio.sleep(0.5)
+        async with bot(sandbox, repo, db):
+            fresh = await user.next_message()
+            assert label_buttons(fresh)
+            assert fresh["text"] != card["text"]
+        assert not (await user.answer(query))["answered"]  # too late to stop the spinner
+        await repo.open()
+        labels = await repo.live_labels(project.id)
+        assert [(lb.worker_id, lb.option_key) for lb in labels] == [(1, "green")]
+    await repo.close()
