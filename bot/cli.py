@@ -457,8 +457,9 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "project" and args.action == "list":
             for p in await repo.list_projects():
                 status = await repo.project_status(p.id)
-                done = f"{status.samples_done}/{status.samples}"
-                print(f"{p.id:>4}  {p.slug:<24} {done:>13} done  {p.name}")
+                done = f"{status.states.done}/{status.states.work}"
+                control = f" (+{status.states.control} control)" if status.states.control else ""
+                print(f"{p.id:>4}  {p.slug:<24} {done:>13} done  {p.name}{control}")
             return 0
         if args.command == "project":
             spec = load_project_file(args.file)

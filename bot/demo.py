@@ -118,8 +118,9 @@ async def _run(opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: San
     )
     repo = Repository(db_path)
     await repo.open()
-    project = await repo.create_project(spec)
-    report = await import_file(repo, project.id, spec.data, limit=opts.samples)
+    # The project is stored with its samples in one transaction, or not at all.
+    async with repo.project_draft(spec) as project:
+        report = await import_file(repo, project.id, spec.data, limit=opts.samples)
     code = await repo.create_invite(project.id, Role.WORKER)
     options = await repo.options(project.id)
     index = {o.key: o.idx for o in options}
@@ -161,8 +162,8 @@ async def _run(opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: San
         acc = accuracy(decisions, truths)  # type: ignore[arg-type]
     _summary(
         results,
-        status.samples,
-        status.samples_done,
+        status.states.work,
+        status.states.done,
         len(labels),
         elapsed,
         calls,
@@ -170,7 +171,7 @@ async def _run(opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: San
         sum(d.tie for d in decisions.values()),
     )
     errors = [r for r in results if r.error]
-    if status.samples_done < status.samples or errors:
+    if status.states.done < status.states.work or errors:
         for r in errors:
             print(f"  {r.name} stopped early: {r.error}", file=sys.stderr)
         print("labelgram demo: not every sample got its labels (see above)", file=sys.stderr)
