@@ -65,11 +65,10 @@ class Inbox:
 
     async def mark_handled(self, update_id: int, now: float | None = None) -> None:
         """The update's handler ran (whatever it decided): it is not handed out again."""
-        async with self.repo.transaction() as db:
-            await db.execute(
-                "UPDATE inbox SET handled_at = ? WHERE update_id = ? AND handled_at IS NULL",
-                (time.time() if now is None else now, update_id),
-            )
+        await self.repo.write(
+            "UPDATE inbox SET handled_at = ? WHERE update_id = ? AND handled_at IS NULL",
+            (time.time() if now is None else now, update_id),
+        )
 
     async def effect(self, update_id: int, step: str) -> Any | None:
         """What `step` of this update did, if it ran (for effects outside one transaction)."""
@@ -114,11 +113,10 @@ class Inbox:
 
     async def alive(self, run_id: int, now: float | None = None) -> None:
         """A heartbeat: after a crash, the last one tells how long the bot was down."""
-        async with self.repo.transaction() as db:
-            await db.execute(
-                "UPDATE runs SET alive_at = ? WHERE id = ?",
-                (time.time() if now is None else now, run_id),
-            )
+        await self.repo.write(
+            "UPDATE runs SET alive_at = ? WHERE id = ?",
+            (time.time() if now is None else now, run_id),
+        )
 
     async def end_run(self, run_id: int, now: float | None = None) -> None:
         """A clean stop."""

@@ -285,6 +285,15 @@ class Repository:
         row = await self._one("PRAGMA user_version")
         return int(row[0]) if row else 0
 
+    async def write(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """One statement that changes rows, atomic by itself (no BEGIN/COMMIT round trips);
+        the number of rows it changed."""
+        async with self._lock:
+            cursor = await self.db.execute(sql, params)
+            count = cursor.rowcount
+            await cursor.close()
+            return int(count)
+
     async def log_event(
         self,
         kind: str,
@@ -990,10 +999,9 @@ class Repository:
 
     async def card_sent(self, assignment_id: int, message_id: int) -> None:
         """Remember the message that shows an assignment's card: it is on screen now."""
-        async with self.transaction() as db:
-            await db.execute(
-                "UPDATE assignments SET message_id = ? WHERE id = ?", (message_id, assignment_id)
-            )
+        await self.write(
+            "UPDATE assignments SET message_id = ? WHERE id = ?", (message_id, assignment_id)
+        )
 
     async def undelivered(self, shown_before: float) -> list[tuple[int, int, int]]:
         """Open cards claimed before `shown_before` whose message was never delivered:
