@@ -278,47 +278,54 @@ class FaultHarness:
         await self._prepare()
         async with SandboxServer(limits=RateLimits(None, 30, None, 20)) as sandbox:
             bot = BotProcess(sandbox, self.db, self.plan)
-            async with httpx.AsyncClient(timeout=30) as http:
-                workers = [
-                    _Worker(
-                        SandboxUser(sandbox.url, 1000 + i, f"Worker{i}", client=http),
-                        random.Random(self.plan.seed * 1000 + i),
-                    )
-                    for i in range(self.plan.workers)
-                ]
-                admin = SandboxUser(sandbox.url, ADMIN, "Admin", client=http)
-                await admin.create()
-                await admin.send("/help")  # the admin's chat is open: alerts can reach it
-                await bot.start()
-                self.report.starts += 1
-                tasks = [asyncio.create_task(self._label(w)) for w in workers]
-                try:
-                    await self._chaos(bot, sandbox, http)
-                    await asyncio.sleep(self.plan.settle_s)
-                finally:
-                    self._stop.set()
-                    results = await asyncio.gather(*tasks, return_exceptions=True)
-                # Every tap is answered and every card delivered by now, or never.
-                await self._await_quiet(sandbox)
-                await bot.stop()
-                for result in results:
-                    if isinstance(result, BaseException):
-                        raise result
-                self.report.sandbox = await sandbox_client.stats(sandbox.url, client=http)
-                self._check_database(workers)
-                await self._check_cards(workers)
-                if self.plan.replay_all:
-                    await self._replay_all(bot, sandbox)
-                if self.plan.fuzz:
-                    await self._fuzz(bot, sandbox, http)
-                for message in await admin.messages_after(0):
-                    text = message.get("text") or ""
-                    if "unclean stop" in text:
-                        self.report.restart_notices += 1
-                    elif "error" in text.lower():
-                        self.report.admin_alerts += 1
+            try:
+                await self._run(bot, sandbox)
+            finally:
+                await bot.kill()  # a failed run must not leave a bot polling behind
         self.report.seconds = time.monotonic() - started
         return self.report
+
+    async def _run(self, bot: BotProcess, sandbox: SandboxServer) -> None:
+        """The run proper: label under chaos, then every check."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            workers = [
+                _Worker(
+                    SandboxUser(sandbox.url, 1000 + i, f"Worker{i}", client=http),
+                    random.Random(self.plan.seed * 1000 + i),
+                )
+                for i in range(self.plan.workers)
+            ]
+            admin = SandboxUser(sandbox.url, ADMIN, "Admin", client=http)
+            await admin.create()
+            await admin.send("/help")  # the admin's chat is open: alerts can reach it
+            await bot.start()
+            self.report.starts += 1
+            tasks = [asyncio.create_task(self._label(w)) for w in workers]
+            try:
+                await self._chaos(bot, sandbox, http)
+                await asyncio.sleep(self.plan.settle_s)
+            finally:
+                self._stop.set()
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+            # Every tap is answered and every card delivered by now, or never.
+            await self._await_quiet(sandbox)
+            await bot.stop()
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            self.report.sandbox = await sandbox_client.stats(sandbox.url, client=http)
+            self._check_database(workers)
+            await self._check_cards(workers)
+            if self.plan.replay_all:
+                await self._replay_all(bot, sandbox)
+            if self.plan.fuzz:
+                await self._fuzz(bot, sandbox, http)
+            for message in await admin.messages_after(0):
+                text = message.get("text") or ""
+                if "unclean stop" in text:
+                    self.report.restart_notices += 1
+                elif "error" in text.lower():
+                    self.report.admin_alerts += 1
 
     async def _chaos(
         self, bot: BotProcess, sandbox: SandboxServer, http: httpx.AsyncClient
