@@ -23,7 +23,7 @@ from telegram.request import BaseRequest
 from bot.context import BotData, Context
 from bot.flood import FloodGuard
 from bot.keyboards import start_keyboard
-from bot.poller import CaughtUp, InboxApplication
+from bot.poller import CaughtUp, InboxApplication, PerUserOrder
 from bot.quality_job import QUALITY_JOB, QUALITY_TICK_S, quality_job
 from bot.texts import COMMANDS, LANGUAGES, duration, t
 from config.settings import Settings
@@ -68,7 +68,7 @@ def build_application(
         .base_url(settings.bot_api_url)
         .base_file_url(settings.file_url)
         .context_types(ContextTypes(bot_data=BotData))
-        .concurrent_updates(settings.concurrent_updates)
+        .concurrent_updates(PerUserOrder(settings.concurrent_updates))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application
+from telegram.ext import Application, BaseUpdateProcessor
 
 from bot.flood import retry_seconds
 from storage.inbox import Inbox
@@ -48,6 +48,39 @@ class InboxApplication(Application):  # type: ignore[type-arg]
         await super().process_update(update)
         if isinstance(update, Update):
             await self.bot_data.inbox.mark_handled(update.update_id)
+
+
+class PerUserOrder(BaseUpdateProcessor):
+    """Each user's updates in the order they came, different users' at the same time.
+
+    With plain concurrent processing an /undo sent before a tap could be handled after it
+    and take back the newer label, and the stored updates handed out again after a crash
+    (all at once) were reordered the same way.
+    """
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the handlers once the same user's earlier updates are done.
+
+        (Waiting holds a concurrency slot, which PTB takes before calling this; a user's
+        updates take milliseconds each, so a burst from one user delays others briefly.)
+        """
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(user.id, asyncio.Lock())
+        async with lock:  # FIFO: the updates wait in the order they were queued
+            await coroutine
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
 
 
 class InboxPoller:

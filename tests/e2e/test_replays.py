@@ -234,3 +234,4 @@ async def test_a_replayed_review_decision_decides_once(world: World) -> None:
     await replay(world, decision)
     assert await count(world, "SELECT COUNT(*) FROM reviews") == 1
     assert await count(world, "SELECT COUNT(*) FROM events WHERE kind = 'review.decided'") == 1
+
