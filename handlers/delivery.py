@@ -9,11 +9,9 @@ worker: a card sent again replaces the older message, which is edited to a marke
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
-from telegram import Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.cards import SampleUnavailable, send_card
@@ -30,8 +28,6 @@ PENDING_RETRY_JOB = "deliver-pending-retry"
 PENDING_EVERY_S = 5.0
 # A card claimed this recently may still be on its way from the handler that claimed it.
 _IN_FLIGHT_S = 10.0
-# How long a notice waits out flood limits before it is given up (cards never are).
-_SAY_PATIENCE_S = 30.0
 
 
 def retry_later(context: Context, seconds: float) -> None:
@@ -80,22 +76,6 @@ async def retire(context: Context, chat_id: int, message_id: int, lang: str) -> 
         )
     except TelegramError as exc:  # gone, unchanged, flood-limited or blocked: nothing to do
         log.debug("card message %s not retired: %s", message_id, exc)
-
-
-async def say(context: Context, chat_id: int, text: str, **kwargs: object) -> Message | None:
-    """Send a notice, waiting out flood limits for a while; None if it could not be sent."""
-    deadline = time.monotonic() + _SAY_PATIENCE_S
-    while True:
-        try:
-            return await context.bot.send_message(chat_id, text, **kwargs)  # type: ignore[arg-type]
-        except RetryAfter as exc:
-            if time.monotonic() + retry_seconds(exc) > deadline:
-                log.warning("notice to %s dropped: flood limit for %s", chat_id, exc.retry_after)
-                return None
-            await asyncio.sleep(retry_seconds(exc))
-        except Forbidden:
-            log.info("user %s blocked the bot; notice not sent", chat_id)
-            return None
 
 
 async def deliver_pending(context: Context) -> None:

@@ -488,11 +488,14 @@ class FaultHarness:
             payload = forged_payload(rng, real)
             if payload not in real and len(payload.encode()) <= 64:
                 payloads.add(payload)
-        queries = [await user.press(card, data=p, strict=False) for p in sorted(payloads)]
-        for query in queries:
-            if not (await user.answer(query, timeout=self.plan.answer_wait_s))["answered"]:
-                self.report.fuzz_unanswered += 1
-        self.report.fuzzed = len(queries)
+        ordered = sorted(payloads)
+        for start in range(0, len(ordered), 50):  # a tamperer's burst, then the answers
+            batch = ordered[start : start + 50]
+            queries = [await user.press(card, data=p, strict=False) for p in batch]
+            for query in queries:
+                if not (await user.answer(query, timeout=self.plan.answer_wait_s))["answered"]:
+                    self.report.fuzz_unanswered += 1
+            self.report.fuzzed += len(queries)
         await bot.stop()
         after = self._state()
         self.report.fuzz_changes = [
