@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from telegram import CallbackQuery, Message, Update, User
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import (
@@ -42,10 +42,12 @@ _MAX_BROKEN_IN_A_ROW = 5
 
 
 async def safe_answer(query: CallbackQuery, text: str | None = None) -> None:
-    """Answer a callback query; a replayed or stale query is not an error worth raising."""
+    """Answer a callback query; a replayed or stale query is not an error worth raising,
+    and neither is a network failure (the answer only stops a spinner: what the tap did is
+    stored, and cards that failed to go out are sent again)."""
     try:
         await query.answer(text)
-    except BadRequest as exc:
+    except NetworkError as exc:  # BadRequest (expired, answered twice) and TimedOut included
         log.debug("callback %s not answered: %s", query.id, exc.message)
 
 
@@ -56,6 +58,8 @@ async def safe_edit_markup(query: CallbackQuery, markup: object) -> None:
     except BadRequest as exc:
         if "not modified" not in exc.message.lower() and "not found" not in exc.message.lower():
             raise
+    except NetworkError as exc:  # a marker is cosmetic; what the tap did is stored
+        log.debug("card of callback %s not marked: %s", query.id, exc.message)
 
 
 def guide_text(project: Project, lang: str) -> str:
@@ -108,6 +112,7 @@ async def _deliver_or_next(context: Context, user_id: int, card: Card, lang: str
         log.warning("%s; reported automatically", exc)
         repo = context.bot_data.repo
         await repo.close_assignment(card.assignment_id, user_id, "reported", "broken")
+        await context.bot.send_message(user_id, t(lang, "sample_broken"))
         await _send_next(context, user_id, card.project.id, lang)
     except Forbidden:
         log.info("user %s blocked the bot", user_id)
