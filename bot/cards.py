@@ -11,7 +11,7 @@ from telegram.error import BadRequest
 
 from bot.keyboards import card_keyboard
 from bot.texts import t
-from config.project import pick_text
+from config.project import pick_text, telegram_length
 from storage.models import Card
 from storage.repository import Repository
 
@@ -23,13 +23,22 @@ class SampleUnavailable(Exception):
     """The sample's media cannot be sent (missing file, refused by Telegram)."""
 
 
+def cut(text: str, units: int) -> str:
+    """The longest start of `text` within `units` as Telegram counts them (UTF-16 code units:
+    an emoji may be 2), never half of a pair."""
+    if telegram_length(text) <= units:
+        return text
+    raw = text.encode("utf-16-le", "surrogatepass")[: 2 * max(units, 0)]
+    return raw.decode("utf-16-le", "ignore")  # a pair cut in two loses its dangling half
+
+
 def _fit(body: str | None, tail: str, limit: int) -> str:
     """Join the sample text and the question, shortening the text (never the question)."""
     if not body:
-        return tail[:limit]
-    room = limit - len(tail) - 2
-    if len(body) > room:
-        body = body[: max(room - 1, 0)] + "…"
+        return cut(tail, limit)
+    room = limit - telegram_length(tail) - 2
+    if telegram_length(body) > room:
+        body = cut(body, room - 1) + "…"
     return f"{body}\n\n{tail}"
 
 

@@ -25,7 +25,7 @@ from bot.callbacks import (
     SkipTap,
     StartTap,
 )
-from bot.cards import TEXT_LIMIT, SampleUnavailable
+from bot.cards import TEXT_LIMIT, SampleUnavailable, cut
 from bot.context import Context, lang_of
 from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
 from bot.texts import t
@@ -71,7 +71,7 @@ def guide_text(project: Project, lang: str) -> str:
         question=pick_text(project.question, lang),
         guide=pick_text(project.guide, lang),
     )
-    return text[:TEXT_LIMIT]
+    return cut(text, TEXT_LIMIT)
 
 
 async def send_guide(context: Context, chat_id: int, project: Project, lang: str) -> None:

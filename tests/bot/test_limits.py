@@ -82,10 +82,8 @@ def test_guide_and_cards_of_the_largest_project_are_sent_uncut(lang: str) -> Non
     assert text.endswith(spec.guide["en"])  # not cut
     assert telegram_length(text) <= TEXT_LIMIT
     question = t(lang, "question_mark", question=QUESTION)
-    # _fit counts code points: with the widest question the caption keeps this much text
-    caption = _fit(
-        "s" * 5000, question, CAPTION_LIMIT - (telegram_length(question) - len(question))
-    )
+    # with the widest question the caption keeps this much text (counted as Telegram does)
+    caption = _fit("s" * 5000, question, CAPTION_LIMIT)
     assert telegram_length(caption) <= CAPTION_LIMIT
     assert caption.endswith(question)
     assert caption.count("s") >= CAPTION_LIMIT - QUESTION_MAX - CARD_DECORATION - 1
@@ -97,3 +95,12 @@ def test_the_buttons_of_the_largest_card_fit_in_callback_data() -> None:
     biggest_id = 10**18 - 1  # the codec's largest id
     for tap in (LabelTap(biggest_id, MAX_OPTIONS - 1), ReviewTap(biggest_id, MAX_OPTIONS - 1)):
         assert len(tap.pack().encode()) <= CALLBACK_DATA_LIMIT
+
+
+@pytest.mark.parametrize("limit", [CAPTION_LIMIT, TEXT_LIMIT])
+def test_a_card_of_emoji_fits_as_telegram_counts(limit: int) -> None:
+    """Telegram counts UTF-16 code units: 3,000 emoji are 6,000 of them."""
+    card = _fit("😀" * 3000, "❓ Which colour?", limit)
+    assert telegram_length(card) <= limit
+    assert card.endswith("…\n\n❓ Which colour?")
+    assert card.startswith("😀" * ((limit - telegram_length("❓ Which colour?") - 3) // 2))
