@@ -16,6 +16,7 @@ from typing import Any
 
 from telegram.ext import Application
 
+from bot.app import report_restart
 from bot.poller import CaughtUp, InboxPoller
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -28,8 +29,6 @@ async def polling(app: App, *, poll_timeout: int = 1) -> AsyncIterator[asyncio.T
     Raises what the first Bot API call raises (InvalidToken, NetworkError) before anything
     is started.
     """
-    from bot.app import report_restart  # the wiring module imports this one
-
     await app.initialize()
     try:
         if app.post_init is not None:
