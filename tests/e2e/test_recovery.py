@@ -18,7 +18,7 @@ from bot.sandbox.client import SandboxUser, buttons
 from bot.sandbox.server import SandboxServer
 from config.settings import Settings
 from storage.inbox import Inbox
-from storage.models import Role, SampleIn
+from storage.models import Project, Role, SampleIn
 from storage.repository import Repository
 from tests.conftest import make_spec
 from tests.e2e.conftest import ADMIN_ID, World
@@ -42,6 +42,17 @@ async def bot(sandbox: SandboxServer, repo: Repository, db: Path) -> AsyncIterat
         yield
 
 
+async def project_db(db: Path, samples: int, overlap: int) -> tuple[Repository, Project, str]:
+    """An open repository with a text project and a worker invite."""
+    repo = Repository(db)
+    await repo.open()
+    project = await repo.create_project(make_spec(overlap=overlap))
+    await repo.import_samples(
+        project.id, [SampleIn(ext_id=f"t{i}", text=f"text sample {i}") for i in range(samples)]
+    )
+    return repo, project, await repo.create_invite(project.id, Role.WORKER)
+
+
 async def test_start_tapped_twice_leaves_one_live_card(world: World) -> None:
     user, guide = await world.joined(1)
     await user.press(guide, data=buttons(guide)[0][1])
@@ -62,13 +73,7 @@ async def test_after_a_crash_stored_updates_are_handled_cards_delivered_admins_t
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     db = tmp_path / "crash.db"
-    repo = Repository(db)
-    await repo.open()
-    project = await repo.create_project(make_spec(overlap=2))
-    await repo.import_samples(
-        project.id, [SampleIn(ext_id=f"t{i}", text=f"text sample {i}") for i in range(4)]
-    )
-    invite = await repo.create_invite(project.id, Role.WORKER)
+    repo, project, invite = await project_db(db, samples=4, overlap=2)
     async with httpx.AsyncClient(timeout=10) as http:
         admin = SandboxUser(sandbox.url, ADMIN_ID, "Admin", client=http)
         await admin.create()
@@ -127,13 +132,7 @@ async def test_a_tap_handled_after_its_query_expired_still_counts_and_gets_its_c
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     db = tmp_path / "late.db"
-    repo = Repository(db)
-    await repo.open()
-    project = await repo.create_project(make_spec(overlap=1))
-    await repo.import_samples(
-        project.id, [SampleIn(ext_id=f"t{i}", text=f"text sample {i}") for i in range(3)]
-    )
-    invite = await repo.create_invite(project.id, Role.WORKER)
+    repo, project, invite = await project_db(db, samples=3, overlap=1)
     sandbox.callback_ttl = 0.2
     async with httpx.AsyncClient(timeout=10) as http:
         user = SandboxUser(sandbox.url, 1, "One", client=http)

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from quality.check import CheckInput, CheckSettings, run_check
+from bot.check_process import check_input
+from quality.check import CheckSettings, run_check
 from quality.workers import Rules
 from storage.migrations import MIGRATIONS
 from storage.models import LabelStatus, Project, Role, SampleIn, UndoStatus
@@ -398,22 +399,7 @@ async def exam_answers(
 def check_of(repo: Repository, project: Project, **rules: Any) -> tuple[ProjectLabels, list[str]]:
     """The project as a check reads it, and the rules that fire for worker 1."""
     data = read_labels(repo.path, project.id)
-    inp = CheckInput(
-        task=data.task,
-        worker=data.worker,
-        label=data.label,
-        seconds=data.seconds,
-        answered=data.answered,
-        n_tasks=len(data.sample_ids),
-        n_workers=len(data.worker_ids),
-        n_classes=data.n_options,
-        truth=data.truth,
-        reviewed=data.reviewed,
-        status=data.status,
-        target=data.target,
-        gold=data.gold,
-        excluded=data.suspended,
-    )
+    inp = check_input(data)
     result = run_check(inp, CheckSettings(rules=Rules(min_seconds=0.0, **rules)))
     return data, [f.rule for f in result.findings if data.worker_ids[f.worker] == 1]
 
