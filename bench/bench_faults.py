@@ -7,7 +7,9 @@ time (the replay sweep):
    report and undo; then 10,000 forged button presses.
 2. storm: a 60 s storm in which half of all sends get 429 (retry_after 2 s), with the bot's
    pacing off (LABELGRAM_RATE_LIMIT=false: nothing but the flood guard between the bot and
-   the 429s), plus 5 kills after it.
+   the 429s), plus 5 kills after it. Workers wait out the storm (a /start rescue only after
+   90 s without a card): a card can take several 2 s pauses to get through, and every 429
+   pauses all sends.
 3. storm, full: a 60 s storm in which every send gets 429; workers wait it out (their
    /start rescue comes only after 90 s without a card).
 
@@ -43,6 +45,7 @@ def plans(kills: int) -> dict[str, FaultPlan]:
             storm_share=0.5,
             retry_after=2,
             rate_limiter=False,
+            stuck_s=90.0,
             settle_s=4.0,
         ),
         "storm-full": FaultPlan(

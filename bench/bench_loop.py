@@ -409,6 +409,23 @@ class BareBot:
         )
 
 
+@contextlib.asynccontextmanager
+async def ptb_polling(app: Application[Any, Any, Any, Any, Any, Any]) -> Any:
+    """python-telegram-bot's own polling (its Updater), as a bare bot runs."""
+    await app.initialize()
+    try:
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        await app.start()
+        try:
+            yield
+        finally:
+            await app.updater.stop()
+            await app.stop()
+    finally:
+        await app.shutdown()
+
+
 async def run_bare(
     link: CrowdLink,
     number: int,
@@ -423,7 +440,7 @@ async def run_bare(
     want = len(samples) * spec.overlap
     bare = BareBot(spec, [s.text or "" for s in samples], want)
     app = bare.build(api, files, token, concurrent, pool)
-    async with polling(app):
+    async with ptb_polling(app):
         report, cpu, machine = await link.run_crowd("bench", profiler)
     link.stop_sandbox()
     result = _round(BARE, number, report, cpu, machine)
