@@ -150,7 +150,7 @@ async def test_a_tap_handled_after_its_query_expired_still_counts_and_gets_its_c
             fresh = await user.next_message()
             assert label_buttons(fresh)
             assert fresh["text"] != card["text"]
-        assert not (await user.answer(query))["answered"]  # too late to stop the spinner
+        assert not (await user.answer(query, timeout=0.2))["answered"]  # too late to answer
         await repo.open()
         labels = await repo.live_labels(project.id)
         assert [(lb.worker_id, lb.option_key) for lb in labels] == [(1, "green")]
