@@ -8,6 +8,7 @@ another's transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -261,11 +262,11 @@ class Repository:
         """One atomic write: everything inside lands, or nothing does."""
         async with self._lock:
             db = self.db
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
             except BaseException:
-                await db.execute("ROLLBACK")
+                await _roll_back(db)
                 raise
             await db.execute("COMMIT")
 
@@ -556,8 +557,8 @@ class Repository:
         async with self._lock:
             await db.execute("ATTACH DATABASE ? AS stage", (str(stage_path),))
             try:
-                await db.execute("BEGIN IMMEDIATE")
                 try:
+                    await db.execute("BEGIN IMMEDIATE")
                     now = time.time()
                     if session.creating is not None:
                         await _insert_project(
@@ -605,7 +606,7 @@ class Repository:
                         now,
                     )
                 except BaseException:
-                    await db.execute("ROLLBACK")
+                    await _roll_back(db)
                     raise
                 await db.execute("COMMIT")
                 session.import_id = import_id
@@ -838,11 +839,11 @@ class Repository:
     async def _in_transaction(self, fn: Any, *args: Any) -> Any:
         """Run `fn(db, *args)` in BEGIN IMMEDIATE ... COMMIT; the caller holds the lock."""
         db = self.db
-        await db.execute("BEGIN IMMEDIATE")
         try:
+            await db.execute("BEGIN IMMEDIATE")
             result = await fn(db, *args)
         except BaseException:
-            await db.execute("ROLLBACK")
+            await _roll_back(db)
             raise
         await db.execute("COMMIT")
         return result
@@ -1256,6 +1257,15 @@ async def _insert_project(
     )
     await _event(db, "project.created", actor, new_id, {"slug": spec.slug}, now)
     return new_id
+
+
+async def _roll_back(db: aiosqlite.Connection) -> None:
+    """End a failed or cancelled transaction. The ROLLBACK is queued behind the BEGIN on the
+    connection's thread, so it also ends a transaction whose BEGIN was still on its way when
+    the task was cancelled (which left the shared connection inside it for the next write);
+    when the BEGIN itself failed there is nothing to roll back."""
+    with contextlib.suppress(sqlite3.OperationalError):
+        await db.execute("ROLLBACK")
 
 
 async def _insert_samples(db: aiosqlite.Connection, batch: list[tuple[Any, ...]]) -> int:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
@@ -544,3 +545,18 @@ async def test_a_draft_whose_id_was_taken_meanwhile_stores_nothing(repo: Reposit
         )
     assert await _stored_projects(repo) == [(1, "other"), (3,)]
     assert (await repo.project_status(1)).samples == 0  # the import did not land there
+
+
+async def test_a_write_cancelled_at_its_begin_leaves_no_transaction_open(
+    repo: Repository,
+) -> None:
+    """A handler cancelled (at shutdown) while its BEGIN was on the way must not leave the
+    shared connection inside a transaction for the next write."""
+    task = asyncio.create_task(repo.log_event("first"))
+    await asyncio.sleep(0)  # the task holds the lock and waits for its BEGIN
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await repo.log_event("second")  # not "cannot start a transaction within a transaction"
+    assert not repo.db.in_transaction
+    assert [e["kind"] for e in await repo.events()] == ["second"]
