@@ -35,11 +35,19 @@ async def check(update: Update, context: Context) -> None:
     if (got := await read_command(update, context, _check_project, "not_allowed")) is None:
         return
     message, _, lang, project = got
+    inbox = context.bot_data.inbox
+    done = await inbox.effect(update.update_id, "check")
+    if done is not None:
+        # The same /check again (a replay after a crash): its reply, not a second run.
+        await message.reply_text(str(done))
+        return
     report = await check_project(context.bot_data, project.id)
     if report.result is None or not report.summary["counts"]["labels"]:
-        await message.reply_text(t(lang, "check_nothing", project=project.name))
+        reply = t(lang, "check_nothing", project=project.name)
     else:
-        await message.reply_text(summary_text(report, lang))
+        reply = summary_text(report, lang)
+    await inbox.record_effect(update.update_id, "check", reply)
+    await message.reply_text(reply)
     await notify(context, report)
 
 

@@ -235,3 +235,17 @@ async def test_a_replayed_review_decision_decides_once(world: World) -> None:
     assert await count(world, "SELECT COUNT(*) FROM reviews") == 1
     assert await count(world, "SELECT COUNT(*) FROM events WHERE kind = 'review.decided'") == 1
 
+
+
+async def test_a_replayed_check_runs_once_and_answers_the_same(world: World) -> None:
+    coord = await coordinator(world)
+    user, card = await world.first_card(1)
+    await user.press(card, data=label_buttons(card)[0][1])
+    await user.next_message()
+    await coord.send("/check")
+    first = await coord.next_message(timeout=10)
+    command = await handled(world)
+    await replay(world, command)
+    again = await coord.next_message()
+    assert again["text"] == first["text"]
+    assert await count(world, "SELECT COUNT(*) FROM quality_runs") == 1
