@@ -236,7 +236,6 @@ async def test_a_replayed_review_decision_decides_once(world: World) -> None:
     assert await count(world, "SELECT COUNT(*) FROM events WHERE kind = 'review.decided'") == 1
 
 
-
 async def test_a_replayed_check_runs_once_and_answers_the_same(world: World) -> None:
     coord = await coordinator(world)
     user, card = await world.first_card(1)
