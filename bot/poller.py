@@ -127,14 +127,16 @@ class InboxPoller:
                 backoff = await _back_off(backoff)
                 continue
             backoff = 1.0
+            new: set[int] = set()
             if updates:
+                # Stored first: the next getUpdates (offset past these) confirms them.
                 new = await self.inbox.store([(u.update_id, u.to_json()) for u in updates])
                 for update in updates:
-                    if update.update_id in new:
+                    if update.update_id in new:  # the others were stored (and queued) before
                         await self.app.update_queue.put(update)
                 self.offset = updates[-1].update_id + 1
             if not caught_up:
-                waiting += len(updates)
+                waiting += len(new)
                 if len(updates) < _BATCH:
                     caught_up = True
                     if self.on_caught_up is not None:
