@@ -43,7 +43,7 @@ async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool
     """Send `card` and record its message; False when it has to wait (it is sent later).
 
     Raises SampleUnavailable (the media cannot be sent) and Forbidden (the worker blocked
-    the bot); the caller holds the worker's lock.
+    the bot; the card is released to the pool); the caller holds the worker's lock.
     """
     data = context.bot_data
     data.delivering.add(card.assignment_id)
@@ -54,6 +54,11 @@ async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool
         log.info("card %s waits %.0f s (flood limit)", card.assignment_id, retry_seconds(exc))
         retry_later(context, retry_seconds(exc))
         return False
+    except Forbidden:
+        # Blocked: the card goes back to the pool now, not after its timeout, and no job
+        # keeps trying to send it.
+        await data.repo.release(card.assignment_id, user_id)
+        raise
     except BadRequest:
         raise
     except NetworkError as exc:  # includes TimedOut: the card may or may not have arrived

@@ -1004,6 +1004,14 @@ class Repository:
             "UPDATE assignments SET message_id = ? WHERE id = ?", (message_id, assignment_id)
         )
 
+    async def release(self, assignment_id: int, user_id: int, now: float | None = None) -> None:
+        """Give an open card back to the pool (its worker cannot get it: blocked the bot)."""
+        await self.write(
+            "UPDATE assignments SET status = 'released', closed_at = ?"
+            " WHERE id = ? AND worker_id = ? AND status = 'open'",
+            (time.time() if now is None else now, assignment_id, user_id),
+        )
+
     async def undelivered(self, shown_before: float) -> list[tuple[int, int, int]]:
         """Open cards claimed before `shown_before` whose message was never delivered:
         (worker, project, assignment), oldest first."""

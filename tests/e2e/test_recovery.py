@@ -155,3 +155,35 @@ async def test_a_tap_handled_after_its_query_expired_still_counts_and_gets_its_c
         labels = await repo.live_labels(project.id)
         assert [(lb.worker_id, lb.option_key) for lb in labels] == [(1, "green")]
     await repo.close()
+
+
+async def test_a_card_for_a_worker_who_blocked_the_bot_goes_back_to_the_pool(
+    world: World,
+) -> None:
+    from handlers.delivery import deliver_pending
+
+    user, card = await world.first_card(1)
+    assignment = int(label_buttons(card)[0][1].split(":")[2])
+    # as if its message never went out; then the worker blocks the bot
+    await world.repo.db.execute(
+        "UPDATE assignments SET message_id = NULL WHERE id = ?", (assignment,)
+    )
+    await user.block()
+    world.app.bot_data.started_at = time.time() + 60  # nothing counts as in flight
+    assert world.app.job_queue is not None
+    world.app.job_queue.run_once(deliver_pending, 0)
+    deadline = time.monotonic() + 5
+    while True:
+        rows = await world.repo.db.execute_fetchall(
+            "SELECT status FROM assignments WHERE id = ?", (assignment,)
+        )
+        if next(iter(rows))[0] == "released":
+            break
+        assert time.monotonic() < deadline, "the card stayed with the blocked worker"
+        await asyncio.sleep(0.02)
+    sample = await world.repo.db.execute_fetchall(
+        "SELECT s.need, s.n_open FROM samples s JOIN assignments a ON a.sample_id = s.id"
+        " WHERE a.id = ?",
+        (assignment,),
+    )
+    assert tuple(next(iter(sample))) == (2, 0)  # wanted again by others (overlap 2)
