@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from telegram import CallbackQuery, Message, Update, User
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import Forbidden, NetworkError, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import (
@@ -52,14 +52,24 @@ async def safe_answer(query: CallbackQuery, text: str | None = None) -> None:
 
 
 async def safe_edit_markup(query: CallbackQuery, markup: object) -> None:
-    """Change a card's buttons; 'message is not modified' means it already shows this."""
+    """Change a card's buttons, best effort: 'not modified' means it already shows this, and
+    any other failure must not stop the handler (the next card is sent beside it)."""
     try:
         await query.edit_message_reply_markup(markup)  # type: ignore[arg-type]
-    except BadRequest as exc:
-        if "not modified" not in exc.message.lower() and "not found" not in exc.message.lower():
-            raise
-    except NetworkError as exc:  # a marker is cosmetic; what the tap did is stored
+    except TelegramError as exc:  # a marker is cosmetic; what the tap did is stored
         log.debug("card of callback %s not marked: %s", query.id, exc.message)
+
+
+async def notice(context: Context, chat_id: int, text: str) -> None:
+    """Send a notice on the way to the next card (exam news, gold feedback, all done): if it
+    cannot be sent, the card must still come, so the failure is logged, not raised (a
+    blocked worker's Forbidden still is: there is no card to send then either)."""
+    try:
+        await context.bot.send_message(chat_id, text)
+    except Forbidden:
+        raise
+    except TelegramError as exc:
+        log.warning("notice to %s not sent: %s", chat_id, exc)
 
 
 def guide_text(project: Project, lang: str) -> str:
@@ -112,7 +122,7 @@ async def _deliver_or_next(context: Context, user_id: int, card: Card, lang: str
         log.warning("%s; reported automatically", exc)
         repo = context.bot_data.repo
         await repo.close_assignment(card.assignment_id, user_id, "reported", "broken")
-        await context.bot.send_message(user_id, t(lang, "sample_broken"))
+        await notice(context, user_id, t(lang, "sample_broken"))
         await _send_next(context, user_id, card.project.id, lang)
     except Forbidden:
         log.info("user %s blocked the bot", user_id)
@@ -126,15 +136,16 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
         if gate.status in ("suspended", "exam_failed"):
             project = await repo.get_project(project_id)
             key = "suspended" if gate.status == "suspended" else "exam_blocked"
-            await context.bot.send_message(
-                user_id, t(lang, key, project=project.name, reason=gate.reason or "")
+            await notice(
+                context, user_id, t(lang, key, project=project.name, reason=gate.reason or "")
             )
             return
         spec = await quality.spec(project_id)
         if gate.status == "exam":
             mode = "only"
             if gate.exam_answered == 0:
-                await context.bot.send_message(
+                await notice(
+                    context,
                     user_id,
                     t(
                         lang,
@@ -151,7 +162,8 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
                 # No unseen gold left: the exam is decided on what this attempt answered.
                 ended = await quality.finish_exam(user_id, project_id)
                 if ended is not None and ended.exam_answered:
-                    await context.bot.send_message(
+                    await notice(
+                        context,
                         user_id,
                         t(
                             lang,
@@ -162,7 +174,7 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
                     )
                 if ended is not None and ended.exam == "failed":
                     if not ended.exam_answered:
-                        await context.bot.send_message(user_id, t(lang, "exam_blocked"))
+                        await notice(context, user_id, t(lang, "exam_blocked"))
                     from bot.quality_job import notify_exam_failed
 
                     await notify_exam_failed(context, user_id, project_id, ended)
@@ -171,7 +183,7 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
                 card = await repo.next_card(user_id, project_id)
             if card is None:
                 project = await repo.get_project(project_id)
-                await context.bot.send_message(user_id, t(lang, "all_done", project=project.name))
+                await notice(context, user_id, t(lang, "all_done", project=project.name))
                 await repo.mark_idle(user_id, project_id)
                 return
             try:
@@ -180,7 +192,7 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
             except SampleUnavailable as exc:
                 log.warning("%s; reported automatically", exc)
                 await repo.close_assignment(card.assignment_id, user_id, "reported", "broken")
-                await context.bot.send_message(user_id, t(lang, "sample_broken"))
+                await notice(context, user_id, t(lang, "sample_broken"))
     except Forbidden:
         # The worker blocked the bot; their open card times out and goes back to the pool.
         log.info("user %s blocked the bot", user_id)
@@ -418,7 +430,8 @@ async def _after_gold(
         spec = await quality.spec(project_id)
         if not gold.correct and spec.quality.gold_feedback:
             project = await repo.get_project(project_id)
-            await context.bot.send_message(
+            await notice(
+                context,
                 user_id,
                 t(
                     lang,
@@ -428,7 +441,8 @@ async def _after_gold(
                 ),
             )
         if gold.exam in ("passed", "retry", "failed"):
-            await context.bot.send_message(
+            await notice(
+                context,
                 user_id,
                 t(
                     lang,
