@@ -42,6 +42,7 @@ class FloodGuard(BaseRateLimiter[int]):
         self._resume = asyncio.Event()
         self._resume.set()
         self._paused_until = 0.0
+        self._sleeping = 0  # requests waiting out a 429 in _pause
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -82,6 +83,12 @@ class FloodGuard(BaseRateLimiter[int]):
             self._paused_until = until
             log.info("flood limit: pausing sends for %.1f s", seconds)
             self._resume.clear()
-        await asyncio.sleep(max(self._paused_until - time.monotonic(), 0) + 0.05)
-        if time.monotonic() >= self._paused_until:
-            self._resume.set()
+        self._sleeping += 1
+        try:
+            await asyncio.sleep(max(self._paused_until - time.monotonic(), 0) + 0.05)
+        finally:
+            self._sleeping -= 1
+            # The last sleeper lifts the pause, also when it was cancelled mid-pause (sends
+            # would otherwise wait for ever); a send that meets a 429 again pauses again.
+            if time.monotonic() >= self._paused_until or not self._sleeping:
+                self._resume.set()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 from telegram.ext import Application, BaseUpdateProcessor
 
 from bot.flood import retry_seconds
+from storage.errors import StorageError
 from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -62,19 +64,27 @@ class PerUserOrder(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run the handlers once the same user's earlier updates are done.
-
-        (Waiting holds a concurrency slot, which PTB takes before calling this; a user's
-        updates take milliseconds each, so a burst from one user delays others briefly.)
-        """
+    # PTB marks process_update final; it takes a concurrency slot, then calls
+    # do_process_update. Waiting for the user's turn must come first: an update that holds a
+    # slot while it waits lets one user's queue (behind a slow import, or a send held by a
+    # flood pause) take every slot, and everyone else's taps wait.
+    async def process_update(  # type: ignore[misc]
+        self, update: object, coroutine: Awaitable[Any]
+    ) -> None:
+        """Wait for the same user's earlier updates, then for a slot, then run the handlers."""
         user = update.effective_user if isinstance(update, Update) else None
         if user is None:
-            await coroutine
+            async with self._semaphore:
+                await coroutine
             return
         lock = self._locks.setdefault(user.id, asyncio.Lock())
-        async with lock:  # FIFO: the updates wait in the order they were queued
+        # FIFO: the updates wait for their user's turn in the order they were queued
+        async with lock, self._semaphore:
             await coroutine
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the handlers (process_update does the ordering)."""
+        await coroutine
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -92,13 +102,14 @@ class InboxPoller:
         inbox: Inbox,
         *,
         timeout: int = 10,
-        on_caught_up: Callable[[CaughtUp], Awaitable[None]] | None = None,
+        on_caught_up: Callable[[CaughtUp], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self.app = app
         self.inbox = inbox
         self.timeout = timeout
         self.on_caught_up = on_caught_up
         self.offset = 0
+        self._report: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Poll until cancelled; an invalid token ends it (nothing else would work either)."""
@@ -130,7 +141,12 @@ class InboxPoller:
             new: set[int] = set()
             if updates:
                 # Stored first: the next getUpdates (offset past these) confirms them.
-                new = await self.inbox.store([(u.update_id, u.to_json()) for u in updates])
+                try:
+                    new = await self.inbox.store([(u.update_id, u.to_json()) for u in updates])
+                except (StorageError, sqlite3.Error) as exc:  # e.g. locked: not confirmed
+                    log.warning("could not store updates (%s); fetching again", exc)
+                    backoff = await _back_off(backoff)
+                    continue
                 for update in updates:
                     if update.update_id in new:  # the others were stored (and queued) before
                         await self.app.update_queue.put(update)
@@ -140,7 +156,10 @@ class InboxPoller:
                 if len(updates) < _BATCH:
                     caught_up = True
                     if self.on_caught_up is not None:
-                        await self.on_caught_up(CaughtUp(stored=stored, waiting=waiting))
+                        # Its messages may wait out flood limits: polling must go on.
+                        self._report = asyncio.create_task(
+                            self.on_caught_up(CaughtUp(stored=stored, waiting=waiting))
+                        )
 
     async def _requeue_stored(self) -> int:
         """Hand the handlers the updates stored before a stop and never handled."""

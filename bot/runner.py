@@ -44,7 +44,9 @@ async def polling(app: App, *, poll_timeout: int = 1) -> AsyncIterator[asyncio.T
             yield task
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # The poller's own error (a revoked token) was seen by whoever waited on it;
+            # here it must not skip stopping the application and closing the database.
+            with contextlib.suppress(BaseException):
                 await task
             await app.stop()
     finally:

@@ -57,3 +57,34 @@ async def test_an_unreachable_bot_api_is_one_line(tmp_path: Path) -> None:
     assert "cannot reach the Bot API" in out
     assert "LABELGRAM_BOT_API_URL" in out
     assert TOKEN not in out
+
+
+async def test_a_token_revoked_while_running_stops_cleanly_in_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    async with SandboxServer() as sandbox:
+        env = {
+            **os.environ,
+            "LABELGRAM_TOKEN": sandbox.token,
+            "LABELGRAM_BOT_API_URL": sandbox.bot_api_url,
+            "LABELGRAM_DB_PATH": str(tmp_path / "run.db"),
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from bot.cli import main; raise SystemExit(main(['run']))",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        while sandbox.calls["getUpdates"] == 0:  # noqa: ASYNC110 - a counter, not an event
+            await asyncio.sleep(0.02)
+        real, sandbox.token = sandbox.token, "1:REVOKED"
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 2
+    assert "Traceback" not in text
+    assert "refused the bot token" in text
+    assert real not in text
+    with sqlite3.connect(tmp_path / "run.db") as db:  # shut down: the run ended cleanly
+        assert db.execute("SELECT stopped_at IS NOT NULL FROM runs").fetchone() == (1,)

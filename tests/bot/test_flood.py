@@ -54,3 +54,20 @@ async def test_a_pause_holds_other_sends_but_not_callback_answers() -> None:
     assert seen == ["first", "answer"]  # the answer went through, the other send waits
     await asyncio.gather(pausing, other, answer)
     assert sorted(seen[2:]) == ["first", "other"]
+
+
+async def test_a_pause_whose_sleeper_is_cancelled_does_not_hold_sends_for_ever() -> None:
+    guard = FloodGuard(None, patience_s=60.0)
+
+    async def limited(name: str) -> bool:
+        raise RetryAfter(30)
+
+    async def fine(name: str) -> bool:
+        return True
+
+    pausing = asyncio.create_task(send(guard, limited, "first"))
+    await asyncio.sleep(0.05)  # pausing everything for 30 s
+    pausing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pausing
+    assert await asyncio.wait_for(send(guard, fine, "next"), 1.0)

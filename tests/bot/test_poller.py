@@ -37,3 +37,26 @@ async def test_one_users_updates_run_in_order_and_others_meanwhile() -> None:
     first_may_end.set()
     await asyncio.gather(*tasks)
     assert log[3:] == ["a1 end", "a2 start", "a2 end"]
+
+
+async def test_a_users_queue_does_not_take_the_slots_of_others() -> None:
+    processor = PerUserOrder(2)
+    log: list[str] = []
+    slow = asyncio.Event()
+
+    async def handle(name: str, wait: asyncio.Event | None = None) -> None:
+        log.append(name)
+        if wait is not None:
+            await wait.wait()
+
+    tasks = [
+        asyncio.create_task(processor.process_update(update(1, 7), handle("a1", slow))),
+        asyncio.create_task(processor.process_update(update(2, 7), handle("a2"))),
+        asyncio.create_task(processor.process_update(update(3, 7), handle("a3"))),
+        asyncio.create_task(processor.process_update(update(4, 8), handle("b1"))),
+    ]
+    await asyncio.sleep(0.05)
+    assert log == ["a1", "b1"]  # user 7's queue waits without holding the second slot
+    slow.set()
+    await asyncio.gather(*tasks)
+    assert log == ["a1", "b1", "a2", "a3"]
