@@ -59,7 +59,9 @@ async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool
         # keeps trying to send it.
         await data.repo.release(card.assignment_id, user_id)
         raise
-    except BadRequest:
+    except BadRequest as exc:
+        if "chat not found" in exc.message.lower():  # a deleted account: the same
+            await data.repo.release(card.assignment_id, user_id)
         raise
     except NetworkError as exc:  # includes TimedOut: the card may or may not have arrived
         log.warning("card %s not delivered (%s); retrying", card.assignment_id, exc)

@@ -1049,11 +1049,13 @@ class Repository:
         superseded: tuple[int, ...] = ()
         async with self.transaction() as db:
             done = await once(db, update_id, "undo")
-            if done is not None:
+            if done is not None:  # a replay: the messages to retire too, if the first died
                 status = UndoStatus(done["status"])
+                superseded = tuple(done.get("superseded", ()))
             else:
                 status, superseded = await _undo(db, user_id, project, now)
-                await remember(db, update_id, "undo", {"status": status.value}, now)
+                result = {"status": status.value, "superseded": list(superseded)}
+                await remember(db, update_id, "undo", result, now)
         if status is not UndoStatus.UNDONE:
             return UndoOutcome(status=status)
         card = await self.open_card_of(user_id, project_id)
