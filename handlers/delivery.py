@@ -71,7 +71,8 @@ async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool
         data.delivering.discard(card.assignment_id)
     await data.repo.card_sent(card.assignment_id, message.message_id)
     if card.message_id is not None and card.message_id != message.message_id:
-        await retire(context, user_id, card.message_id, lang)
+        # In the background: a marker must not hold the worker's next update (see mark()).
+        context.application.create_task(retire(context, user_id, card.message_id, lang))
     return True
 
 

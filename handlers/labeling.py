@@ -51,6 +51,13 @@ async def safe_answer(query: CallbackQuery, text: str | None = None) -> None:
         log.debug("callback %s not answered: %s", query.id, exc.message)
 
 
+def mark(context: Context, query: CallbackQuery, text: str) -> None:
+    """Turn the tapped card's buttons into a marker, in the background: the marker is
+    cosmetic, and while a flood limit holds it back the worker's next update (which waits
+    for this handler to end: one user's updates in order) must not wait with it."""
+    context.application.create_task(safe_edit_markup(query, marker(text)))
+
+
 async def safe_edit_markup(query: CallbackQuery, markup: object) -> None:
     """Change a card's buttons, best effort: 'not modified' means it already shows this, and
     any other failure must not stop the handler (the next card is sent beside it)."""
@@ -391,30 +398,30 @@ async def label_tap(update: Update, context: Context) -> None:
         # The label is committed; only now is the tap acknowledged.
         chosen = pick_text(outcome.option.texts, lang)
         gold = await context.bot_data.quality.after_label(tap.assignment_id, user.id)
+        mark(context, query, t(lang, "mark_chosen", option=chosen))
         await asyncio.gather(
             safe_answer(query, t(lang, "saved", option=chosen)),
-            safe_edit_markup(query, marker(t(lang, "mark_chosen", option=chosen))),
             _after_gold(context, user.id, outcome.project_id, lang, gold),
         )
     elif status is LabelStatus.DUPLICATE and outcome.project_id:
         # A second tap, or the same tap again after a crash: the label stands; make sure
         # the next card is there, which the first handling may not have got to.
         chosen = pick_text(outcome.option.texts, lang) if outcome.option else "?"
+        mark(context, query, t(lang, "mark_chosen", option=chosen))
         await asyncio.gather(
             safe_answer(query, t(lang, "already_saved", option=chosen)),
-            safe_edit_markup(query, marker(t(lang, "mark_chosen", option=chosen))),
             ensure_card(context, user.id, outcome.project_id, lang),
         )
     elif status is LabelStatus.EXPIRED and outcome.project_id:
+        mark(context, query, t(lang, "mark_inactive"))
         await asyncio.gather(
             safe_answer(query, t(lang, "expired")),
-            safe_edit_markup(query, marker(t(lang, "mark_inactive"))),
             send_next(context, user.id, outcome.project_id, lang),
         )
     elif status is LabelStatus.CLOSED and outcome.project_id:
+        mark(context, query, t(lang, "mark_inactive"))
         await asyncio.gather(
             safe_answer(query, t(lang, "closed")),
-            safe_edit_markup(query, marker(t(lang, "mark_inactive"))),
             ensure_card(context, user.id, outcome.project_id, lang),
         )
     else:
@@ -481,18 +488,18 @@ async def skip_or_report(update: Update, context: Context) -> None:
     repo = context.bot_data.repo
     result = await repo.close_assignment(tap.assignment_id, user.id, status, reason)
     if result.status is LabelStatus.RECORDED and result.project_id is not None:
+        mark(context, query, t(lang, mark_key))
         await asyncio.gather(
             safe_answer(query, t(lang, done_key)),
-            safe_edit_markup(query, marker(t(lang, mark_key))),
             send_next(context, user.id, result.project_id, lang),
         )
     elif result.status is LabelStatus.NOT_YOURS or result.project_id is None:
         await reject(query, lang)
     else:
         # Answered, skipped or gone already (a second tap, or a replay after a crash).
+        mark(context, query, t(lang, "mark_inactive"))
         await asyncio.gather(
             safe_answer(query, t(lang, "closed")),
-            safe_edit_markup(query, marker(t(lang, "mark_inactive"))),
             ensure_card(context, user.id, result.project_id, lang),
         )
 
