@@ -13,15 +13,16 @@ from bot.sandbox.server import SandboxServer
 TOKEN = "987654:THIS-TOKEN-MUST-NEVER-BE-PRINTED"
 
 
-async def run_bot(tmp_path: Path, url: str) -> tuple[int, str]:
+async def start_bot(tmp_path: Path, url: str, token: str) -> asyncio.subprocess.Process:
+    """`labelgram run` against `url`, its output (stdout and stderr) piped."""
     env = {
         **os.environ,
-        "LABELGRAM_TOKEN": TOKEN,
+        "LABELGRAM_TOKEN": token,
         "LABELGRAM_BOT_API_URL": url,
         "LABELGRAM_DB_PATH": str(tmp_path / "run.db"),
         "LABELGRAM_LOG_LEVEL": "DEBUG",  # the token must not reach even debug logs
     }
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         "from bot.cli import main; raise SystemExit(main(['run']))",
@@ -29,6 +30,10 @@ async def run_bot(tmp_path: Path, url: str) -> tuple[int, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def run_bot(tmp_path: Path, url: str) -> tuple[int, str]:
+    proc = await start_bot(tmp_path, url, TOKEN)
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     return int(proc.returncode or 0), out.decode()
 
@@ -63,20 +68,7 @@ async def test_a_token_revoked_while_running_stops_cleanly_in_one_line(tmp_path:
     import sqlite3
 
     async with SandboxServer() as sandbox:
-        env = {
-            **os.environ,
-            "LABELGRAM_TOKEN": sandbox.token,
-            "LABELGRAM_BOT_API_URL": sandbox.bot_api_url,
-            "LABELGRAM_DB_PATH": str(tmp_path / "run.db"),
-        }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from bot.cli import main; raise SystemExit(main(['run']))",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        proc = await start_bot(tmp_path, sandbox.bot_api_url, sandbox.token)
         while sandbox.calls["getUpdates"] == 0:  # noqa: ASYNC110 - a counter, not an event
             await asyncio.sleep(0.02)
         real, sandbox.token = sandbox.token, "1:REVOKED"
