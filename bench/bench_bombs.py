@@ -1,6 +1,6 @@
 """Benchmark: the peak RSS of `labelgram import` on each bomb file, and how it is refused.
 
-Each bomb (tests/engine/bombs.py: small on disk, hundreds of megabytes or more once expanded,
+Each bomb (tests/intake/bombs.py: small on disk, hundreds of megabytes or more once expanded,
 or lying about it) is imported by a fresh child process into a fresh project; the child reports
 its own peak RSS (VmHWM, written at exit). Printed per bomb: size on disk, exit code, peak RSS,
 wall time and the first words of the one line on stderr. Target: every bomb exit 2 with one
@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.engine import bombs
-from tests.engine.test_bombs import CHILD, PROJECT
+from tests.intake import bombs
+from tests.intake.test_bombs import CHILD, PROJECT
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -53,11 +53,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from numpy import percentile
+
 from bench.bulk import insert_history
 from bench.machine import cpu_busy, cpu_model, others_load
 from config.project import ProjectSpec
 from config.settings import Settings
-from engine.stats import percentile
 from storage.models import Role
 from storage.repository import Repository
 
@@ -206,8 +207,8 @@ async def _crowd(conn: Connection, n: int, think: float, seed: int) -> None:
     behind the others (a tap's latency is then mostly the other taps, not the bot)."""
     import httpx
 
-    from bot.sandbox.client import SandboxUser, buttons
-    from bot.sandbox.server import RateLimits, SandboxServer
+    from sandbox.client import SandboxUser, buttons
+    from sandbox.server import RateLimits, SandboxServer
 
     async with SandboxServer(limits=RateLimits(None, 30, None, 20)) as sandbox:
         conn.send(("ready", sandbox.bot_api_url, sandbox.file_url, sandbox.token))
@@ -312,9 +313,8 @@ class GcPauses:
 
 async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> dict[str, Any]:
     """Start the crowd, run the bot, baseline, then the scheduled check; collect taps."""
-    import bot.quality_job as qj
-    from bot.app import build_application
-    from bot.runner import polling
+    import handlers.jobs as qj
+    from app import build_application, polling
 
     ctx = multiprocessing.get_context("spawn")
     conn, child = ctx.Pipe()

@@ -1,6 +1,6 @@
 """Benchmark: the fault harness at full size (minutes); figures for docs/benchmarks.md.
 
-Three runs of bot/sandbox/harness.py, each ending with every stored update handled a second
+Three runs of sandbox/harness.py, each ending with every stored update handled a second
 time (the replay sweep):
 
 1. kills: 100 `kill -9`s of `labelgram run` at random moments while 8 workers label, skip,
@@ -28,7 +28,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from bot.sandbox.harness import FaultHarness, FaultPlan, FaultReport
+from sandbox.harness import FaultHarness, FaultPlan, FaultReport
 
 
 def plans(kills: int) -> dict[str, FaultPlan]:

@@ -10,12 +10,12 @@ Each variant runs in a child process of its own, so its peak RSS (VmHWM, read by
 its end; it includes the interpreter and the imports, shown apart as "RSS at start") is its
 own and nothing is shared between variants:
 
-- import: `bot.importing.import_file` into a fresh SQLite database, project defaults
+- import: `services.importing.import_file` into a fresh SQLite database, project defaults
   (near-duplicates flagged); this is the row the targets are judged on. Meanwhile a task
   makes an empty write transaction every 50 ms, as labeling would: the counts line shows how
   long those writes waited for the import (p99 and max)
 - import, near off: the same with `[cleaning] near_duplicates = "off"`: the cost of MinHash
-- pipeline only: `engine.pipeline.run` consumed without a database: the cost of the database
+- pipeline only: `intake.pipeline.run` consumed without a database: the cost of the database
 - pandas: the reference above
 - storage floor: no reading, cleaning or checking at all: the kept rows, built as the
   parameter tuples the import binds (content keys included) before the clock starts, stored
@@ -70,7 +70,7 @@ from bench.machine import cpu_model
 
 if TYPE_CHECKING:
     from config.project import ProjectSpec
-    from engine.pipeline import PipelineOptions, Report
+    from intake.pipeline import PipelineOptions, Report
 
 # Labelgram's modules are imported inside the children that use them: the pandas child must
 # not carry pydantic, aiosqlite and the engine in its RSS, nor the parent in its own.
@@ -267,11 +267,11 @@ def _report_dict(report: Report) -> dict[str, Any]:
 
 
 def _pipeline_options(spec: ProjectSpec) -> PipelineOptions:
-    from bot.importing import cleaning_options
-    from engine.intake import Columns
-    from engine.pipeline import PipelineOptions
+    from intake.columns import Columns
+    from intake.pipeline import PipelineOptions
+    from services.importing import cleaning_options
 
-    # As bot.importing.import_file builds them, so the variants differ only by the database.
+    # As services.importing.import_file builds them, so the variants differ only by the database.
     longest_question = max(len(q) for q in spec.question.values())
     return PipelineOptions(
         columns=Columns(),
@@ -281,7 +281,7 @@ def _pipeline_options(spec: ProjectSpec) -> PipelineOptions:
 
 
 async def _import(path: Path, db: Path, near: str) -> dict[str, Any]:
-    from bot.importing import import_file
+    from services.importing import import_file
     from storage.repository import Repository
 
     async with Repository(db) as repo:
@@ -330,7 +330,7 @@ async def _import(path: Path, db: Path, near: str) -> dict[str, Any]:
 
 
 def _pipeline(path: Path) -> dict[str, Any]:
-    from engine.pipeline import Report, run
+    from intake.pipeline import Report, run
 
     options = _pipeline_options(make_spec())
     report = Report(source=path.name)
@@ -413,7 +413,7 @@ def _floor(path: Path, db: Path, unsafe: bool) -> dict[str, Any]:
 
 
 def _profile(path: Path) -> dict[str, Any]:
-    from engine.pipeline import Report, run
+    from intake.pipeline import Report, run
 
     options = _pipeline_options(make_spec())
     report = Report(source=path.name)

@@ -7,7 +7,7 @@ storage and no logic. The result is a ratio (Labelgram's rate over the bare rate
 Prints figures; exits 1 only if a round lost labels (the Labelgram database must hold exactly
 samples x overlap live labels with every sample finished).
 
-The sandbox server and the crowd (bot.crowd's workers, each with its own HTTP client; see
+The sandbox server and the crowd (sandbox.crowd's workers, each with its own HTTP client; see
 Crowd) run in a child process, the bot under test in this one, so the bot has a core of
 its own on a two-core machine. Rounds alternate (A B B A ...) so drift and warm-up hit both bots
 alike. The CPU columns show which side was the bottleneck and whether other processes on the
@@ -45,6 +45,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from numpy import percentile
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram import __version__ as ptb_version
 from telegram.ext import (
@@ -56,15 +57,13 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from app import build_application, polling
 from bench.machine import cpu_model
-from bot.app import build_application
-from bot.crowd import Crowd, Profile
-from bot.demo import DEMO_DIR, DEMO_PROJECT
-from bot.runner import polling
-from bot.sandbox.server import RateLimits, SandboxServer
+from cli.demo import DEMO_DIR, DEMO_PROJECT
 from config.project import ProjectSpec, load_project_file
 from config.settings import Settings
-from engine.stats import percentile
+from sandbox.crowd import Crowd, Profile
+from sandbox.server import RateLimits, SandboxServer
 from storage.models import Role, SampleIn
 from storage.repository import Repository
 

@@ -33,9 +33,9 @@ from typing import Any
 
 import aiosqlite
 
+from app import CHECKPOINT_EVERY_S
 from bench.bulk import insert_history
 from bench.machine import cpu_busy, cpu_model, others_load
-from bot.app import CHECKPOINT_EVERY_S
 from config.project import ProjectSpec
 from storage.models import LabelStatus, SampleIn
 from storage.repository import (

@@ -5,7 +5,7 @@ python-telegram-bot's AIORateLimiter gives up after a fixed number of retries an
 sent). `FloodGuard` keeps the bot under Telegram's overall rate and, when Telegram answers 429
 anyway, pauses every send for `retry_after` and tries again, for as long as `patience_s`. Only
 after that does the request fail; cards are then sent by the pending-card job
-(handlers.delivery). answerCallbackQuery is not paused: it only stops a client's spinner, must
+(bot.delivery). answerCallbackQuery is not paused: it only stops a client's spinner, must
 come within seconds, and is not what Telegram throttles.
 """
 

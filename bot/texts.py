@@ -274,8 +274,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "아무것도 가져오지 않았습니다: {reason}",
     },
     "import_full": {"en": "The full report", "ko": "전체 보고서"},
-    # The import report as the bot sends it (bot.importing.report_text) and the refusals of a
-    # file past a limit (engine.archive and engine.readers codes; placeholders from there).
+    # The import report as the bot sends it (bot.reports.report_text) and the refusals of a
+    # file past a limit (intake.archive and intake.readers codes; placeholders from there).
     "import_head": {
         "en": "{source} ({format}): {rows} rows read, {kept} kept, {fixed} fixed, "
         "{dropped} dropped, {flagged} flagged in {seconds} s",

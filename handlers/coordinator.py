@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-from telegram import Message, Update, User
+from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.context import Context, lang_of
-from bot.quality_job import states_text
+from bot.context import Context
 from bot.texts import t
-from storage.models import Project, Role
-
-
-async def managed_projects(context: Context, user_id: int) -> list[Project]:
-    """Projects the user may manage: all for admins, their own for coordinators."""
-    repo = context.bot_data.repo
-    if context.bot_data.is_admin(user_id):
-        return await repo.list_projects()
-    return await repo.projects_of(user_id, Role.COORDINATOR)
-
-
-async def read_managed(
-    update: Update, context: Context
-) -> tuple[Message, User, str, list[Project]] | None:
-    """A coordinator command's sender: (message, user, language, the projects they manage).
-
-    None when there is no one to answer, or when they manage no project: they are then told
-    so ("no_projects" for an admin, who could create one; "not_allowed" for anyone else).
-    """
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
-        return None
-    lang = await lang_of(context, user)
-    projects = await managed_projects(context, user.id)
-    if not projects:
-        key = "no_projects" if context.bot_data.is_admin(user.id) else "not_allowed"
-        await message.reply_text(t(lang, key))
-        return None
-    return message, user, lang, projects
-
-
-def choose_project(projects: list[Project], wanted: str | None) -> Project | None:
-    """The project named by slug or id `wanted`, or the only one when nothing is named."""
-    if wanted is None:
-        return projects[0] if len(projects) == 1 else None
-    return next((p for p in projects if wanted in (p.slug, str(p.id))), None)
+from handlers.common import choose_project, read_managed, states_text
+from storage.models import Role
 
 
 async def invite(update: Update, context: Context) -> None:

@@ -14,11 +14,12 @@ from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.context import Context, lang_of
-from bot.importing import import_file, refusal_text, report_text
+from bot.reports import refusal_text, report_text
 from bot.texts import t
-from engine.intake import Columns, IntakeError
-from engine.media import MediaError
-from engine.readers import SUPPORTED, SourceError
+from intake.columns import Columns, IntakeError
+from intake.media import MediaError
+from intake.readers import SUPPORTED, SourceError
+from services.importing import import_file
 from storage.models import Role
 
 log = logging.getLogger(__name__)

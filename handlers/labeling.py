@@ -5,16 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
-from telegram import CallbackQuery, Message, Update, User
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram import Update
+from telegram.error import Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import (
-    CallbackData,
-    CallbackError,
     GuideTap,
     LabelTap,
     LangTap,
@@ -27,10 +23,24 @@ from bot.callbacks import (
 )
 from bot.cards import TEXT_LIMIT, SampleUnavailable, cut
 from bot.context import Context, lang_of
+from bot.delivery import deliver, retire
 from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
 from bot.texts import t
 from config.project import pick_text
-from handlers.delivery import deliver, retire
+from handlers.common import (
+    current_project,
+    mark,
+    notice,
+    notify,
+    notify_exam_failed,
+    read_command,
+    read_member_tap,
+    read_tap,
+    reject,
+    safe_answer,
+    safe_edit_markup,
+)
+from services.checks import CheckReport
 from storage.errors import NotFound
 from storage.models import Card, LabelStatus, Project, UndoStatus
 from storage.quality import GoldResult
@@ -39,44 +49,6 @@ log = logging.getLogger(__name__)
 
 # A worker whose samples keep failing to send is not stuck in a loop forever.
 _MAX_BROKEN_IN_A_ROW = 5
-
-
-async def safe_answer(query: CallbackQuery, text: str | None = None) -> None:
-    """Answer a callback query; a replayed or stale query is not an error worth raising,
-    and neither is a network failure (the answer only stops a spinner: what the tap did is
-    stored, and cards that failed to go out are sent again)."""
-    try:
-        await query.answer(text)
-    except NetworkError as exc:  # BadRequest (expired, answered twice) and TimedOut included
-        log.debug("callback %s not answered: %s", query.id, exc.message)
-
-
-def mark(context: Context, query: CallbackQuery, text: str) -> None:
-    """Turn the tapped card's buttons into a marker, in the background: the marker is
-    cosmetic, and while a flood limit holds it back the worker's next update (which waits
-    for this handler to end: one user's updates in order) must not wait with it."""
-    context.application.create_task(safe_edit_markup(query, marker(text)))
-
-
-async def safe_edit_markup(query: CallbackQuery, markup: object) -> None:
-    """Change a card's buttons, best effort: 'not modified' means it already shows this, and
-    any other failure must not stop the handler (the next card is sent beside it)."""
-    try:
-        await query.edit_message_reply_markup(markup)  # type: ignore[arg-type]
-    except TelegramError as exc:  # a marker is cosmetic; what the tap did is stored
-        log.debug("card of callback %s not marked: %s", query.id, exc.message)
-
-
-async def notice(context: Context, chat_id: int, text: str) -> None:
-    """Send a notice on the way to the next card (exam news, gold feedback, all done): if it
-    cannot be sent, the card must still come, so the failure is logged, not raised (a
-    blocked worker's Forbidden still is: there is no card to send then either)."""
-    try:
-        await context.bot.send_message(chat_id, text)
-    except Forbidden:
-        raise
-    except TelegramError as exc:
-        log.warning("notice to %s not sent: %s", chat_id, exc)
 
 
 def guide_text(project: Project, lang: str) -> str:
@@ -182,8 +154,6 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
                 if ended is not None and ended.exam == "failed":
                     if not ended.exam_answered:
                         await notice(context, user_id, t(lang, "exam_blocked"))
-                    from bot.quality_job import notify_exam_failed
-
                     await notify_exam_failed(context, user_id, project_id, ended)
                     return
                 mode = "no"
@@ -203,51 +173,6 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
     except Forbidden:
         # The worker blocked the bot; their open card times out and goes back to the pool.
         log.info("user %s blocked the bot", user_id)
-
-
-async def reject(query: CallbackQuery, lang: str) -> None:
-    """Refuse a button the bot did not make (or not for this user): a notice, nothing stored."""
-    await safe_answer(query, t(lang, "invalid_button"))
-
-
-T = TypeVar("T", bound=CallbackData)
-P = TypeVar("P", StartTap, GuideTap)  # buttons that name a project
-
-
-async def read_tap(
-    update: Update, context: Context, kind: type[T] | tuple[type[T], ...]
-) -> tuple[CallbackQuery, User, str, T] | None:
-    """The pressed button, checked: (query, user, their language, the decoded tap).
-
-    None when there is nothing to answer, or when the data is not a button of `kind` that
-    this bot made: the user is then told so (`reject`) and nothing is stored.
-    """
-    query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
-        return None
-    lang = await lang_of(context, user)
-    try:
-        tap = CallbackData.unpack(query.data)
-    except CallbackError:
-        tap = None
-    if not isinstance(tap, kind):
-        await reject(query, lang)
-        return None
-    return query, user, lang, tap
-
-
-async def read_member_tap(
-    update: Update, context: Context, kind: type[P]
-) -> tuple[CallbackQuery, User, str, P] | None:
-    """`read_tap` for a button that names a project: also None (and `reject`) when the user
-    is not a member of that project, whatever the button says."""
-    if (got := await read_tap(update, context, kind)) is None:
-        return None
-    query, user, lang, tap = got
-    if await context.bot_data.repo.role_of(user.id, tap.project_id) is None:
-        await reject(query, lang)
-        return None
-    return got
 
 
 # ------------------------------------------------------------------------ commands
@@ -282,37 +207,6 @@ async def start(update: Update, context: Context) -> None:
     project = await repo.get_project(worker.current_project_id)
     await message.reply_text(t(lang, "welcome_back", project=project.name))
     await send_guide(context, user.id, project, lang)
-
-
-async def current_project(context: Context, user_id: int) -> Project | None:
-    """The project the user labels in, if they joined one."""
-    repo = context.bot_data.repo
-    worker = await repo.get_worker(user_id)
-    if worker is None or worker.current_project_id is None:
-        return None
-    return await repo.get_project(worker.current_project_id)
-
-
-ProjectFinder = Callable[[Context, int], Awaitable[Project | None]]
-
-
-async def read_command(
-    update: Update, context: Context, find: ProjectFinder, refusal: str
-) -> tuple[Message, User, str, Project] | None:
-    """A project command's sender, checked: (message, user, their language, the project).
-
-    None when there is nobody to answer, or when `find` gives no project for the user: they
-    are then told so (the `refusal` text) and nothing else happens.
-    """
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
-        return None
-    lang = await lang_of(context, user)
-    project = await find(context, user.id)
-    if project is None:
-        await message.reply_text(t(lang, refusal))
-        return None
-    return message, user, lang, project
 
 
 async def guide(update: Update, context: Context) -> None:
@@ -459,14 +353,10 @@ async def _after_gold(
                 ),
             )
         if gold.exam == "failed":
-            from bot.quality_job import notify_exam_failed
-
             # The worker has just been told; the next card would only tell them again.
             await notify_exam_failed(context, user_id, project_id, gold)
             return
         if gold.suspended:
-            from bot.quality_job import CheckReport, notify  # the job module imports handlers'
-
             project = await repo.get_project(project_id)
             report = CheckReport(project_id, project.name, 0.0, None)
             report.suspended.append((user_id, gold.suspended))

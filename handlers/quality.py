@@ -9,19 +9,23 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import ReviewTap
 from bot.context import Context
-from bot.quality_job import check_project, notify, summary_text
 from bot.texts import t
 from config.project import pick_text
-from handlers.coordinator import choose_project, managed_projects, read_managed
-from handlers.labeling import (
+from handlers.common import (
+    choose_project,
     current_project,
+    managed_projects,
+    notify,
     read_command,
+    read_managed,
     read_tap,
     reject,
     safe_answer,
     safe_edit_markup,
+    states_text,
 )
-from storage.models import Project, Role
+from services.checks import CheckReport, check_project
+from storage.models import Project, Role, SampleCounts
 
 
 async def _check_project(context: Context, user_id: int) -> Project | None:
@@ -41,7 +45,9 @@ async def check(update: Update, context: Context) -> None:
         # The same /check again (a replay after a crash): its reply, not a second run.
         await message.reply_text(str(done))
         return
-    report = await check_project(context.bot_data, project.id)
+    report = await check_project(
+        context.bot_data.repo, context.bot_data.quality, context.bot_data.settings, project.id
+    )
     if report.result is None or not report.summary["counts"]["labels"]:
         reply = t(lang, "check_nothing", project=project.name)
     else:
@@ -155,3 +161,27 @@ def build_handlers() -> list[BaseHandler[Update, Context, None]]:
         CommandHandler("reinstate", reinstate),
         CallbackQueryHandler(review_tap, pattern=ReviewTap.pattern()),
     ]
+
+
+def summary_text(report: CheckReport, lang: str) -> str:
+    """The /check reply."""
+    s = report.summary
+    counts = s["counts"]
+    pairs = "".join(f"• {p}\n" for p in s["pairs"])
+    workers = "".join(f"⛔ {u}: {r}\n" for u, r in report.suspended) + "".join(
+        f"⚠️ {u}: {r}\n" for u, r in report.flagged
+    )
+    return t(
+        lang,
+        "check_summary",
+        project=report.project,
+        method=s["method"],
+        seconds=f"{report.seconds:.2f}",
+        labels=counts["labels"],
+        excluded=counts["excluded_labels"],
+        samples=states_text(lang, SampleCounts.model_validate(counts)),
+        alpha="-" if s["alpha"] is None else f"{s['alpha']:.3f}",
+        kappa="-" if s["kappa"] is None else f"{s['kappa']:.3f}",
+        pairs=pairs,
+        workers=workers,
+    )

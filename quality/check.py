@@ -1,7 +1,8 @@
 """One quality check of a project: consensus, dynamic overlap, agreement, worker rules.
 
-Pure: arrays in, arrays and figures out. The scheduled job (bot/quality_job.py) loads the
-arrays, runs `run_check` in a worker thread and writes the result back.
+Pure: arrays in, arrays and figures out. The check (`services/checks.py`, scheduled by
+`handlers/jobs.py`) loads the arrays, runs `run_check` off the event loop and writes the
+result back.
 
 Per sample the status codes are those of storage: 0 open (wants labels), 1 done, 2 review
 (a reviewer must decide), 3 reviewed (a reviewer decided; never changed here).

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from config.project import ProjectSpec
-from engine.dedup import KeySet
+from intake.dedup import KeySet
 from storage.effects import once, remember
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from storage.migrations import MIGRATIONS

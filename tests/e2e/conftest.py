@@ -7,11 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import LabelgramApp, build_application
-from bot.runner import polling
-from bot.sandbox.client import SandboxUser, buttons
-from bot.sandbox.server import RateLimits, SandboxServer
+from app import LabelgramApp, build_application, polling
 from config.settings import Settings
+from sandbox.client import SandboxUser, buttons
+from sandbox.server import RateLimits, SandboxServer
 from storage.models import Project, Role, SampleIn
 from storage.repository import Repository
 from tests.conftest import make_spec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.sandbox.client import SandboxUser, buttons
+from sandbox.client import SandboxUser, buttons
 from tests.e2e.conftest import ADMIN_ID, World
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from bot.sandbox.client import buttons
-from bot.sandbox.harness import forged_payload
+from sandbox.client import buttons
+from sandbox.harness import forged_payload
 from tests.e2e.conftest import ADMIN_ID, World
 
 

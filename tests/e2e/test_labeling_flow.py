@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
-from bot.sandbox.client import SandboxUser, buttons
-from bot.sandbox.server import SandboxServer
+from sandbox.client import SandboxUser, buttons
+from sandbox.server import SandboxServer
 from storage.models import SampleIn
 from tests.e2e.conftest import ADMIN_ID, World, start_world
 
@@ -273,7 +273,7 @@ async def test_photo_sample_uploads_once_then_reuses_file_id(photo_world: World)
 
 
 async def test_idle_worker_is_told_when_new_samples_arrive(world: World) -> None:
-    from bot.app import housekeeping
+    from app import housekeeping
 
     user, card = await world.first_card(1)
     for _ in range(3):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.client import SandboxUser, buttons
-from bot.sandbox.server import SandboxServer
+from sandbox.client import SandboxUser, buttons
+from sandbox.server import SandboxServer
 from storage.models import Role, SampleIn
 from tests.e2e.conftest import World, start_world
 

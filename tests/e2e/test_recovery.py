@@ -12,11 +12,10 @@ from pathlib import Path
 
 import httpx
 
-from bot.app import build_application
-from bot.runner import polling
-from bot.sandbox.client import SandboxUser, buttons
-from bot.sandbox.server import SandboxServer
+from app import build_application, polling
 from config.settings import Settings
+from sandbox.client import SandboxUser, buttons
+from sandbox.server import SandboxServer
 from storage.inbox import Inbox
 from storage.models import Project, Role, SampleIn
 from storage.repository import Repository
@@ -160,7 +159,7 @@ async def test_a_tap_handled_after_its_query_expired_still_counts_and_gets_its_c
 async def test_a_card_for_a_worker_who_blocked_the_bot_goes_back_to_the_pool(
     world: World,
 ) -> None:
-    from handlers.delivery import deliver_pending
+    from bot.delivery import deliver_pending
 
     user, card = await world.first_card(1)
     assignment = int(label_buttons(card)[0][1].split(":")[2])

@@ -12,7 +12,7 @@ import json
 
 from telegram import Update
 
-from bot.sandbox.client import SandboxUser, buttons
+from sandbox.client import SandboxUser, buttons
 from storage.models import Role
 from tests.e2e.conftest import World
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.sandbox.harness import FaultHarness, FaultPlan
+from sandbox.harness import FaultHarness, FaultPlan
 
 
 async def test_a_429_storm_then_kill_9s_under_load_lose_nothing_and_strand_nobody(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox import RateLimits, SandboxServer
+from sandbox import RateLimits, SandboxServer
 
 UNLIMITED = RateLimits(global_rate=None, chat_rate=None)
 

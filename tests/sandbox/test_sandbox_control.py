@@ -1,4 +1,4 @@
-"""The control API for simulated users, through bot.sandbox.client."""
+"""The control API for simulated users, through sandbox.client."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox import (
+from sandbox import (
     RateLimits,
     SandboxError,
     SandboxServer,
@@ -183,8 +183,8 @@ async def test_many_users_share_one_client(server: SandboxServer, bot: Bot) -> N
 async def test_user_sends_a_document_the_bot_can_download() -> None:
     import httpx
 
-    from bot.sandbox.client import SandboxUser
-    from bot.sandbox.server import SandboxServer
+    from sandbox.client import SandboxUser
+    from sandbox.server import SandboxServer
 
     async with SandboxServer() as server, httpx.AsyncClient() as http:
         user = SandboxUser(server.url, 7, "Coord", client=http)

@@ -15,9 +15,9 @@ from telegram import Bot, Update
 from telegram.error import RetryAfter
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 
-from bot import cli
-from bot.sandbox import server as sandbox_server
-from bot.sandbox.client import (
+from cli import main as cli
+from sandbox import server as sandbox_server
+from sandbox.client import (
     SandboxError,
     SandboxUser,
     redeliver,
@@ -26,7 +26,7 @@ from bot.sandbox.client import (
     storm,
     updates,
 )
-from bot.sandbox.server import QUERY_INVALID, RateLimits, SandboxServer
+from sandbox.server import QUERY_INVALID, RateLimits, SandboxServer
 
 UNLIMITED = RateLimits.parse("off")
 KEYBOARD = {"inline_keyboard": [[{"text": "Cat", "callback_data": "v1:l:1:0"}]]}
@@ -178,7 +178,7 @@ def test_busy_port_is_one_line_and_exit_2(
     advice = "is in use: stop the other server or pick another with --port\n"
     assert sandbox_server.main(["--port", str(busy_port)]) == 2
     captured = capsys.readouterr()
-    assert captured.err == f"python -m bot.sandbox.server: port {busy_port} {advice}"
+    assert captured.err == f"python -m sandbox.server: port {busy_port} {advice}"
     assert captured.out == ""
 
     assert cli.main(["sandbox", "--port", str(busy_port)]) == 2

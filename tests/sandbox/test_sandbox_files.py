@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox import RateLimits, SandboxServer
+from sandbox import RateLimits, SandboxServer
 
 
 def png(width: int, height: int) -> bytes:

@@ -17,7 +17,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.sandbox import RateLimits, SandboxServer, SandboxUser, buttons, calls
+from sandbox import RateLimits, SandboxServer, SandboxUser, buttons, calls
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.check_process import check_input
 from quality.check import CheckSettings, run_check
 from quality.workers import Rules
+from services.check_runner import check_input
 from storage.migrations import MIGRATIONS
 from storage.models import LabelStatus, Project, Role, SampleIn, UndoStatus
 from storage.quality import ProjectLabels, QualityStore, SampleChanges, read_labels

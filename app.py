@@ -1,0 +1,247 @@
+"""Wiring: build the Application (services in bot_data, handlers in order, jobs, one error
+handler) and run it.
+
+`polling` runs the bot as one task among others inside an existing event loop (the demo, the
+tests, the benchmarks); `serve` is `labelgram run`: the same until SIGINT or SIGTERM. Updates
+come from `bot.poller.InboxPoller`, which stores each update before confirming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import html
+import logging
+import signal
+import time
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    ExtBot,
+    JobQueue,
+)
+from telegram.request import BaseRequest
+
+from bot.context import BotData, Context
+from bot.delivery import PENDING_EVERY_S, PENDING_JOB, deliver_pending
+from bot.flood import FloodGuard
+from bot.poller import CaughtUp, InboxApplication, InboxPoller, PerUserOrder
+from bot.texts import COMMANDS, LANGUAGES, t
+from config.settings import Settings
+from handlers import coordinator, intake, labeling, quality
+from handlers.jobs import (
+    CHECKPOINT_EVERY_S,
+    CHECKPOINT_JOB,
+    HEARTBEAT_EVERY_S,
+    HEARTBEAT_JOB,
+    HOUSEKEEPING_JOB,
+    PRUNE_EVERY_S,
+    PRUNE_JOB,
+    QUALITY_JOB,
+    QUALITY_TICK_S,
+    checkpoint,
+    heartbeat,
+    housekeeping,
+    prune,
+    quality_job,
+    report_restart,
+)
+from storage.errors import StorageError
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+LabelgramApp = Application[
+    ExtBot[Any], Context, dict[str, object], dict[str, object], BotData, JobQueue[Context]
+]
+_ADMIN_ALERT_EVERY_S = 60.0
+
+
+def build_application(
+    settings: Settings,
+    repo: Repository,
+    *,
+    token: str | None = None,
+    request: BaseRequest | None = None,
+) -> LabelgramApp:
+    """Wire the bot: settings and repository in, an Application ready to start out."""
+    secret = token or (settings.token.get_secret_value() if settings.token else None)
+    if not secret:
+        raise ValueError("a bot token is required")
+    builder = (
+        ApplicationBuilder()
+        .application_class(InboxApplication)
+        # Updates come from bot.poller.InboxPoller, which stores each before confirming it.
+        .updater(None)
+        .token(secret)
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.file_url)
+        .context_types(ContextTypes(bot_data=BotData))
+        .concurrent_updates(PerUserOrder(settings.concurrent_updates))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    # Keeps sends under Telegram's overall limit (rate_limit) and waits out a 429 instead of
+    # failing the handler that met it.
+    guard = FloodGuard(30.0 if settings.rate_limit else None)
+    builder = builder.rate_limiter(guard)  # type: ignore[arg-type]
+    app = builder.build()
+    app.bot_data.attach(repo, settings)
+    # One group: the first matching handler wins, so the catch-all must come last.
+    app.add_handlers(
+        labeling.build_handlers()
+        + coordinator.build_handlers()
+        + intake.build_handlers()
+        + quality.build_handlers()
+        + labeling.build_fallbacks()
+    )
+    app.add_error_handler(on_error)
+    return app  # type: ignore[return-value]
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    """Open the database, publish the command menu and schedule the expiry job."""
+    data: BotData = app.bot_data
+    if data.repo._db is None:  # tests and the demo may open it first
+        await data.repo.open()
+    data.run_id, data.previous_run = await data.inbox.begin_run()
+    data.started_at = time.time()
+    for lang in LANGUAGES:
+        commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in COMMANDS]
+        await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+    if app.job_queue is not None:
+        for name in (HOUSEKEEPING_JOB, CHECKPOINT_JOB, QUALITY_JOB, PENDING_JOB, HEARTBEAT_JOB):
+            for job in app.job_queue.get_jobs_by_name(name):
+                job.schedule_removal()
+        app.job_queue.run_repeating(
+            housekeeping, interval=data.settings.expire_every_s, first=1, name=HOUSEKEEPING_JOB
+        )
+        app.job_queue.run_repeating(
+            quality_job, interval=QUALITY_TICK_S, first=QUALITY_TICK_S, name=QUALITY_JOB
+        )
+        app.job_queue.run_repeating(
+            checkpoint, interval=CHECKPOINT_EVERY_S, first=CHECKPOINT_EVERY_S, name=CHECKPOINT_JOB
+        )
+        # first=0: cards claimed before a crash and never delivered go out at once.
+        app.job_queue.run_repeating(
+            deliver_pending, interval=PENDING_EVERY_S, first=0, name=PENDING_JOB
+        )
+        app.job_queue.run_repeating(
+            heartbeat, interval=HEARTBEAT_EVERY_S, first=HEARTBEAT_EVERY_S, name=HEARTBEAT_JOB
+        )
+        app.job_queue.run_repeating(prune, interval=PRUNE_EVERY_S, first=60, name=PRUNE_JOB)
+    # Everything built so far (modules, the application, its handlers) lives as long as the
+    # bot: take it out of the garbage collector's sight. A full collection walked all of it
+    # and stopped the event loop ~50 ms about once a minute (bench/bench_check.py prints the
+    # collections): the slowest taps, check or no check. Memory freed by reference counting
+    # is freed as before; `_post_shutdown` gives the objects back to the collector.
+    gc.collect()
+    gc.freeze()
+
+
+async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    """Record a clean stop, close the database; hand the frozen objects back to the collector."""
+    data: BotData = app.bot_data
+    if data.run_id:
+        await data.inbox.end_run(data.run_id)
+    await data.repo.close()
+    gc.unfreeze()
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the error, tell the user something went wrong and alert the admins (rate-limited)."""
+    if isinstance(context.error, RetryAfter):
+        # A flood limit outlasted the rate limiter's retries: not a bug, and a message to
+        # the user would meet the same limit. Cards are delivered later (bot.delivery).
+        log.info("flood limit while handling an update: %s", context.error)
+        return
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_user is not None:
+        user = update.effective_user
+        try:
+            lang = await _safe_lang(context, user.id)
+            if update.callback_query is not None:
+                await update.callback_query.answer(t(lang, "error")[:200])
+            elif update.effective_chat is not None:
+                await context.bot.send_message(update.effective_chat.id, t(lang, "error"))
+        except (TelegramError, StorageError):
+            pass  # we are already handling an error; the log has it
+    now = time.monotonic()
+    data = context.bot_data
+    if now - data.last_admin_alert < _ADMIN_ALERT_EVERY_S or not data.settings.admins:
+        return
+    data.last_admin_alert = now
+    tb = "".join(traceback.format_exception(context.error)) if context.error else ""
+    text = f"⚠️ Labelgram error\n<pre>{html.escape(tb[-3000:])}</pre>"
+    for admin in context.bot_data.settings.admins:
+        try:
+            await context.bot.send_message(admin, text, parse_mode="HTML")
+        except (Forbidden, TelegramError):
+            log.warning("could not alert admin %s", admin)
+
+
+async def _safe_lang(context: Context, user_id: int) -> str:
+    worker = await context.bot_data.repo.get_worker(user_id)
+    return worker.language if worker else "en"
+
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+@asynccontextmanager
+async def polling(app: App, *, poll_timeout: int = 1) -> AsyncIterator[asyncio.Task[None]]:
+    """Initialise, start and long-poll; stop and shut down on exit.
+
+    Raises what the first Bot API call raises (InvalidToken, NetworkError) before anything
+    is started.
+    """
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+
+        async def caught_up(counts: CaughtUp) -> None:
+            await report_restart(app, counts)
+
+        poller = InboxPoller(app, app.bot_data.inbox, timeout=poll_timeout, on_caught_up=caught_up)
+        await app.start()
+        task = asyncio.create_task(poller.run(), name="inbox-poller")
+        try:
+            yield task
+        finally:
+            task.cancel()
+            # The poller's own error (a revoked token) was seen by whoever waited on it;
+            # here it must not skip stopping the application and closing the database.
+            with contextlib.suppress(BaseException):
+                await task
+            await app.stop()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+async def serve(app: App, *, poll_timeout: int = 10) -> None:
+    """Run the bot until SIGINT or SIGTERM (what `labelgram run` does)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            loop.add_signal_handler(sig, stop.set)
+    async with polling(app, poll_timeout=poll_timeout) as poller:
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait((stopping, poller), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if poller.done() and not poller.cancelled() and poller.exception() is not None:
+            raise poller.exception()  # type: ignore[misc]  # e.g. the token was revoked

@@ -1,0 +1,125 @@
+"""Scheduled jobs: housekeeping, the WAL checkpoint, the heartbeat, inbox pruning, the quality
+check, and the note to admins after an unclean stop. `app.py` schedules them.
+
+The quality check runs on the JobQueue every `QUALITY_TICK_S` seconds and checks each project
+whose labels, reviews or suspensions changed since its last check and whose `[quality]
+check_every` has passed (`services.checks`); `/check` runs it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application
+
+from bot.context import BotData, Context
+from bot.keyboards import start_keyboard
+from bot.poller import CaughtUp
+from bot.texts import duration, t
+from handlers.common import notify
+from services.check_runner import CheckFailed
+from services.checks import check_project
+from storage.inbox import PreviousRun
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_JOB = "housekeeping"
+CHECKPOINT_JOB = "wal-checkpoint"
+CHECKPOINT_EVERY_S = 1.0
+HEARTBEAT_JOB = "heartbeat"
+HEARTBEAT_EVERY_S = 5.0  # after a crash, the last beat tells how long the bot was down
+PRUNE_JOB = "inbox-prune"
+PRUNE_EVERY_S = 3600.0
+QUALITY_JOB = "quality-check"
+QUALITY_TICK_S = 30.0
+
+
+async def heartbeat(context: Context) -> None:
+    """Note that the bot is alive (the downtime after a crash is measured from it)."""
+    await context.bot_data.inbox.alive(context.bot_data.run_id)
+
+
+async def prune(context: Context) -> None:
+    """Forget handled updates older than Telegram could send them again."""
+    await context.bot_data.inbox.prune()
+
+
+async def report_restart(app: Application, caught_up: CaughtUp) -> None:  # type: ignore[type-arg]
+    """After an unclean stop, tell the admins how long the bot was down and what it caught up
+    on, once the backlog is fetched (a clean restart says nothing)."""
+    data: BotData = app.bot_data
+    previous: PreviousRun | None = data.previous_run
+    if previous is None or previous.clean:
+        return
+    log.warning(
+        "started after an unclean stop: down %.0f s, caught up on %d stored + %d waiting updates",
+        data.started_at - previous.alive_at,
+        caught_up.stored,
+        caught_up.waiting,
+    )
+    last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(previous.alive_at))
+    for admin in data.settings.admins:
+        worker = await data.repo.get_worker(admin)
+        lang = worker.language if worker else "en"
+        text = t(
+            lang,
+            "admin_restarted",
+            down=duration(lang, data.started_at - previous.alive_at),
+            last=last,
+            updates=caught_up.stored + caught_up.waiting,
+            stored=caught_up.stored,
+            waiting=caught_up.waiting,
+        )
+        try:
+            await app.bot.send_message(admin, text)
+        except TelegramError as exc:
+            log.warning("could not tell admin %s about the restart: %s", admin, exc)
+
+
+async def checkpoint(context: Context) -> None:
+    """Copy the write-ahead log into the database, off the labeling path."""
+    await context.bot_data.repo.checkpoint()
+
+
+async def housekeeping(context: Context) -> None:
+    """Return timed-out cards to the pool; tell idle workers when there is work again."""
+    repo = context.bot_data.repo
+    count = await repo.expire_due()
+    if count:
+        log.info("returned %d timed-out assignments to the pool", count)
+    for user_id, project_id in await repo.take_idle_with_work():
+        worker = await repo.get_worker(user_id)
+        lang = worker.language if worker else "en"
+        project = await repo.get_project(project_id)
+        try:
+            await context.bot.send_message(
+                user_id,
+                t(lang, "more_work", project=project.name),
+                reply_markup=start_keyboard(project_id, lang),
+            )
+        except Forbidden:
+            log.info("user %s blocked the bot; not told about new work", user_id)
+
+
+async def quality_job(context: Context) -> None:
+    """Check every project that changed and is due (its check_every has passed)."""
+    data = context.bot_data
+    now = time.time()
+    for project in await data.repo.list_projects():
+        spec = await data.quality.spec(project.id)
+        last = await data.quality.last_run(project.id)
+        if last is not None and now - last[2].get("at", 0.0) < spec.quality.check_every:
+            continue
+        if not await data.quality.changed_since_last_run(project.id):
+            continue
+        try:
+            report = await check_project(data.repo, data.quality, data.settings, project.id)
+        except CheckFailed:
+            # One project's failed check must not stop the others'; it is tried again on
+            # the next tick (nothing was recorded, so it still counts as changed).
+            log.exception("quality check of %s failed", project.slug)
+            continue
+        log.info("quality check of %s: %s in %.2f s", project.slug, report.summary, report.seconds)
+        await notify(context, report)
