@@ -9,7 +9,7 @@ import pytest
 
 from app import LabelgramApp, build_application, polling
 from config.settings import Settings
-from sandbox.client import SandboxUser, buttons
+from sandbox.client import JSON, SandboxUser, buttons
 from sandbox.server import RateLimits, SandboxServer
 from storage.models import Project, Role, SampleIn
 from storage.repository import Repository
@@ -32,7 +32,7 @@ class World:
             self.sandbox.url, user_id, f"User{user_id}", language_code=lang, client=self.http
         )
 
-    async def joined(self, user_id: int, lang: str = "en") -> tuple[SandboxUser, dict]:
+    async def joined(self, user_id: int, lang: str = "en") -> tuple[SandboxUser, JSON]:
         """A user who opened the invite link; returns them and the guide message."""
         user = self.user(user_id, lang)
         await user.create()
@@ -41,7 +41,7 @@ class World:
         guide = await user.next_message()
         return user, guide
 
-    async def first_card(self, user_id: int, lang: str = "en") -> tuple[SandboxUser, dict]:
+    async def first_card(self, user_id: int, lang: str = "en") -> tuple[SandboxUser, JSON]:
         user, guide = await self.joined(user_id, lang)
         await user.press(guide, data=buttons(guide)[0][1])
         return user, await user.next_message()

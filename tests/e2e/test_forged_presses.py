@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from sandbox.client import SandboxUser, buttons
+from sandbox.client import JSON, SandboxUser, buttons
 from tests.e2e.conftest import ADMIN_ID, World
 
 
-async def press_raw(world: World, user: SandboxUser, card: dict, data: str) -> str:
+async def press_raw(world: World, user: SandboxUser, card: JSON, data: str) -> str:
     """Press with any data at all: JSON with \\u escapes carries lone surrogates, which
     SandboxUser.press (httpx encodes JSON as UTF-8 text) cannot send."""
     body = {"message_id": card["message_id"], "data": data, "strict": False}

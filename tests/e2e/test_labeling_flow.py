@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
-from sandbox.client import SandboxUser, buttons
+from sandbox.client import JSON, SandboxUser, buttons
 from sandbox.server import SandboxServer
 from storage.models import SampleIn
 from tests.e2e.conftest import ADMIN_ID, World, start_world
 
 
-def label_buttons(card: dict) -> list[tuple[str, str]]:
+def label_buttons(card: JSON) -> list[tuple[str, str]]:
     return [b for b in buttons(card) if b[1].startswith("v1:l:")]
 
 
 async def shows(
-    user: SandboxUser, card: dict, expected: list[tuple[str, str]], wait_s: float = 5.0
+    user: SandboxUser, card: JSON, expected: list[tuple[str, str]], wait_s: float = 5.0
 ) -> bool:
     """Whether the card comes to show exactly these buttons within `wait_s`."""
     deadline = asyncio.get_running_loop().time() + wait_s
@@ -31,7 +31,7 @@ async def shows(
     return False
 
 
-async def edited(user: SandboxUser, card: dict, wait_s: float = 5.0) -> dict:
+async def edited(user: SandboxUser, card: JSON, wait_s: float = 5.0) -> JSON:
     """The card once the bot has edited it (edits run alongside the next send)."""
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
@@ -273,7 +273,7 @@ async def test_photo_sample_uploads_once_then_reuses_file_id(photo_world: World)
 
 
 async def test_idle_worker_is_told_when_new_samples_arrive(world: World) -> None:
-    from app import housekeeping
+    from handlers.jobs import housekeeping
 
     user, card = await world.first_card(1)
     for _ in range(3):

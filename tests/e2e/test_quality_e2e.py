@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from sandbox.client import SandboxUser, buttons
+from sandbox.client import JSON, SandboxUser, buttons
 from sandbox.server import SandboxServer
 from storage.models import Role, SampleIn
 from tests.e2e.conftest import World, start_world
 
 
-def label_buttons(card: dict) -> list[tuple[str, str]]:
+def label_buttons(card: JSON) -> list[tuple[str, str]]:
     return [b for b in buttons(card) if b[1].startswith("v1:l:")]
 
 
-def option_data(card: dict, text: str) -> str:
+def option_data(card: JSON, text: str) -> str:
     return next(data for label, data in label_buttons(card) if label == text)
 
 

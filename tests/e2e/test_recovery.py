@@ -14,7 +14,7 @@ import httpx
 
 from app import build_application, polling
 from config.settings import Settings
-from sandbox.client import SandboxUser, buttons
+from sandbox.client import JSON, SandboxUser, buttons
 from sandbox.server import SandboxServer
 from storage.inbox import Inbox
 from storage.models import Project, Role, SampleIn
@@ -23,7 +23,7 @@ from tests.conftest import make_spec
 from tests.e2e.conftest import ADMIN_ID, World
 
 
-def label_buttons(card: dict) -> list[tuple[str, str]]:
+def label_buttons(card: JSON) -> list[tuple[str, str]]:
     return [b for b in buttons(card) if b[1].startswith("v1:l:")]
 
 

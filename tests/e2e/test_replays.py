@@ -12,12 +12,12 @@ import json
 
 from telegram import Update
 
-from sandbox.client import SandboxUser, buttons
+from sandbox.client import JSON, SandboxUser, buttons
 from storage.models import Role
 from tests.e2e.conftest import World
 
 
-def label_buttons(card: dict) -> list[tuple[str, str]]:
+def label_buttons(card: JSON) -> list[tuple[str, str]]:
     return [b for b in buttons(card) if b[1].startswith("v1:l:")]
 
 
@@ -45,7 +45,7 @@ async def replay(world: World, update_id: int) -> None:
     await world.app.process_update(Update.de_json(data, world.app.bot))
 
 
-async def quiet(user: SandboxUser, wait_s: float = 0.3) -> list[dict]:
+async def quiet(user: SandboxUser, wait_s: float = 0.3) -> list[JSON]:
     """Messages the user got in the next `wait_s` (none expected)."""
     return await user.messages_after(user.last_seen, wait_s)
 
