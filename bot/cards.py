@@ -1,4 +1,12 @@
-"""Send a sample card as the message that fits its kind, uploading each file only once."""
+"""Show a sample card: as a new message that fits its kind, or in place of the card the worker
+just answered (the buttons stay under the thumb). Each file is uploaded only once.
+
+Telegram edits a message in place only within its kind: a text message takes new text
+(editMessageText), any message can take a photo, audio, video or document (editMessageMedia;
+text to media since Bot API 7.11), but a media message cannot become text again and a voice
+message cannot be made at all. `edit_card` says so (`CannotEdit`), and the caller sends a new
+message instead.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from telegram import Bot, Message
+from telegram import (
+    Bot,
+    InputMediaAudio,
+    InputMediaDocument,
+    InputMediaPhoto,
+    InputMediaVideo,
+    Message,
+)
 from telegram.error import BadRequest
 
 from bot.keyboards import card_keyboard
@@ -19,8 +34,27 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 
 
+_IN_PLACE = {
+    "photo": InputMediaPhoto,
+    "audio": InputMediaAudio,
+    "video": InputMediaVideo,
+    "document": InputMediaDocument,
+}
+# What Telegram answers when a message cannot become this card (the caller sends a new one).
+_NOT_EDITABLE = (
+    "there is no text in the message",
+    "message can't be edited",
+    "message media can't be edited",
+    "message to edit not found",
+)
+
+
 class SampleUnavailable(Exception):
     """The sample's media cannot be sent (missing file, refused by Telegram)."""
+
+
+class CannotEdit(Exception):
+    """Telegram cannot turn that message into this card; send it as a new message."""
 
 
 def cut(text: str, units: int) -> str:
@@ -56,24 +90,32 @@ def _file_id(message: Message) -> str | None:
     return None
 
 
+async def _media_of(card: Card) -> str | Path:
+    """What to send for a media sample: its file_id, its URL or its local file."""
+    sample = card.sample
+    if sample.file_id:
+        return sample.file_id
+    if sample.media and sample.media.startswith(("http://", "https://")):
+        return sample.media
+    if sample.media and await _is_file(sample.media):
+        return Path(sample.media)
+    raise SampleUnavailable(f"sample {sample.ext_id}: file {sample.media!r} not found")
+
+
+def _question(card: Card, lang: str) -> str:
+    return t(lang, "question_mark", question=pick_text(card.project.question, lang))
+
+
 async def send_card(bot: Bot, repo: Repository, chat_id: int, card: Card, lang: str) -> Message:
     """Send `card` to `chat_id`; raise SampleUnavailable if its media cannot be sent."""
     sample = card.sample
-    question = t(lang, "question_mark", question=pick_text(card.project.question, lang))
+    question = _question(card, lang)
     markup = card_keyboard(card, lang)
     if sample.kind == "text":
         return await bot.send_message(
             chat_id, _fit(sample.text, question, TEXT_LIMIT), reply_markup=markup
         )
-    media: str | Path
-    if sample.file_id:
-        media = sample.file_id
-    elif sample.media and sample.media.startswith(("http://", "https://")):
-        media = sample.media
-    elif sample.media and await _is_file(sample.media):
-        media = Path(sample.media)
-    else:
-        raise SampleUnavailable(f"sample {sample.ext_id}: file {sample.media!r} not found")
+    media = await _media_of(card)
     caption = _fit(sample.text, question, CAPTION_LIMIT)
     senders: dict[str, Callable[..., Awaitable[Message]]] = {
         "photo": bot.send_photo,
@@ -96,3 +138,52 @@ async def send_card(bot: Bot, repo: Repository, chat_id: int, card: Card, lang: 
         if file_id:
             await repo.set_file_id(sample.id, file_id)
     return message
+
+
+async def edit_card(
+    bot: Bot, repo: Repository, chat_id: int, message_id: int, card: Card, lang: str
+) -> None:
+    """Show `card` in message `message_id` (the card the worker just answered, or one being
+    replaced). Raises CannotEdit where Telegram cannot edit that message into this card and
+    SampleUnavailable if the media cannot be sent; a message that already shows it is fine."""
+    sample = card.sample
+    markup = card_keyboard(card, lang)
+    kind = _IN_PLACE.get(sample.kind)
+    try:
+        if sample.kind == "text":
+            await bot.edit_message_text(
+                _fit(sample.text, _question(card, lang), TEXT_LIMIT),
+                chat_id,
+                message_id,
+                reply_markup=markup,
+            )
+            return
+        if kind is None:  # voice: InputMedia has no such type
+            raise CannotEdit(f"a {sample.kind} card cannot be shown by an edit")
+        caption = _fit(sample.text, _question(card, lang), CAPTION_LIMIT)
+        edited = await bot.edit_message_media(
+            kind(await _media_of(card), caption=caption),
+            chat_id,
+            message_id,
+            reply_markup=markup,
+        )
+    except BadRequest as exc:
+        lowered = exc.message.lower()
+        if "not modified" in lowered:
+            return  # it shows this card already (an edit repeated after a crash)
+        if any(text in lowered for text in _NOT_EDITABLE):
+            raise CannotEdit(exc.message) from exc
+        if "chat not found" in lowered or sample.kind == "text":
+            raise
+        raise SampleUnavailable(f"sample {sample.ext_id}: Telegram refused it: {exc}") from exc
+    if not sample.file_id and isinstance(edited, Message):
+        file_id = _file_id(edited)
+        if file_id:
+            await repo.set_file_id(sample.id, file_id)
+
+
+def shows_text(message: object) -> bool | None:
+    """Whether a card message is text (None: unknown, e.g. too old for Telegram to say)."""
+    if not isinstance(message, Message):
+        return None
+    return message.text is not None

@@ -29,6 +29,9 @@ class BotData:
         self.flood_until = 0.0  # monotonic: Telegram asked us to wait until then
         self._worker_locks: dict[int, asyncio.Lock] = {}
         self.delivering: set[int] = set()  # assignments whose card is being sent now
+        # user -> (message id, assignment id) of the card this process last put on their
+        # screen: a tap on an older card in that message needs no second edit.
+        self.shown: dict[int, tuple[int, int]] = {}
 
     def attach(self, repo: Repository, settings: Settings) -> None:
         """Give the handlers their repository and settings."""

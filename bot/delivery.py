@@ -5,16 +5,22 @@ Telegram has it. An open card without a message id was never delivered: a flood 
 (`RetryAfter`), a network error or a kill came in between. The `deliver_pending` job sends
 those again (at once after a start, after `retry_after` during a flood). One live card per
 worker: a card sent again replaces the older message, which is edited to a marker.
+
+A card can also take the place of the one the worker just answered (`Slot`, the project's
+`card_flow = "edit"`): the message is edited into the next sample, so a label costs two Bot
+API calls (the answer to the tap and the edit) instead of three. Where Telegram cannot edit
+that message into this card, it is sent as a new message and the old one gets its marker.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.cards import SampleUnavailable, send_card
+from bot.cards import CannotEdit, SampleUnavailable, edit_card, send_card
 from bot.context import Context
 from bot.flood import retry_seconds
 from bot.keyboards import marker
@@ -30,6 +36,15 @@ PENDING_EVERY_S = 5.0
 _IN_FLIGHT_S = 10.0
 
 
+@dataclass(frozen=True)
+class Slot:
+    """The message of the card a worker just acted on: the next card may take its place."""
+
+    message_id: int
+    text: bool | None  # whether it shows text (a media message cannot become text); None: unknown
+    marker: str  # what its buttons become if the next card cannot take its place
+
+
 def retry_later(context: Context, seconds: float) -> None:
     """Telegram asked for a pause: send the waiting cards once it is over."""
     data = context.bot_data
@@ -39,8 +54,11 @@ def retry_later(context: Context, seconds: float) -> None:
         queue.run_once(deliver_pending, when=seconds + 0.05, name=PENDING_RETRY_JOB)
 
 
-async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool:
-    """Send `card` and record its message; False when it has to wait (it is sent later).
+async def deliver(
+    context: Context, user_id: int, card: Card, lang: str, slot: Slot | None = None
+) -> bool:
+    """Show `card` (in `slot` where Telegram can edit it, else as a new message) and record
+    its message; False when it has to wait (it is sent later).
 
     Raises SampleUnavailable (the media cannot be sent) and Forbidden (the worker blocked
     the bot; the card is released to the pool); the caller holds the worker's lock.
@@ -48,7 +66,7 @@ async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool
     data = context.bot_data
     data.delivering.add(card.assignment_id)
     try:
-        message = await send_card(context.bot, data.repo, user_id, card, lang)
+        message_id = await _show(context, user_id, card, lang, slot)
     except RetryAfter as exc:
         # The flood guard waited as long as it may: the pending-card job takes over.
         log.info("card %s waits %.0f s (flood limit)", card.assignment_id, retry_seconds(exc))
@@ -69,18 +87,37 @@ async def deliver(context: Context, user_id: int, card: Card, lang: str) -> bool
         return False
     finally:
         data.delivering.discard(card.assignment_id)
-    await data.repo.card_sent(card.assignment_id, message.message_id)
-    if card.message_id is not None and card.message_id != message.message_id:
+    data.shown[user_id] = (message_id, card.assignment_id)
+    if card.message_id != message_id:
+        await data.repo.card_sent(card.assignment_id, message_id)
+    superseded = {m for m in (card.message_id, slot and slot.message_id) if m} - {message_id}
+    for old in superseded:
         # In the background: a marker must not hold the worker's next update (see mark()).
-        context.application.create_task(retire(context, user_id, card.message_id, lang))
+        text = slot.marker if slot is not None and old == slot.message_id else None
+        context.application.create_task(retire(context, user_id, old, lang, text))
     return True
 
 
-async def retire(context: Context, chat_id: int, message_id: int, lang: str) -> None:
+async def _show(context: Context, user_id: int, card: Card, lang: str, slot: Slot | None) -> int:
+    """Put the card on screen; the id of the message that shows it."""
+    bot, repo = context.bot, context.bot_data.repo
+    if slot is not None and not (card.sample.kind == "text" and slot.text is False):
+        try:
+            await edit_card(bot, repo, user_id, slot.message_id, card, lang)
+            return slot.message_id
+        except CannotEdit as exc:
+            log.debug("card %s sent anew: %s", card.assignment_id, exc)
+    message = await send_card(bot, repo, user_id, card, lang)
+    return message.message_id
+
+
+async def retire(
+    context: Context, chat_id: int, message_id: int, lang: str, text: str | None = None
+) -> None:
     """Replace a superseded card's buttons with a marker (best effort: it is only a marker)."""
     try:
         await context.bot.edit_message_reply_markup(
-            chat_id, message_id, reply_markup=marker(t(lang, "mark_superseded"))
+            chat_id, message_id, reply_markup=marker(text or t(lang, "mark_superseded"))
         )
     except TelegramError as exc:  # gone, unchanged, flood-limited or blocked: nothing to do
         log.debug("card message %s not retired: %s", message_id, exc)

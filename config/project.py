@@ -182,6 +182,13 @@ class ProjectSpec(BaseModel):
     assignment_timeout: float = Field(
         default=600.0, ge=10, le=7 * 86400, description="Seconds, or a duration like '10m'."
     )
+    # How the next card arrives after a label: "edit" turns the answered card's message into
+    # the next sample (the buttons stay under the thumb; 2 Bot API calls per label), "new"
+    # sends it as a new message and marks the answered one (3 calls).
+    card_flow: Literal["edit", "new"] = "edit"
+    # A tap sooner than this many seconds after its card was shown is not recorded: with the
+    # buttons in place, a double tap would otherwise label a sample nobody read.
+    min_read: float = Field(default=0.3, ge=0.0, le=10.0)
     data: Path | None = None
     cleaning: CleaningSpec = Field(default_factory=CleaningSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.error import Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -21,9 +21,9 @@ from bot.callbacks import (
     SkipTap,
     StartTap,
 )
-from bot.cards import TEXT_LIMIT, SampleUnavailable, cut
+from bot.cards import TEXT_LIMIT, SampleUnavailable, cut, shows_text
 from bot.context import Context, lang_of
-from bot.delivery import deliver, retire
+from bot.delivery import Slot, deliver, retire
 from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
 from bot.texts import t
 from config.project import pick_text
@@ -69,69 +69,104 @@ async def send_guide(context: Context, chat_id: int, project: Project, lang: str
     await context.bot.send_message(chat_id, guide_text(project, lang), reply_markup=markup)
 
 
-async def send_next(context: Context, user_id: int, project_id: int, lang: str) -> None:
-    """Assign and send the worker's next sample, or tell them everything is done.
+async def send_next(
+    context: Context, user_id: int, project_id: int, lang: str, slot: Slot | None = None
+) -> None:
+    """Assign and show the worker's next sample (in `slot`, the message of the card they just
+    acted on, where the project edits cards in place), or tell them everything is done.
 
     Suspended workers and failed exams get a notice instead; during an exam only gold
     samples are sent; otherwise a share of cards (the project's gold rate) are gold.
     """
     async with context.bot_data.worker_lock(user_id):
-        await _send_next(context, user_id, project_id, lang)
+        await _send_next(context, user_id, project_id, lang, slot)
 
 
-async def ensure_card(context: Context, user_id: int, project_id: int, lang: str) -> None:
+async def ensure_card(
+    context: Context, user_id: int, project_id: int, lang: str, slot: Slot | None = None
+) -> None:
     """Make sure the worker has a live card: deliver their open one if it never arrived,
     or send the next one if they hold none (after a replayed tap, a crash or a lost send).
-    A card already on screen is left alone, and so is a worker told there is no more work."""
+    A card already on screen is left alone, and so is a worker told there is no more work.
+
+    `slot`: the message of the card tapped again. It may show an older card where the open
+    one should be (an edit lost to a crash): it is edited into the open card. Any other
+    message tapped again gets its marker."""
     data = context.bot_data
     async with data.worker_lock(user_id):
         card = await data.repo.open_card_of(user_id, project_id)
         if card is not None:
-            if card.message_id is None:
-                await _deliver_or_next(context, user_id, card, lang)
+            stale = (
+                slot is not None
+                and card.message_id == slot.message_id
+                and data.shown.get(user_id) != (slot.message_id, card.assignment_id)
+            )
+            if card.message_id is None or stale:
+                await _deliver_or_next(context, user_id, card, lang, slot)
+                return
         elif not await data.repo.is_idle(user_id, project_id):
-            await _send_next(context, user_id, project_id, lang)
+            await _send_next(context, user_id, project_id, lang, slot)
+            return
+        if slot is not None and (card is None or card.message_id != slot.message_id):
+            _give_up(context, user_id, slot, lang)
 
 
-async def _deliver_or_next(context: Context, user_id: int, card: Card, lang: str) -> None:
+def _give_up(context: Context, user_id: int, slot: Slot | None, lang: str) -> None:
+    """The next card will not take this message's place: give it its marker (background)."""
+    if slot is not None:
+        context.application.create_task(
+            retire(context, user_id, slot.message_id, lang, slot.marker)
+        )
+
+
+async def _deliver_or_next(
+    context: Context, user_id: int, card: Card, lang: str, slot: Slot | None = None
+) -> None:
     """Deliver an assigned card; if its media cannot be sent, report it and send the next."""
     try:
-        await deliver(context, user_id, card, lang)
+        await deliver(context, user_id, card, lang, slot)
     except SampleUnavailable as exc:
         log.warning("%s; reported automatically", exc)
         repo = context.bot_data.repo
         await repo.close_assignment(card.assignment_id, user_id, "reported", "broken")
+        _give_up(context, user_id, slot, lang)
         await notice(context, user_id, t(lang, "sample_broken"))
         await _send_next(context, user_id, card.project.id, lang)
     except Forbidden:
         log.info("user %s blocked the bot", user_id)
 
 
-async def _send_next(context: Context, user_id: int, project_id: int, lang: str) -> None:
+async def _send_next(
+    context: Context, user_id: int, project_id: int, lang: str, slot: Slot | None = None
+) -> None:
     """`send_next` for a caller that holds the worker's lock."""
     repo, quality = context.bot_data.repo, context.bot_data.quality
+
+    async def tell(text: str) -> None:
+        # A notice comes below the old card: the next card comes below it, not in its place.
+        nonlocal slot
+        _give_up(context, user_id, slot, lang)
+        slot = None
+        await notice(context, user_id, text)
+
     try:
         gate = await quality.gate(user_id, project_id)
         if gate.status in ("suspended", "exam_failed"):
             project = await repo.get_project(project_id)
             key = "suspended" if gate.status == "suspended" else "exam_blocked"
-            await notice(
-                context, user_id, t(lang, key, project=project.name, reason=gate.reason or "")
-            )
+            await tell(t(lang, key, project=project.name, reason=gate.reason or ""))
             return
         spec = await quality.spec(project_id)
         if gate.status == "exam":
             mode = "only"
             if gate.exam_answered == 0:
-                await notice(
-                    context,
-                    user_id,
+                await tell(
                     t(
                         lang,
                         "exam_intro",
                         size=spec.quality.exam_size,
                         percent=f"{spec.quality.exam_pass:.0%}",
-                    ),
+                    )
                 )
         else:
             mode = "first" if random.random() < spec.quality.gold_rate else "no"
@@ -141,38 +176,49 @@ async def _send_next(context: Context, user_id: int, project_id: int, lang: str)
                 # No unseen gold left: the exam is decided on what this attempt answered.
                 ended = await quality.finish_exam(user_id, project_id)
                 if ended is not None and ended.exam_answered:
-                    await notice(
-                        context,
-                        user_id,
+                    await tell(
                         t(
                             lang,
                             f"exam_{ended.exam}",
                             correct=ended.exam_correct,
                             answered=ended.exam_answered,
-                        ),
+                        )
                     )
                 if ended is not None and ended.exam == "failed":
                     if not ended.exam_answered:
-                        await notice(context, user_id, t(lang, "exam_blocked"))
+                        await tell(t(lang, "exam_blocked"))
                     await notify_exam_failed(context, user_id, project_id, ended)
                     return
                 mode = "no"
                 card = await repo.next_card(user_id, project_id)
             if card is None:
                 project = await repo.get_project(project_id)
-                await notice(context, user_id, t(lang, "all_done", project=project.name))
+                await tell(t(lang, "all_done", project=project.name))
                 await repo.mark_idle(user_id, project_id)
                 return
             try:
-                await deliver(context, user_id, card, lang)
+                await deliver(context, user_id, card, lang, slot)
                 return
             except SampleUnavailable as exc:
                 log.warning("%s; reported automatically", exc)
                 await repo.close_assignment(card.assignment_id, user_id, "reported", "broken")
-                await notice(context, user_id, t(lang, "sample_broken"))
+                await tell(t(lang, "sample_broken"))
     except Forbidden:
         # The worker blocked the bot; their open card times out and goes back to the pool.
         log.info("user %s blocked the bot", user_id)
+
+
+async def slot_of(
+    context: Context, query: CallbackQuery, project_id: int, marker_text: str
+) -> Slot | None:
+    """The tapped card's message as a place for the next card, when the project edits cards in
+    place; None (the card gets its marker now) when it sends a new message per card."""
+    message = query.message
+    spec = await context.bot_data.quality.spec(project_id)
+    if spec.card_flow == "edit" and message is not None:
+        return Slot(message.message_id, shows_text(message), marker_text)
+    mark(context, query, marker_text)
+    return None
 
 
 # ------------------------------------------------------------------------ commands
@@ -230,13 +276,19 @@ async def undo(update: Update, context: Context) -> None:
     elif outcome.status is UndoStatus.TOO_LATE:
         await message.reply_text(t(lang, "undo_too_late"))
     else:
-        # The card that was on screen went back to the pool, and the answered one is sent
-        # again: neither old message may keep live buttons.
+        # The card that was on screen went back to the pool, and the answered one is shown
+        # again: in its place where the project edits cards in place, else as a new message.
+        # No old message may keep live buttons.
+        spec = await context.bot_data.quality.spec(project.id)
+        slot = None
+        if spec.card_flow == "edit" and outcome.superseded:
+            slot = Slot(outcome.superseded[0], None, t(lang, "mark_superseded"))
         for message_id in outcome.superseded:
-            await retire(context, user.id, message_id, lang)
+            if slot is None or message_id != slot.message_id:
+                await retire(context, user.id, message_id, lang)
         await message.reply_text(t(lang, "undo_done"))
         # A replay finds the reopened card already on screen and sends nothing twice.
-        await ensure_card(context, user.id, project.id, lang)
+        await ensure_card(context, user.id, project.id, lang, slot)
 
 
 async def me(update: Update, context: Context) -> None:
@@ -280,78 +332,78 @@ async def help_command(update: Update, context: Context) -> None:
 
 
 async def label_tap(update: Update, context: Context) -> None:
-    """Store the pressed label, acknowledge it, mark the card and send the next sample."""
+    """Store the pressed label, acknowledge it and show the next sample (in the same message
+    where the project edits cards in place)."""
     if (got := await read_tap(update, context, LabelTap)) is None:
         return
     query, user, lang, tap = got
     outcome = await context.bot_data.repo.record_label(
         tap.assignment_id, user.id, tap.option, update_id=update.update_id
     )
-    status = outcome.status
-    if status is LabelStatus.RECORDED and outcome.option and outcome.project_id:
+    status, project_id = outcome.status, outcome.project_id
+    if project_id is None or status in (LabelStatus.NOT_YOURS, LabelStatus.BAD_OPTION):
+        await reject(query, lang)
+        return
+    chosen = pick_text(outcome.option.texts, lang) if outcome.option else "?"
+    if status is LabelStatus.RECORDED:
         # The label is committed; only now is the tap acknowledged.
-        chosen = pick_text(outcome.option.texts, lang)
         gold = await context.bot_data.quality.after_label(tap.assignment_id, user.id)
-        mark(context, query, t(lang, "mark_chosen", option=chosen))
+        slot = await slot_of(context, query, project_id, t(lang, "mark_chosen", option=chosen))
         await asyncio.gather(
             safe_answer(query, t(lang, "saved", option=chosen)),
-            _after_gold(context, user.id, outcome.project_id, lang, gold),
+            _after_gold(context, user.id, project_id, lang, gold, slot),
         )
-    elif status is LabelStatus.DUPLICATE and outcome.project_id:
+    elif status is LabelStatus.DUPLICATE:
         # A second tap, or the same tap again after a crash: the label stands; make sure
         # the next card is there, which the first handling may not have got to.
-        chosen = pick_text(outcome.option.texts, lang) if outcome.option else "?"
-        mark(context, query, t(lang, "mark_chosen", option=chosen))
+        slot = await slot_of(context, query, project_id, t(lang, "mark_chosen", option=chosen))
         await asyncio.gather(
             safe_answer(query, t(lang, "already_saved", option=chosen)),
-            ensure_card(context, user.id, outcome.project_id, lang),
+            ensure_card(context, user.id, project_id, lang, slot),
         )
-    elif status is LabelStatus.EXPIRED and outcome.project_id:
-        mark(context, query, t(lang, "mark_inactive"))
+    else:  # expired (the card went to someone else) or closed (skipped, reported, released)
+        slot = await slot_of(context, query, project_id, t(lang, "mark_inactive"))
+        expired = status is LabelStatus.EXPIRED
         await asyncio.gather(
-            safe_answer(query, t(lang, "expired")),
-            send_next(context, user.id, outcome.project_id, lang),
+            safe_answer(query, t(lang, "expired" if expired else "closed")),
+            (send_next if expired else ensure_card)(context, user.id, project_id, lang, slot),
         )
-    elif status is LabelStatus.CLOSED and outcome.project_id:
-        mark(context, query, t(lang, "mark_inactive"))
-        await asyncio.gather(
-            safe_answer(query, t(lang, "closed")),
-            ensure_card(context, user.id, outcome.project_id, lang),
-        )
-    else:
-        await reject(query, lang)
 
 
 async def _after_gold(
-    context: Context, user_id: int, project_id: int, lang: str, gold: GoldResult | None
+    context: Context,
+    user_id: int,
+    project_id: int,
+    lang: str,
+    gold: GoldResult | None,
+    slot: Slot | None,
 ) -> None:
     """Feedback on a gold answer (if the project wants it), exam news, then the next card."""
     if gold is not None:
         repo, quality = context.bot_data.repo, context.bot_data.quality
         spec = await quality.spec(project_id)
+        news = []
         if not gold.correct and spec.quality.gold_feedback:
             project = await repo.get_project(project_id)
-            await notice(
-                context,
-                user_id,
-                t(
-                    lang,
-                    "gold_wrong",
-                    right=pick_text(gold.right.texts, lang),
-                    guide=pick_text(project.guide, lang)[:1500],
-                ),
+            right = pick_text(gold.right.texts, lang)
+            news.append(
+                t(lang, "gold_wrong", right=right, guide=pick_text(project.guide, lang)[:1500])
             )
         if gold.exam in ("passed", "retry", "failed"):
-            await notice(
-                context,
-                user_id,
+            news.append(
                 t(
                     lang,
                     f"exam_{gold.exam}",
                     correct=gold.exam_correct,
                     answered=gold.exam_answered,
-                ),
+                )
             )
+        if news or gold.exam == "failed" or gold.suspended:
+            # Notices come below the answered card, and the next card below them.
+            _give_up(context, user_id, slot, lang)
+            slot = None
+        for text in news:
+            await notice(context, user_id, text)
         if gold.exam == "failed":
             # The worker has just been told; the next card would only tell them again.
             await notify_exam_failed(context, user_id, project_id, gold)
@@ -362,7 +414,7 @@ async def _after_gold(
             report.suspended.append((user_id, gold.suspended))
             await notify(context, report)
             return
-    await send_next(context, user_id, project_id, lang)
+    await send_next(context, user_id, project_id, lang, slot)
 
 
 async def skip_or_report(update: Update, context: Context) -> None:
@@ -377,20 +429,20 @@ async def skip_or_report(update: Update, context: Context) -> None:
         status, reason, done_key, mark_key = "reported", tap.reason, "reported", "mark_reported"
     repo = context.bot_data.repo
     result = await repo.close_assignment(tap.assignment_id, user.id, status, reason)
-    if result.status is LabelStatus.RECORDED and result.project_id is not None:
-        mark(context, query, t(lang, mark_key))
+    if result.status is LabelStatus.NOT_YOURS or result.project_id is None:
+        await reject(query, lang)
+    elif result.status is LabelStatus.RECORDED:
+        slot = await slot_of(context, query, result.project_id, t(lang, mark_key))
         await asyncio.gather(
             safe_answer(query, t(lang, done_key)),
-            send_next(context, user.id, result.project_id, lang),
+            send_next(context, user.id, result.project_id, lang, slot),
         )
-    elif result.status is LabelStatus.NOT_YOURS or result.project_id is None:
-        await reject(query, lang)
     else:
         # Answered, skipped or gone already (a second tap, or a replay after a crash).
-        mark(context, query, t(lang, "mark_inactive"))
+        slot = await slot_of(context, query, result.project_id, t(lang, "mark_inactive"))
         await asyncio.gather(
             safe_answer(query, t(lang, "closed")),
-            ensure_card(context, user.id, result.project_id, lang),
+            ensure_card(context, user.id, result.project_id, lang, slot),
         )
 
 

@@ -85,6 +85,7 @@ class FaultPlan:
     undo_share: float = 0.03  # of labels followed by /undo
     replay_all: bool = True  # at the end: every stored update handled a second time
     fuzz: int = 0  # then this many forged button presses by one more worker
+    card_flow: str = "new"  # "edit": the next card takes the answered card's message
 
 
 @dataclass
@@ -176,6 +177,8 @@ def project_spec(plan: FaultPlan) -> ProjectSpec:
                 {"id": "blue", "text": "Blue"},
             ],
             "quality": {"gold_rate": 0.0, "max_overlap": plan.overlap},
+            "card_flow": plan.card_flow,
+            "min_read": 0,  # the harness's users tap at once: every tap must count
         }
     )
 
