@@ -31,7 +31,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.context import BotData, Context
+from bot.context import BotData, Context, lang_of
 from bot.delivery import PENDING_EVERY_S, PENDING_JOB, deliver_pending
 from bot.flood import FloodGuard
 from bot.poller import CaughtUp, InboxApplication, InboxPoller, PerUserOrder
@@ -170,7 +170,7 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(update, Update) and update.effective_user is not None:
         user = update.effective_user
         try:
-            lang = await _safe_lang(context, user.id)
+            lang = await lang_of(context, user)
             if update.callback_query is not None:
                 await update.callback_query.answer(t(lang, "error")[:200])
             elif update.effective_chat is not None:
@@ -189,11 +189,6 @@ async def on_error(update: object, context: Context) -> None:
             await context.bot.send_message(admin, text, parse_mode="HTML")
         except (Forbidden, TelegramError):
             log.warning("could not alert admin %s", admin)
-
-
-async def _safe_lang(context: Context, user_id: int) -> str:
-    worker = await context.bot_data.repo.get_worker(user_id)
-    return worker.language if worker else "en"
 
 
 App = Application[Any, Any, Any, Any, Any, Any]

@@ -84,8 +84,17 @@ class BotData:
 Context = CallbackContext[ExtBot[Any], dict[str, object], dict[str, object], BotData]
 
 
+async def language_of(data: BotData, user_id: int) -> str:
+    """The language to write to a user in: the one they use here (chosen, or their Telegram
+    app's when they joined); English for someone the bot never met. The one place that
+    decides it: handlers ask `lang_of` (cached per user), notices and jobs ask this."""
+    worker = await data.repo.get_worker(user_id)
+    return worker.language if worker is not None else "en"
+
+
 async def lang_of(context: Context, user: User) -> str:
-    """The user's interface language (cached per user; the database is the truth)."""
+    """The language of the user behind an update, worked out once and cached for their next
+    updates (a change of language updates the cache); the database is the truth."""
     cache = context.user_data
     cached = cache.get("lang") if cache is not None else None
     if isinstance(cached, str):
@@ -93,7 +102,7 @@ async def lang_of(context: Context, user: User) -> str:
     worker = await context.bot_data.repo.get_worker(user.id)
     if worker is not None:
         lang = worker.language
-    else:
+    else:  # not met yet: as their Telegram app is set (what upsert_worker stores, too)
         lang = "ko" if (user.language_code or "").lower().startswith("ko") else "en"
     if cache is not None:
         cache["lang"] = lang

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.cards import CannotEdit, SampleUnavailable, edit_card, send_card
-from bot.context import Context
+from bot.context import Context, language_of
 from bot.flood import retry_seconds
 from bot.keyboards import marker
 from bot.texts import t
@@ -139,8 +139,7 @@ async def deliver_pending(context: Context) -> None:
             card = await data.repo.open_card(assignment_id, user_id)
             if card is None or card.message_id is not None:
                 continue  # answered, expired or delivered meanwhile
-            worker = await data.repo.get_worker(user_id)
-            lang = worker.language if worker else "en"
+            lang = await language_of(data, user_id)
             try:
                 if not await deliver(context, user_id, card, lang):
                     return  # flood limit: the rest waits too

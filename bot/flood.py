@@ -6,7 +6,9 @@ sent). `FloodGuard` keeps the bot under Telegram's overall rate and, when Telegr
 anyway, pauses every send for `retry_after` and tries again, for as long as `patience_s`. Only
 after that does the request fail; cards are then sent by the pending-card job
 (bot.delivery). answerCallbackQuery is not paused: it only stops a client's spinner, must
-come within seconds, and is not what Telegram throttles.
+come within seconds, and is not what Telegram throttles. Only calls that put a message on
+someone's screen (send*, edit*, copy*, forward*) count against the overall rate: getUpdates,
+getMe or answerCallbackQuery spending the budget would take it from the cards.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from telegram.ext import BaseRateLimiter
 log = logging.getLogger(__name__)
 
 _UNPAUSED = frozenset({"answerCallbackQuery"})
+_PACED = ("send", "edit", "copy", "forward")
+
+
+def _paced(endpoint: str) -> bool:
+    """Whether Telegram counts the call against the bot's ~30 messages a second."""
+    return endpoint.startswith(_PACED) and endpoint != "sendChatAction"
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -66,7 +74,7 @@ class FloodGuard(BaseRateLimiter[int]):
             if paused:
                 await self._resume.wait()
             try:
-                if self._overall is not None and paused:
+                if self._overall is not None and _paced(endpoint):
                     async with self._overall:
                         return await callback(*args, **kwargs)
                 return await callback(*args, **kwargs)

@@ -15,7 +15,7 @@ from telegram import CallbackQuery, Message, Update, User
 from telegram.error import Forbidden, NetworkError, TelegramError
 
 from bot.callbacks import CallbackData, CallbackError, GuideTap, StartTap
-from bot.context import Context, lang_of
+from bot.context import Context, lang_of, language_of
 from bot.keyboards import marker
 from bot.texts import t
 from services.checks import CheckReport
@@ -234,8 +234,7 @@ async def notify_exam_failed(
     worker = await repo.get_worker(user_id)
     key = "coord_exam_failed" if result.exam_answered else "coord_exam_no_gold"
     for c in await context.bot_data.quality.members(project_id, Role.COORDINATOR):
-        coordinator = await repo.get_worker(c)
-        lang = coordinator.language if coordinator else "en"
+        lang = await language_of(context.bot_data, c)
         if worker and worker.first_name:
             name = worker.first_name
         elif worker and worker.username:
@@ -256,8 +255,7 @@ async def notify_exam_failed(
 
 
 async def _send(context: Context, chat_id: int, key: str, **values: object) -> None:
-    worker = await context.bot_data.repo.get_worker(chat_id)
-    lang = worker.language if worker else "en"
+    lang = await language_of(context.bot_data, chat_id)
     try:
         await context.bot.send_message(chat_id, t(lang, key, **values))
     except (Forbidden, TelegramError):

@@ -14,7 +14,7 @@ import time
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application
 
-from bot.context import BotData, Context
+from bot.context import BotData, Context, language_of
 from bot.keyboards import start_keyboard
 from bot.poller import CaughtUp
 from bot.texts import duration, t
@@ -61,8 +61,7 @@ async def report_restart(app: Application, caught_up: CaughtUp) -> None:  # type
     )
     last = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(previous.alive_at))
     for admin in data.settings.admins:
-        worker = await data.repo.get_worker(admin)
-        lang = worker.language if worker else "en"
+        lang = await language_of(data, admin)
         text = t(
             lang,
             "admin_restarted",
@@ -90,8 +89,7 @@ async def housekeeping(context: Context) -> None:
     if count:
         log.info("returned %d timed-out assignments to the pool", count)
     for user_id, project_id in await repo.take_idle_with_work():
-        worker = await repo.get_worker(user_id)
-        lang = worker.language if worker else "en"
+        lang = await language_of(context.bot_data, user_id)
         project = await repo.get_project(project_id)
         try:
             await context.bot.send_message(

@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import ReviewTap
-from bot.context import Context
+from bot.context import Context, language_of
 from bot.texts import t
 from config.project import pick_text
 from handlers.common import (
@@ -73,10 +73,8 @@ async def reinstate(update: Update, context: Context) -> None:
         await message.reply_text(t(lang, "reinstate_usage", user_id=target))
         return
     await message.reply_text(t(lang, "reinstate_done", user_id=target, project=project.name))
-    worker = await context.bot_data.repo.get_worker(int(target))
-    await context.bot.send_message(
-        int(target), t(worker.language if worker else "en", "reinstated", project=project.name)
-    )
+    told = await language_of(context.bot_data, int(target))
+    await context.bot.send_message(int(target), t(told, "reinstated", project=project.name))
 
 
 async def _review_project(context: Context, user_id: int) -> Project | None:
