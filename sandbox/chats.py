@@ -67,6 +67,17 @@ class Chat:
         return self.last_message_id
 
 
+def callback_buttons(message: JSON) -> list[list[str]]:
+    """Return the [text, callback_data] of a message's inline callback buttons, row by row."""
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [
+        [button["text"], button["callback_data"]]
+        for row in rows
+        for button in row
+        if "callback_data" in button
+    ]
+
+
 @dataclass
 class CallbackQuery:
     """A button press and the bot's answer to it."""

@@ -7,6 +7,8 @@ share one ``httpx.AsyncClient`` whose pool admits every concurrent long poll, e.
 
 from __future__ import annotations
 
+import json
+import time
 from types import TracebackType
 from typing import Any, Self
 
@@ -36,6 +38,18 @@ def buttons(message: JSON) -> list[tuple[str, str]]:
         for button in row
         if "callback_data" in button
     ]
+
+
+def content_kind(message: JSON) -> str:
+    """Return what a message shows: "text", or its media ("photo", "animation", "audio", ...).
+
+    An animation's message also carries a ``document`` (as Telegram sends it); it counts as an
+    animation. Anything else is "other".
+    """
+    for kind in ("text", "animation", "photo", "audio", "voice", "video", "document"):
+        if kind in message:
+            return kind
+    return "other"
 
 
 def _local_client() -> httpx.AsyncClient:
@@ -242,6 +256,62 @@ class SandboxUser:
         # The rest stay unseen, so the following call returns them one by one.
         self.last_seen = messages[0]["message_id"]
         return messages[0]
+
+    async def next_card(
+        self,
+        tapped: JSON | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+        *,
+        notices: bool = False,
+    ) -> JSON:
+        """Wait for the next card after a tap, sent anew or edited into the tapped message.
+
+        ``tapped`` is the message as it was when the user pressed one of its buttons (the dict
+        given to :meth:`press`). Returns whichever comes first:
+
+        - ``tapped``'s message, as it is now, once its callback buttons (text and data, as
+          :func:`buttons` lists them) differ from those ``tapped`` shows and are not none: the
+          bot turned the answered card into the next one in place (editMessageText or
+          editMessageMedia). An edit that keeps the same buttons (a marker such as "saving...")
+          is not a new card; nor is one that removes them (see ``notices``);
+        - a bot message newer than the last one seen (:attr:`last_seen`) that has callback
+          buttons: the bot sent the next card as a new message. Newer messages without buttons
+          (notices) are passed over and count as seen, and so is ``tapped`` itself.
+
+        If both happened, the edited message is returned and the new ones stay unseen for the
+        next call. ``notices=True`` returns any change instead: a new message without buttons
+        too, and ``tapped`` edited to show no buttons (an "all done" note in place of the card);
+        tell a card from a notice with :func:`buttons`. Without ``tapped`` it waits for new
+        messages only, like :meth:`next_message` with a filter. Raises TimeoutError when nothing
+        qualifies within ``timeout`` seconds. The server waits (one long poll per change), so
+        many users waiting at once cost no polling.
+        """
+        deadline = time.monotonic() + timeout
+        tapped_id = tapped["message_id"] if tapped is not None else None
+        shown = buttons(tapped) if tapped is not None else []
+        while True:
+            remaining = max(deadline - time.monotonic(), 0.0)
+            query: dict[str, Any] = {"after": self.last_seen, "timeout": remaining}
+            if tapped_id is not None:
+                query.update(message_id=tapped_id, buttons=json.dumps(shown))
+            response = await self._client.get(
+                f"{self._path}/changes", params=query, timeout=remaining + _POLL_SLACK
+            )
+            changes: JSON = _result(response)
+            edited: JSON | None = changes["edited"]
+            if edited is not None:
+                if notices or buttons(edited):
+                    return edited
+                shown = []  # the card lost its buttons: wait for them to come back
+            new: list[JSON] = changes["messages"]
+            for message in new:
+                self.last_seen = max(self.last_seen, message["message_id"])
+                if message["message_id"] != tapped_id and (notices or buttons(message)):
+                    return message
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"user {self.user_id} got no new card after message {self.last_seen}"
+                )
 
     async def message(self, message_id: int) -> JSON:
         """Return the current state of a message in this user's chat."""

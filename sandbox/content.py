@@ -57,19 +57,19 @@ def formatted(
     return text, entities or None
 
 
-def message_text(params: Params) -> tuple[str, list[JSON] | None]:
+def message_text(params: Params, too_long: str = TEXT_TOO_LONG) -> tuple[str, list[JSON] | None]:
     """Return a message's text and entities; the text must not be empty or too long."""
-    text, entities = formatted(params, "text", "entities", MAX_TEXT_LENGTH, TEXT_TOO_LONG)
+    text, entities = formatted(params, "text", "entities", MAX_TEXT_LENGTH, too_long)
     if not text.strip():
         raise ApiError(400, TEXT_EMPTY)
     return text, entities
 
 
-def caption(params: Params) -> tuple[str | None, list[JSON] | None]:
+def caption(
+    params: Params, too_long: str = CAPTION_TOO_LONG
+) -> tuple[str | None, list[JSON] | None]:
     """Return a caption (None when empty) and its entities."""
-    text, entities = formatted(
-        params, "caption", "caption_entities", MAX_CAPTION_LENGTH, CAPTION_TOO_LONG
-    )
+    text, entities = formatted(params, "caption", "caption_entities", MAX_CAPTION_LENGTH, too_long)
     return (text, entities) if text else (None, None)
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -45,7 +46,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.chats import CallbackQuery, Chat
+from sandbox.chats import CallbackQuery, Chat, callback_buttons
 from sandbox.entities import command_entities
 from sandbox.state import SandboxState
 from sandbox.wire import JSON, MAX_TEXT_LENGTH, ApiError, bad, compact, is_number, now
@@ -87,6 +88,7 @@ class ControlApi:
             ("POST", "/sandbox/users/{id}/documents", self._user_document),
             ("POST", "/sandbox/users/{id}/callback", self._user_callback),
             ("GET", "/sandbox/users/{id}/inbox", self._user_inbox),
+            ("GET", "/sandbox/users/{id}/changes", self._user_changes),
             ("GET", "/sandbox/users/{id}/messages/{message_id}", self._user_message_state),
             ("POST", "/sandbox/users/{id}/block", self._block),
             ("POST", "/sandbox/users/{id}/unblock", self._unblock),
@@ -109,6 +111,15 @@ class ControlApi:
         if chat is None:
             raise ApiError(404, "Not Found: no such sandbox user")
         return chat
+
+    def _bot_messages_after(self, chat: Chat, after: int) -> list[JSON]:
+        """Return the bot's messages with message_id > ``after``, oldest first."""
+        bot_id = self._state.bot["id"]
+        # Message ids only grow, so the new ones are at the end of the (ordered) dict.
+        newest_first = itertools.takewhile(
+            lambda item: item[0] > after, reversed(chat.messages.items())
+        )
+        return [m for _, m in newest_first if m["from"]["id"] == bot_id][::-1]
 
     # --- simulated users ---------------------------------------------------------------------
 
@@ -252,16 +263,41 @@ class ControlApi:
         except ValueError:
             raise bad("after must be an integer") from None
         deadline = time.monotonic() + _seconds(request, "timeout")
-        bot_id = self._state.bot["id"]
         while True:
-            # Message ids only grow, so the new ones are at the end of the (ordered) dict.
-            newest_first = itertools.takewhile(
-                lambda item: item[0] > after, reversed(chat.messages.items())
-            )
-            inbox = [m for _, m in newest_first if m["from"]["id"] == bot_id][::-1]
+            inbox = self._bot_messages_after(chat, after)
             remaining = deadline - time.monotonic()
             if inbox or self._state.closing or remaining <= 0:
                 return inbox
+            await chat.signal.wait(remaining)
+
+    async def _user_changes(self, request: web.Request) -> JSON:
+        """Long-poll for new bot messages, or for one message's buttons to change.
+
+        Query: ``after`` (a message id), ``timeout`` and, optionally, ``message_id`` with
+        ``buttons``, the JSON list of [text, callback_data] pairs that message showed. Answers
+        ``{"messages": [bot messages newer than after, oldest first], "edited": that message as
+        it is now if its callback buttons differ from ``buttons``, else null}`` as soon as either
+        is there, or empty at the timeout. A deleted message is not an edit.
+        """
+        chat = self._user_chat(request)
+        try:
+            after = int(request.query.get("after", "0"))
+            watched = int(request.query.get("message_id", "0")) or None
+        except ValueError:
+            raise bad("after and message_id must be integers") from None
+        try:
+            shown = json.loads(request.query.get("buttons", "[]"))
+        except ValueError:
+            raise bad("buttons must be a JSON list of [text, callback_data] pairs") from None
+        deadline = time.monotonic() + _seconds(request, "timeout")
+        while True:
+            messages = self._bot_messages_after(chat, after)
+            edited = chat.messages.get(watched) if watched is not None else None
+            if edited is not None and callback_buttons(edited) == shown:
+                edited = None
+            remaining = deadline - time.monotonic()
+            if messages or edited is not None or self._state.closing or remaining <= 0:
+                return {"messages": messages, "edited": edited}
             await chat.signal.wait(remaining)
 
     async def _user_message_state(self, request: web.Request) -> JSON:

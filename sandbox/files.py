@@ -17,9 +17,11 @@ from typing import Any
 
 from sandbox.wire import JSON, WRONG_FILE, ApiError, Params, Upload, bad, compact
 
-MEDIA_KINDS = ("photo", "audio", "voice", "video", "document")
-"""The media a Message can carry in the sandbox, each under its own field."""
+MEDIA_KINDS = ("animation", "photo", "audio", "voice", "video", "document")
+"""The media a Message can carry in the sandbox, each under its own field (an animation's
+message also has a ``document``, so ``animation`` comes first)."""
 _DEFAULT_MIME = {
+    "animation": "video/mp4",
     "audio": "audio/mpeg",
     "voice": "audio/ogg",
     "video": "video/mp4",
@@ -135,8 +137,26 @@ class FileStore:
         return stored
 
 
+def media_kind(message: JSON) -> str | None:
+    """Return which of :data:`MEDIA_KINDS` a message carries, or None for a text message."""
+    return next((kind for kind in MEDIA_KINDS if kind in message), None)
+
+
+def media_fields(stored: StoredFile, params: Params) -> JSON:
+    """Return the Message fields of a file: its kind's field, and for an animation a document.
+
+    ``params`` gives duration, width, height, performer and title when the kind has them.
+    """
+    media = media_object(stored, params)
+    if stored.kind != "animation":
+        return {stored.kind: media}
+    # For backward compatibility Telegram sets ``document`` too when ``animation`` is set.
+    fields = ("file_id", "file_unique_id", "file_name", "mime_type", "file_size")
+    return {"animation": media, "document": {k: media[k] for k in fields if k in media}}
+
+
 def media_object(stored: StoredFile, params: Params) -> Any:
-    """Return the Message field (PhotoSize list, Audio, Voice, Video or Document)."""
+    """Return the Message field (PhotoSize list, Animation, Audio, Voice, Video or Document)."""
     size = len(stored.data) if stored.data is not None else None
     base: JSON = {
         "file_id": stored.file_id,
@@ -146,10 +166,10 @@ def media_object(stored: StoredFile, params: Params) -> Any:
     if stored.kind == "photo":
         return [compact({**base, "width": stored.width, "height": stored.height})]
     media = {**base, "mime_type": stored.mime_type, "file_name": stored.file_name}
-    if stored.kind in ("audio", "voice", "video"):
+    if stored.kind in ("animation", "audio", "voice", "video"):
         media["duration"] = params.integer("duration") or 0
     if stored.kind == "audio":
         media.update(performer=params.text("performer"), title=params.text("title"))
-    if stored.kind == "video":
+    if stored.kind in ("animation", "video"):
         media.update(width=params.integer("width") or 0, height=params.integer("height") or 0)
     return compact(media)

@@ -13,7 +13,7 @@ import time
 
 from sandbox.chats import Chat
 from sandbox.content import caption, inline_markup, message_text
-from sandbox.files import media_object
+from sandbox.files import media_fields
 from sandbox.state import SandboxState
 from sandbox.wire import (
     JSON,
@@ -93,6 +93,7 @@ class BotApi:
             "deleteMyCommands": self._delete_my_commands,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
+            "sendAnimation": self._send_animation,
             "sendAudio": self._send_audio,
             "sendVoice": self._send_voice,
             "sendVideo": self._send_video,
@@ -189,7 +190,7 @@ class BotApi:
         return self._state.post_bot_message(chat, content)
 
     async def _send_media(self, kind: str, params: Params) -> JSON:
-        """Send a photo, audio, voice, video or document."""
+        """Send a photo, animation, audio, voice, video or document."""
         chat = self._state.chat(params)
         text, entities = caption(params)
         markup = inline_markup(params)
@@ -197,7 +198,7 @@ class BotApi:
         stored = self._state.files.input_file(kind, params)
         self._state.flood.throttle(chat.chat_id)
         content = {
-            kind: media_object(stored, params),
+            **media_fields(stored, params),
             "caption": text,
             "caption_entities": entities,
             "reply_markup": markup,
@@ -207,6 +208,9 @@ class BotApi:
 
     async def _send_photo(self, params: Params) -> JSON:
         return await self._send_media("photo", params)
+
+    async def _send_animation(self, params: Params) -> JSON:
+        return await self._send_media("animation", params)
 
     async def _send_audio(self, params: Params) -> JSON:
         return await self._send_media("audio", params)

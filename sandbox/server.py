@@ -6,13 +6,17 @@ The real bot runs against it unchanged, over HTTP, by pointing python-telegram-b
 control API under ``/sandbox/``. The server listens on 127.0.0.1 and keeps everything in memory.
 
 Bot API methods: getMe, getUpdates, deleteWebhook, getWebhookInfo, setMyCommands,
-getMyCommands, deleteMyCommands, sendMessage, sendPhoto, sendAudio, sendVoice, sendVideo,
-sendDocument, editMessageText, editMessageCaption, editMessageReplyMarkup, deleteMessage,
-answerCallbackQuery, getFile, sendChatAction, logOut, close (names are case-insensitive).
+getMyCommands, deleteMyCommands, sendMessage, sendPhoto, sendAnimation, sendAudio, sendVoice,
+sendVideo, sendDocument, editMessageText, editMessageCaption, editMessageMedia,
+editMessageReplyMarkup, deleteMessage, answerCallbackQuery, getFile, sendChatAction, logOut,
+close (names are case-insensitive).
 
 What it emulates: private chats with users created through the control API; long polling with
 offsets, limits, remembered ``allowed_updates`` and the 409 conflict of a second poller; text and
-media messages with their current state (edits, deletions, inline keyboards, replies); callback
+media messages with their current state (edits, deletions, inline keyboards, replies); edits as
+Telegram applies them (see :mod:`sandbox.edits`: text to text, media to media, text to media
+with editMessageMedia, never media to text; the keyboard goes unless sent again; "message is not
+modified" for an edit that changes nothing; edits share the flood limits with sends); callback
 queries; ``my_chat_member`` updates on block/unblock; file uploads, ``file_id`` reuse and
 downloads; Telegram's error shape and description texts for the common mistakes (chat not found,
 empty or too long text and captions, invalid callback data, malformed markup, edits of unknown or
@@ -37,8 +41,9 @@ this one (the HTTP server and the command line).
 What it does not emulate:
 
 - groups, supergroups, channels, topics, business accounts, inline mode, payments, games,
-  stickers, polls, reactions, media groups, ``copyMessage``/``forwardMessage`` and every other
-  method not listed above: they answer 404 "Not Found", as Telegram does for unknown methods;
+  stickers, polls, reactions, media groups (and so the album rules of editMessageMedia), live
+  photos, video notes, ``copyMessage``/``forwardMessage`` and every other method not listed
+  above: they answer 404 "Not Found", as Telegram does for unknown methods;
 - webhooks (``setWebhook`` answers 404; only ``getUpdates`` delivers updates);
 - users sending anything but text and documents (files); users editing or deleting their
   own messages;
@@ -53,7 +58,8 @@ What it does not emulate:
 - file contents sent by ``http(s)`` URL: never downloaded (no network); the message gets a new
   ``file_id`` without ``file_size``, and downloading that file answers 404;
 - thumbnails and extra photo sizes (a photo has one ``PhotoSize``), media durations and video
-  dimensions (taken from the request, else 0), re-encoding of photos;
+  dimensions (taken from the request or the InputMedia, else 0), re-encoding of photos;
+  ``has_spoiler``, ``show_caption_above_media`` and ``link_preview_options`` (accepted, not kept);
 - the scope/language fallback of getMyCommands (a list is found only under its exact key);
 - the 48-hour limit on deleting messages, and limits other than the ``RateLimits`` buckets
   (which apply to ``send*`` except ``sendChatAction``, and to ``edit*``) and storms;
