@@ -35,7 +35,7 @@ from pathlib import Path
 from quality.agreement import ConfusedPair
 from quality.check import CheckInput, CheckResult, CheckSettings, run_check
 from quality.workers import Finding
-from storage.quality import STATUS_CODES, ProjectLabels, read_labels, sample_changes
+from storage.snapshot import STATUS_CODES, ProjectLabels, read_labels, sample_changes
 
 CHILD_NICE = 19  # the lowest priority: the check gets the CPU the bot and Bot API leave over
 # Even at the lowest priority a busy child slows the bot down on a 2-core machine (measured:

@@ -1,13 +1,10 @@
-"""Storage: the SQLite schema, its migrations and the repository over aiosqlite."""
+"""Storage: the SQLite schema, its migrations and the typed access to it over aiosqlite.
+
+Import what you use from its modules (`storage.repository.Repository`, `storage.models`,
+...): the quality check's child process imports `storage.snapshot` alone, and this package
+must not make it load the rest.
+"""
 
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
-from storage.repository import PICK_SQL, Repository
 
-__all__ = [
-    "PICK_SQL",
-    "Conflict",
-    "DatabaseUnavailable",
-    "NotFound",
-    "Repository",
-    "StorageError",
-]
+__all__ = ["Conflict", "DatabaseUnavailable", "NotFound", "StorageError"]

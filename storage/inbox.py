@@ -58,7 +58,7 @@ class Inbox:
 
     async def pending(self) -> list[tuple[int, str]]:
         """Stored updates no handler finished, oldest first (after a crash)."""
-        rows = await self.repo.db.execute_fetchall(
+        rows = await self.repo.all(
             "SELECT update_id, data FROM inbox WHERE handled_at IS NULL ORDER BY update_id"
         )
         return [(int(r[0]), str(r[1])) for r in rows]

@@ -177,7 +177,7 @@ class WorkerStats(_Row):
 
 
 class SampleCounts(_Row):
-    """How many of a project's samples are in each state (`storage.repository.SAMPLE_STATES`,
+    """How many of a project's samples are in each state (`storage.samples.SAMPLE_STATES`,
     the one definition /status and /check share)."""
 
     done: int

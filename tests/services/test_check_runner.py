@@ -31,8 +31,9 @@ from services.check_runner import (
     outcome_of,
 )
 from storage.models import LabelStatus, Project, SampleIn
-from storage.quality import QualityStore, read_labels
+from storage.quality import QualityStore
 from storage.repository import Repository
+from storage.snapshot import read_labels
 from tests.conftest import add_worker, make_spec
 
 RED, GREEN, BLUE = 0, 1, 2

@@ -11,7 +11,7 @@ async def test_a_stored_update_is_new_once_and_pending_until_handled(repo: Repos
     await inbox.mark_handled(6, now=102.0)
     assert await inbox.pending() == [(5, '{"a": 1}'), (7, '{"c": 3}')]
     await inbox.mark_handled(6, now=999.0)  # marking twice keeps the first time
-    rows = await repo._all("SELECT handled_at FROM inbox WHERE update_id = 6")
+    rows = await repo.all("SELECT handled_at FROM inbox WHERE update_id = 6")
     assert rows == [(102.0,)]
 
 
@@ -22,7 +22,7 @@ async def test_prune_forgets_only_what_telegram_can_no_longer_resend(repo: Repos
     await inbox.mark_handled(2, now=KEEP_S)
     assert await inbox.prune(now=KEEP_S + 11.0) == 1  # 1 is old enough; 3 was never handled
     assert [u for u, _ in await inbox.pending()] == [3]
-    rows = await repo._all("SELECT update_id FROM inbox ORDER BY update_id")
+    rows = await repo.all("SELECT update_id FROM inbox ORDER BY update_id")
     assert rows == [(2,), (3,)]
 
 

@@ -12,8 +12,9 @@ from quality.workers import Rules
 from services.check_runner import check_input
 from storage.migrations import MIGRATIONS
 from storage.models import LabelStatus, Project, Role, SampleIn, UndoStatus
-from storage.quality import ProjectLabels, QualityStore, SampleChanges, read_labels
+from storage.quality import QualityStore
 from storage.repository import Repository
+from storage.snapshot import ProjectLabels, SampleChanges, read_labels
 from tests.conftest import add_project, add_worker, make_spec
 
 RED, GREEN = 0, 1  # option indices; every gold sample's answer is red
@@ -44,8 +45,8 @@ async def label(
     return card.assignment_id, card.sample.ext_id
 
 
-async def sample_row(repo: Repository, project: Project, ext_id: str) -> tuple[object, ...]:
-    row = await repo._one(
+async def sample_row(repo: Repository, project: Project, ext_id: str) -> tuple[Any, ...]:
+    row = await repo.one(
         "SELECT id, status, target, need, n_labels, n_open, gold, consensus, confidence"
         " FROM samples WHERE project_id = ? AND ext_id = ?",
         (project.id, ext_id),
@@ -148,7 +149,7 @@ async def test_gold_accuracy_rule_suspends_and_reinstate_clears(repo: Repository
     assert second.suspended == "gold accuracy 0% after 2 gold answers (< 90%)"
     gate = await store.gate(1, project.id)
     assert (gate.status, gate.reason) == ("suspended", second.suspended)
-    status = await repo._one("SELECT status FROM assignments WHERE id = ?", (held.assignment_id,))
+    status = await repo.one("SELECT status FROM assignments WHERE id = ?", (held.assignment_id,))
     assert status == ("released",)
     row = await sample_row(repo, project, held.sample.ext_id)
     assert (row[3], row[5]) == (2, 0)  # need back to the overlap, nothing open
@@ -230,7 +231,7 @@ async def test_load_apply_round_trip(repo: Repository) -> None:
         (int(loaded.sample_ids[t]), int(loaded.worker_ids[w]), int(lab))
         for t, w, lab in zip(loaded.task, loaded.worker, loaded.label, strict=True)
     }
-    rows = await repo._all(
+    rows = await repo.all(
         "SELECT l.sample_id, l.worker_id, o.idx FROM labels AS l"
         " JOIN options AS o ON o.id = l.option_id WHERE l.project_id = ?",
         (project.id,),
@@ -238,7 +239,7 @@ async def test_load_apply_round_trip(repo: Repository) -> None:
     assert got == {(int(s), int(w), int(i)) for s, w, i in rows}
     assert len(loaded.task) == 4
     assert loaded.seconds.tolist() == [1.0] * 4  # shown at now, answered at now + 1
-    last = await repo._one("SELECT MAX(id) FROM labels WHERE project_id = ?", (project.id,))
+    last = await repo.one("SELECT MAX(id) FROM labels WHERE project_id = ?", (project.id,))
     assert last is not None
     assert loaded.last_label_id == last[0]
 
@@ -505,6 +506,6 @@ async def test_one_definition_of_a_samples_state(repo: Repository) -> None:
     expected = {"done": 3, "open": 2, "review": 1, "control": 1}  # s5: open, no labels
     assert (await repo.sample_counts(project.id)).model_dump() == expected
     assert (await QualityStore(repo).sample_counts(project.id)).model_dump() == expected
-    status = await repo.project_status(project.id)
-    assert status.states.model_dump() == expected
-    assert (status.samples, status.samples_done, status.states.work) == (7, 3, 6)
+    progress = await repo.project_status(project.id)
+    assert progress.states.model_dump() == expected
+    assert (progress.samples, progress.samples_done, progress.states.work) == (7, 3, 6)

@@ -11,17 +11,18 @@ from pathlib import Path
 import pytest
 
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
+from storage.gold import GOLD_ANSWER_SQL
 from storage.migrations import MIGRATIONS
 from storage.models import LabelStatus, Role, SampleIn, UndoStatus
-from storage.repository import ANSWER_SQL, CLAIM_SQL, PICK_SQL, Repository
+from storage.repository import ANSWER_SQL, CLAIM_SQL, DUE_SQL, GOLD_CLAIM_SQL, PICK_SQL, Repository
 from tests.conftest import add_project, add_worker, make_spec
 
 
 async def test_migrations_set_user_version_and_pragmas(repo: Repository) -> None:
     assert await repo.schema_version() == len(MIGRATIONS)
-    row = await repo._one("PRAGMA journal_mode")
+    row = await repo.one("PRAGMA journal_mode")
     assert row == ("wal",)
-    row = await repo._one("PRAGMA foreign_keys")
+    row = await repo.one("PRAGMA foreign_keys")
     assert row == (1,)
 
 
@@ -201,7 +202,7 @@ async def test_undo_takes_back_last_label_and_reopens_it(repo: Repository) -> No
     assert relabel.status is LabelStatus.RECORDED
     labels = await repo.live_labels(project.id)
     assert [label.option_key for label in labels] == ["green"]
-    raw = await repo._all("SELECT retracted_at IS NOT NULL FROM labels ORDER BY id")
+    raw = await repo.all("SELECT retracted_at IS NOT NULL FROM labels ORDER BY id")
     assert raw == [(1,), (0,)]  # the taken-back label is kept, marked retracted
 
 
@@ -262,13 +263,41 @@ async def test_hot_queries_use_indexes_not_scans(repo: Repository, sql: str) -> 
         "update": 7,
     }
     names = {n for n in params if f":{n}" in sql}
-    plan_rows = await repo._all("EXPLAIN QUERY PLAN " + sql, {n: params[n] for n in names})
+    plan_rows = await repo.all("EXPLAIN QUERY PLAN " + sql, {n: params[n] for n in names})
     plan = " | ".join(str(row[3]) for row in plan_rows)
     assert "SCAN" not in plan, plan  # every table is reached through an index
     assert "TEMP B-TREE" not in plan, plan  # the index gives the order; nothing is sorted
     if "samples" in sql:
         assert "INDEX samples_pick" in plan
         assert "sqlite_autoindex_assignments_1" in plan  # the seen-check is an index lookup
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        (DUE_SQL, (0.0,)),  # the probe before a claim (at most once a second)
+        (GOLD_ANSWER_SQL, (1, 1)),  # the gold check after every label
+    ],
+)
+async def test_tap_lookups_use_indexes_not_scans(
+    repo: Repository, sql: str, params: tuple[float | int, ...]
+) -> None:
+    await add_project(repo, 50)
+    plan_rows = await repo.all("EXPLAIN QUERY PLAN " + sql, params)
+    plan = " | ".join(str(row[3]) for row in plan_rows)
+    assert "SCAN" not in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
+async def test_gold_claim_reaches_gold_samples_through_their_index(repo: Repository) -> None:
+    project = await add_project(repo, 50)
+    params = {"project": project.id, "worker": 1, "now": 0.0, "expires": 1.0}
+    plan_rows = await repo.all("EXPLAIN QUERY PLAN " + GOLD_CLAIM_SQL, params)
+    plan = " | ".join(str(row[3]) for row in plan_rows)
+    assert "SCAN" not in plan, plan
+    assert "INDEX samples_gold" in plan, plan  # only the project's gold samples are read
+    assert "sqlite_autoindex_assignments_1" in plan, plan
+    # (They are sorted by n_labels on every gold claim: cheap while gold samples are few.)
 
 
 async def test_idle_workers_are_found_once_when_work_returns(repo: Repository) -> None:
@@ -314,7 +343,7 @@ async def test_concurrent_workers_keep_counters_consistent(repo: Repository) -> 
     totals = await asyncio.gather(*(work(w) for w in workers))
     labels = await repo.live_labels(project.id)
     assert len(labels) == sum(totals)
-    rows = await repo._all(
+    rows = await repo.all(
         "SELECT s.id, s.target, s.n_labels, s.n_open, s.need,"
         " (SELECT COUNT(*) FROM labels l WHERE l.sample_id = s.id AND l.retracted_at IS NULL),"
         " (SELECT COUNT(*) FROM assignments a WHERE a.sample_id = s.id AND a.status = 'open')"
@@ -329,7 +358,7 @@ async def test_concurrent_workers_keep_counters_consistent(repo: Repository) -> 
 
 
 async def test_checkpoint_copies_the_wal_from_its_own_connection(repo: Repository) -> None:
-    row = await repo._one("PRAGMA wal_autocheckpoint")
+    row = await repo.one("PRAGMA wal_autocheckpoint")
     assert row is not None
     assert row[0] > 1000  # the automatic checkpoint is only a safety net
     project = await add_project(repo, 200)

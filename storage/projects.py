@@ -1,0 +1,307 @@
+"""Projects: their options, the project being created with its first import, invites and
+memberships.
+
+A project and its options never change once stored (its spec is written once, at creation),
+so they are cached per connection: every card and every tap reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from config.project import ProjectSpec
+from storage.db import Database, Row
+from storage.effects import once, remember
+from storage.errors import Conflict, NotFound
+from storage.events import append_event
+from storage.models import Option, Project, Role
+
+PROJECT_COLS = (
+    "id, slug, name, question, guide, guide_version, overlap, assignment_timeout, created_at"
+)
+
+
+def project_of(row: sqlite3.Row | Row) -> Project:
+    """A `PROJECT_COLS` row as a model."""
+    return Project(
+        id=row[0],
+        slug=row[1],
+        name=row[2],
+        question=json.loads(row[3]),
+        guide=json.loads(row[4]),
+        guide_version=row[5],
+        overlap=row[6],
+        assignment_timeout=row[7],
+        created_at=row[8],
+    )
+
+
+def slug_taken(slug: str) -> str:
+    """The message for a slug that another project has."""
+    return f"a project with slug '{slug}' already exists; set another 'slug'"
+
+
+async def insert_project(
+    db: aiosqlite.Connection,
+    spec: ProjectSpec,
+    actor: int | None,
+    now: float,
+    *,
+    project_id: int | None = None,
+) -> int:
+    """Insert a project and its options inside the caller's transaction; return its id.
+
+    project_id: the id a `project_draft` promised (None: the next free one).
+    """
+    try:
+        cur = await db.execute(
+            "INSERT INTO projects (id, slug, name, question, guide, overlap,"
+            " assignment_timeout, spec, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                project_id,
+                spec.slug,
+                spec.name,
+                json.dumps(spec.question, ensure_ascii=False),
+                json.dumps(spec.guide, ensure_ascii=False),
+                spec.overlap,
+                spec.assignment_timeout,
+                spec.model_dump_json(),
+                now,
+            ),
+        )
+    except sqlite3.IntegrityError as exc:
+        taken = await db.execute_fetchall("SELECT 1 FROM projects WHERE slug = ?", (spec.slug,))
+        if taken:
+            raise Conflict(slug_taken(spec.slug)) from exc
+        raise Conflict(
+            f"another project took id {project_id} while '{spec.slug}' was being created;"
+            " nothing was stored, run the command again"
+        ) from exc
+    new_id = cur.lastrowid
+    assert new_id is not None
+    await db.executemany(
+        "INSERT INTO options (project_id, idx, key, texts) VALUES (?, ?, ?, ?)",
+        [
+            (new_id, i, o.id, json.dumps(o.text, ensure_ascii=False))
+            for i, o in enumerate(spec.options)
+        ],
+    )
+    await append_event(db, "project.created", actor, new_id, {"slug": spec.slug}, now)
+    return new_id
+
+
+class Projects(Database):
+    """Projects, options, invites and memberships."""
+
+    def __init__(self, path: Path | str) -> None:
+        """See `Database`; the caches start empty."""
+        super().__init__(path)
+        self._options: dict[int, tuple[Option, ...]] = {}
+        self._projects: dict[int, Project] = {}
+        self._specs: dict[int, ProjectSpec] = {}
+
+    async def create_project(self, spec: ProjectSpec, *, actor: int | None = None) -> Project:
+        """Store a project and its options; the slug must be new."""
+        async with self.transaction() as db:
+            project_id = await insert_project(db, spec, actor, time.time())
+        return await self.get_project(project_id)
+
+    @asynccontextmanager
+    async def project_draft(
+        self, spec: ProjectSpec, *, actor: int | None = None
+    ) -> AsyncIterator[Project]:
+        """A new project that is stored together with its first import, or not at all.
+
+        Yields the project `spec` will become, with the id it will get, not stored yet. The
+        first import into that id (`import_session`) stores it in the transaction that
+        publishes the import's samples, so a failed import, Ctrl-C or a crash leaves no
+        project behind and the same command can simply run again. Leaving the block without
+        such an import stores the project alone; leaving it with an exception stores nothing.
+        Only the import may use the id inside the block (invites need the stored project).
+        """
+        if await self.one("SELECT 1 FROM projects WHERE slug = ?", (spec.slug,)):
+            raise Conflict(slug_taken(spec.slug))
+        row = await self.one("SELECT COALESCE(MAX(id), 0) + 1 FROM projects")
+        assert row is not None
+        draft = Project(
+            id=int(row[0]),
+            slug=spec.slug,
+            name=spec.name,
+            question=spec.question,
+            guide=spec.guide,
+            guide_version=1,
+            overlap=spec.overlap,
+            assignment_timeout=spec.assignment_timeout,
+            created_at=time.time(),
+        )
+        # The import path reads the project through these caches (get_project,
+        # project_spec); `draft_spec` tells a draft from a stored project.
+        self._projects[draft.id], self._specs[draft.id] = draft, spec
+        try:
+            yield draft
+            if await self.draft_spec(draft.id) is not None:  # no import was published
+                async with self.transaction() as db:
+                    await insert_project(db, spec, actor, time.time(), project_id=draft.id)
+        finally:
+            # Stored or not, the next read comes from the database.
+            self._projects.pop(draft.id, None)
+            self._specs.pop(draft.id, None)
+            self._options.pop(draft.id, None)
+
+    async def draft_spec(self, project_id: int) -> ProjectSpec | None:
+        """The spec of a `project_draft` not stored yet; None for a stored project."""
+        row = await self.one("SELECT slug FROM projects WHERE id = ?", (project_id,))
+        draft = self._projects.get(project_id)
+        if row is None:
+            spec = self._specs.get(project_id)
+            if draft is None or spec is None:
+                raise NotFound(f"no project {project_id}")
+            return spec
+        if draft is not None and draft.slug != row[0]:
+            raise Conflict(
+                f"another project took id {project_id} while '{draft.slug}' was being created;"
+                " nothing was stored, run the command again"
+            )
+        return None
+
+    async def get_project(self, key: int | str) -> Project:
+        """A project by id or slug."""
+        if isinstance(key, int) and key in self._projects:
+            return self._projects[key]
+        where = "id = ?" if isinstance(key, int) else "slug = ?"
+        row = await self.one(f"SELECT {PROJECT_COLS} FROM projects WHERE {where}", (key,))
+        if row is None:
+            raise NotFound(f"no project '{key}'; `labelgram project list` shows the projects")
+        project = project_of(row)
+        self._projects[project.id] = project
+        return project
+
+    async def project_spec(self, project_id: int) -> ProjectSpec:
+        """The project file as it was validated when the project was created.
+
+        Cached: a project's spec is written once, at creation, and never updated.
+        """
+        spec = self._specs.get(project_id)
+        if spec is None:
+            row = await self.one("SELECT spec FROM projects WHERE id = ?", (project_id,))
+            if row is None:
+                raise NotFound(f"no project {project_id}")
+            spec = self._specs[project_id] = ProjectSpec.model_validate_json(row[0])
+        return spec
+
+    async def list_projects(self) -> list[Project]:
+        """All projects, oldest first."""
+        rows = await self.all(f"SELECT {PROJECT_COLS} FROM projects ORDER BY id")
+        return [project_of(r) for r in rows]
+
+    async def options(self, project_id: int) -> tuple[Option, ...]:
+        """A project's options in button order (cached: options never change)."""
+        cached = self._options.get(project_id)
+        if cached is not None:
+            return cached
+        rows = await self.all(
+            "SELECT id, project_id, idx, key, texts FROM options WHERE project_id = ?"
+            " ORDER BY idx",
+            (project_id,),
+        )
+        opts = tuple(
+            Option(id=r[0], project_id=r[1], idx=r[2], key=r[3], texts=json.loads(r[4]))
+            for r in rows
+        )
+        self._options[project_id] = opts
+        return opts
+
+    # ---------------------------------------------------------------- invites, memberships
+
+    async def create_invite(
+        self,
+        project_id: int,
+        role: Role,
+        *,
+        actor: int | None = None,
+        update_id: int | None = None,
+    ) -> str:
+        """A new invite code (valid as a t.me deep-link start parameter); a replay of the same
+        update gets the code the first one made."""
+        await self.get_project(project_id)
+        code = f"{'c' if role is Role.COORDINATOR else 'w'}{secrets.token_urlsafe(12)}"
+        async with self.transaction() as db:
+            made = await once(db, update_id, "invite")
+            if made is not None:
+                return str(made)
+            await remember(db, update_id, "invite", code, time.time())
+            await db.execute(
+                "INSERT INTO invites (code, project_id, role, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (code, project_id, role.value, actor, time.time()),
+            )
+            await append_event(db, "invite.created", actor, project_id, {"role": role.value}, None)
+        return code
+
+    async def redeem_invite(
+        self, code: str, user_id: int, *, update_id: int | None = None
+    ) -> tuple[Project, Role]:
+        """Join the invite's project (a coordinator is never demoted by a worker link).
+
+        With `update_id`, a replay of the same /start counts the use once.
+        """
+        now = time.time()
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT project_id, role FROM invites WHERE code = ?", (code,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise NotFound("this invite link is not valid; ask your coordinator for a new one")
+            project_id, role = int(row[0]), Role(row[1])
+            first = await once(db, update_id, "redeem") is None
+            if first:
+                await remember(db, update_id, "redeem", code, now)
+                await db.execute("UPDATE invites SET uses = uses + 1 WHERE code = ?", (code,))
+            await db.execute(
+                "INSERT INTO memberships (worker_id, project_id, role, joined_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (worker_id, project_id) DO UPDATE SET"
+                " role = CASE WHEN role = 'coordinator' THEN role ELSE excluded.role END",
+                (user_id, project_id, role.value, now),
+            )
+            await db.execute(
+                "UPDATE workers SET current_project_id = ? WHERE id = ?", (project_id, user_id)
+            )
+            async with db.execute(
+                "SELECT role FROM memberships WHERE worker_id = ? AND project_id = ?",
+                (user_id, project_id),
+            ) as cur:
+                got = await cur.fetchone()
+            assert got is not None
+            if first:
+                await append_event(db, "member.joined", user_id, project_id, {"role": got[0]}, now)
+        return await self.get_project(project_id), Role(got[0])
+
+    async def role_of(self, user_id: int, project_id: int) -> Role | None:
+        """The user's role in the project, or None if not a member."""
+        row = await self.one(
+            "SELECT role FROM memberships WHERE worker_id = ? AND project_id = ?",
+            (user_id, project_id),
+        )
+        return Role(row[0]) if row else None
+
+    async def projects_of(self, user_id: int, role: Role | None = None) -> list[Project]:
+        """Projects the user belongs to (optionally with a given role)."""
+        sql = (
+            f"SELECT {', '.join('p.' + c.strip() for c in PROJECT_COLS.split(','))}"
+            " FROM projects p JOIN memberships m ON m.project_id = p.id WHERE m.worker_id = ?"
+        )
+        params: list[Any] = [user_id]
+        if role is not None:
+            sql += " AND m.role = ?"
+            params.append(role.value)
+        return [project_of(r) for r in await self.all(sql + " ORDER BY p.id", params)]
