@@ -382,7 +382,7 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
         out["taps"], out["errors"], out["lags"] = taps, errors, lags
         out["phases"] = [span for r in reports for span in r.spans]
         out["run"] = await quality.last_run(info["project_id"])
-        status = await repo._all(
+        status = await repo.all(
             "SELECT status, COUNT(*) FROM samples WHERE project_id = ? GROUP BY status",
             (info["project_id"],),
         )

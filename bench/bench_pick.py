@@ -39,11 +39,11 @@ from bench.machine import cpu_busy, cpu_model, others_load
 from config.project import ProjectSpec
 from storage.models import LabelStatus, SampleIn
 from storage.repository import (
-    _SAMPLE_COLS,
-    _SWEEP_EVERY_S,
     ANSWER_SQL,
     CLAIM_SQL,
     PICK_SQL,
+    SAMPLE_COLS,
+    SWEEP_EVERY_S,
     Repository,
 )
 
@@ -314,7 +314,7 @@ async def _measure_repo(
             if args.pace:
                 await asyncio.sleep(args.pace / 1000)
             sweep = i >= warmup + args.picks
-            now = future + (i - warmup - args.picks) * (_SWEEP_EVERY_S + 0.001) if sweep else None
+            now = future + (i - warmup - args.picks) * (SWEEP_EVERY_S + 0.001) if sweep else None
             user = rng.choice(members)
             t0 = time.perf_counter_ns()
             card = await repo.next_card(user, project_id, now)
@@ -346,7 +346,7 @@ def _measure_raw(
     claim = Timings("CLAIM_SQL alone (sqlite3)")
     claim_fetch = Timings("CLAIM_SQL + sample fetch (sqlite3)")
     answer = Timings("ANSWER_SQL (sqlite3)")
-    fetch_sql = f"SELECT {_SAMPLE_COLS} FROM samples WHERE id = ?"
+    fetch_sql = f"SELECT {SAMPLE_COLS} FROM samples WHERE id = ?"
     con = _connect(path)
     if args.wal_autocheckpoint is not None:
         con.execute(f"PRAGMA wal_autocheckpoint = {args.wal_autocheckpoint}")

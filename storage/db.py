@@ -203,10 +203,6 @@ class Database:
         """Every row of a query (no lock)."""
         return await fetch_all(self.db, sql, params)
 
-    # Transitional: the old private names, for tests outside storage until they are renamed.
-    _one = one
-    _all = all
-
     async def write(self, sql: str, params: Params = ()) -> int:
         """One statement that changes rows, atomic by itself (no BEGIN/COMMIT round trips);
         the number of rows it changed."""

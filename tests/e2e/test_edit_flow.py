@@ -115,7 +115,7 @@ async def test_a_replayed_tap_stores_one_label_and_shows_no_second_card(world: W
     assert content(await user.message(card["message_id"])) == content(nxt)
     assert await no_new_message(user)
     assert len(await world.repo.live_labels(world.project.id)) == 1
-    open_cards = await world.repo._all(
+    open_cards = await world.repo.all(
         "SELECT COUNT(*) FROM assignments WHERE worker_id = 1 AND status = 'open'"
     )
     assert open_cards == [(1,)]

@@ -256,7 +256,7 @@ async def test_photo_sample_uploads_once_then_reuses_file_id(photo_world: World)
     assert card["caption"] == "❓ Which colour?"
     file_id = card["photo"][-1]["file_id"]
     for _ in range(200):  # the bot stores the file_id right after the send returns
-        stored = await world.repo._one("SELECT file_id FROM samples WHERE ext_id = 'p1'")
+        stored = await world.repo.one("SELECT file_id FROM samples WHERE ext_id = 'p1'")
         if stored != (None,):
             break
         await asyncio.sleep(0.01)

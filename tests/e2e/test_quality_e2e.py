@@ -68,7 +68,7 @@ async def member(world: World, user_id: int, role: Role) -> SandboxUser:
 
 
 async def option_id(world: World, key: str) -> int:
-    row = await world.repo._one(
+    row = await world.repo.one(
         "SELECT id FROM options WHERE project_id = ? AND key = ?", (world.project.id, key)
     )
     assert row is not None
@@ -88,7 +88,7 @@ async def states_of(user: SandboxUser, command: str) -> str:
 
 
 async def sample_row(world: World, ext_id: str) -> tuple[str, int | None]:
-    row = await world.repo._one(
+    row = await world.repo.one(
         "SELECT status, consensus FROM samples WHERE project_id = ? AND ext_id = ?",
         (world.project.id, ext_id),
     )
@@ -145,7 +145,7 @@ async def test_a_failed_exam_blocks_real_work(qworld: World) -> None:
     guide = await user.next_message()
     await user.press(guide, data=buttons(guide)[0][1])
     assert "did not pass this project's test" in (await user.next_message())["text"]
-    row = await world.repo._one(
+    row = await world.repo.one(
         "SELECT COUNT(*) FROM assignments AS a JOIN samples AS s ON s.id = a.sample_id"
         " WHERE a.worker_id = 1 AND s.gold = 0"
     )

@@ -89,17 +89,17 @@ async def crowd_project(repo: Repository) -> Project:
 
 
 async def snapshot(repo: Repository, project: Project) -> tuple[list[Any], ...]:
-    samples = await repo._all(
+    samples = await repo.all(
         "SELECT id, status, consensus, confidence, target, need FROM samples"
         " WHERE project_id = ? ORDER BY id",
         (project.id,),
     )
-    runs = await repo._all("SELECT * FROM quality_runs WHERE project_id = ?", (project.id,))
-    members = await repo._all(
+    runs = await repo.all("SELECT * FROM quality_runs WHERE project_id = ?", (project.id,))
+    members = await repo.all(
         "SELECT worker_id, suspended_at FROM memberships WHERE project_id = ? ORDER BY 1",
         (project.id,),
     )
-    events = await repo._all("SELECT * FROM events WHERE project_id = ?", (project.id,))
+    events = await repo.all("SELECT * FROM events WHERE project_id = ?", (project.id,))
     return samples, runs, members, events
 
 
@@ -132,7 +132,7 @@ async def test_the_child_decides_what_the_check_in_this_process_decides(
     want = outcome_of(data, run_check(check_input(data), settings))
     assert got.batches == want.batches
     assert got.changed == 3  # the plain samples; gold is never rewritten
-    plain = await repo._all(
+    plain = await repo.all(
         "SELECT id FROM samples WHERE project_id = ? AND gold = 0 ORDER BY id", (project.id,)
     )
     assert [row[0] for row in json.loads(got.batches[0])] == [r[0] for r in plain]
@@ -159,7 +159,7 @@ async def test_a_check_suspends_in_between_and_aggregates_again_without_them(
     assert (counts["labels"], counts["excluded_labels"]) == (6, 4)  # 3 each by 1 and 2
     assert [name for name, _, _ in report.spans].count("aggregate again") == 1
     red = next(o.id for o in await repo.options(project.id) if o.idx == RED)
-    consensus = await repo._all(
+    consensus = await repo.all(
         "SELECT ext_id, status, consensus, confidence FROM samples"
         " WHERE project_id = ? AND gold = 0 ORDER BY ext_id",
         (project.id,),
@@ -169,11 +169,11 @@ async def test_a_check_suspends_in_between_and_aggregates_again_without_them(
         ("s1", red),
         ("s2", red),
     ]
-    runs = await repo._all(
+    runs = await repo.all(
         "SELECT last_label_id, summary FROM quality_runs WHERE project_id = ?", (project.id,)
     )
     assert len(runs) == 1
-    events = await repo._all(
+    events = await repo.all(
         "SELECT kind FROM events WHERE project_id = ? AND kind IN"
         " ('worker.suspended', 'quality.checked') ORDER BY id",
         (project.id,),
@@ -297,7 +297,7 @@ async def test_a_small_project_is_checked_in_a_thread_with_the_same_outcome(
 ) -> None:
     project = await crowd_project(repo)
     n_labels = (
-        await repo._one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
+        await repo.one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
     )[0]
     assert await QualityStore(repo).label_count(project.id, upto=n_labels + 5) == n_labels
     assert await QualityStore(repo).label_count(project.id, upto=3) == 3
@@ -320,7 +320,7 @@ async def test_a_small_project_is_checked_in_a_thread_with_the_same_outcome(
 async def test_a_project_over_the_limit_is_checked_in_a_child(repo: Repository) -> None:
     project = await crowd_project(repo)
     n_labels = (
-        await repo._one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
+        await repo.one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
     )[0]
     report = await check(bot_data(repo, n_labels - 1), project.id)
     assert report.spans[0][0] == "spawn"

@@ -18,7 +18,7 @@ from tests.conftest import make_spec
 ROOT = Path(__file__).resolve().parents[2]
 STORAGE = ROOT / "storage"
 PRODUCT = ["app.py", "main.py", "bot", "cli", "config", "handlers", "intake", "quality"]
-PRODUCT += ["sandbox", "services", "storage"]
+PRODUCT += ["sandbox", "services", "storage", "bench"]
 HEAVY = ("aiosqlite", "pydantic", "config", "storage.repository", "storage.db", "telegram")
 
 
