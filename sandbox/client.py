@@ -159,6 +159,9 @@ class SandboxUser:
         self.language_code = language_code
         # The id of the newest bot message this user has seen; next_message() reads after it.
         self.last_seen = 0
+        # message_id -> (the buttons a card showed when tapped, those of the newest edit of it
+        # that next_card saw): passed the same card again, next_card waits for the edit after.
+        self._edits_seen: dict[int, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {}
         self._own_client = client is None
         self._client = client if client is not None else _local_client()
 
@@ -266,11 +269,11 @@ class SandboxUser:
     ) -> JSON:
         """Wait for the next card after a tap, sent anew or edited into the tapped message.
 
-        ``tapped`` is the message as it was when the user pressed one of its buttons (the dict
-        given to :meth:`press`). Returns whichever comes first:
+        ``tapped`` is the message the user pressed a button of (the dict given to
+        :meth:`press`). Returns whichever comes first:
 
-        - ``tapped``'s message, as it is now, once its callback buttons (text and data, as
-          :func:`buttons` lists them) differ from those ``tapped`` shows and are not none: the
+        - ``tapped``'s message, as it is now, once it shows callback buttons (text and data, as
+          :func:`buttons` lists them) other than those the user last saw on it, and some: the
           bot turned the answered card into the next one in place (editMessageText or
           editMessageMedia). An edit that keeps the same buttons (a marker such as "saving...")
           is not a new card; nor is one that removes them (see ``notices``);
@@ -278,31 +281,39 @@ class SandboxUser:
           buttons: the bot sent the next card as a new message. Newer messages without buttons
           (notices) are passed over and count as seen, and so is ``tapped`` itself.
 
-        If both happened, the edited message is returned and the new ones stay unseen for the
-        next call. ``notices=True`` returns any change instead: a new message without buttons
-        too, and ``tapped`` edited to show no buttons (an "all done" note in place of the card);
-        tell a card from a notice with :func:`buttons`. Without ``tapped`` it waits for new
-        messages only, like :meth:`next_message` with a filter. Raises TimeoutError when nothing
-        qualifies within ``timeout`` seconds. The server waits (one long poll per change), so
-        many users waiting at once cost no polling.
+        "Last saw" is ``tapped`` as given, or, when the same card (same buttons) is passed
+        again, the newest edit of it this method saw, returned or passed over: keep passing the
+        card while the bot sends notices, and each edit is returned once. If both happened, the
+        edited message is returned and the new ones stay unseen for the next call.
+
+        ``notices=True`` returns any change instead: a new message without buttons too, and
+        ``tapped`` edited to show no buttons (an "all done" note in place of the card); tell a
+        card from a notice with :func:`buttons`. Without ``tapped`` it waits for new messages
+        only. Raises TimeoutError when nothing qualifies within ``timeout`` seconds. The server
+        holds the wait (one long poll per change), so many users waiting at once cost no
+        polling. Bot API calls are counted as always (:func:`calls`).
         """
         deadline = time.monotonic() + timeout
         tapped_id = tapped["message_id"] if tapped is not None else None
-        shown = buttons(tapped) if tapped is not None else []
+        tapped_buttons = buttons(tapped) if tapped is not None else []
         while True:
             remaining = max(deadline - time.monotonic(), 0.0)
             query: dict[str, Any] = {"after": self.last_seen, "timeout": remaining}
             if tapped_id is not None:
+                seen = self._edits_seen.get(tapped_id)
+                shown = (
+                    seen[1] if seen is not None and seen[0] == tapped_buttons else tapped_buttons
+                )
                 query.update(message_id=tapped_id, buttons=json.dumps(shown))
             response = await self._client.get(
                 f"{self._path}/changes", params=query, timeout=remaining + _POLL_SLACK
             )
             changes: JSON = _result(response)
             edited: JSON | None = changes["edited"]
-            if edited is not None:
+            if edited is not None and tapped_id is not None:
+                self._edits_seen[tapped_id] = (tapped_buttons, buttons(edited))
                 if notices or buttons(edited):
                     return edited
-                shown = []  # the card lost its buttons: wait for them to come back
             new: list[JSON] = changes["messages"]
             for message in new:
                 self.last_seen = max(self.last_seen, message["message_id"])

@@ -99,7 +99,9 @@ async def test_an_edit_before_the_wait_is_seen_at_once(bot: BotSide, ann: Sandbo
         media={"type": "photo", "media": "https://example.com/2.png", "caption": "Sample 2"},
         reply_markup=keyboard(2),
     )
+    peek = await ann.message(card["message_id"])  # looking does not make the edit old news
     following = await ann.next_card(card, timeout=0)
+    assert following == peek
     assert content_kind(following) == "photo"
     assert following["caption"] == "Sample 2"
 
@@ -125,6 +127,38 @@ async def test_notices_are_passed_over_unless_asked_for(bot: BotSide, ann: Sandb
 
     done = await bot.edit(card["message_id"], "🎉 All done")  # the card itself, no buttons
     assert (await ann.next_card(card, timeout=1, notices=True)) == done
+
+
+async def test_each_change_is_returned_once_while_the_same_card_is_passed(
+    bot: BotSide, ann: SandboxUser
+) -> None:
+    await bot.card(1)
+    card = await ann.next_card()
+    await ann.press(card, data="v1:l:1:0")
+    marker = await bot.edit(card["message_id"], "Sample 1 ✓")  # buttons gone: a notice
+    assert await ann.next_card(card, timeout=1, notices=True) == marker
+    with pytest.raises(TimeoutError):  # already seen: not returned again
+        await ann.next_card(card, timeout=0.2, notices=True)
+    note = await bot.result("sendMessage", chat_id=7, text="Saved")
+    assert await ann.next_card(card, timeout=1, notices=True) == note
+    # The card is still watched after the notice: its edit into the next sample is the card.
+    following = await bot.edit(card["message_id"], "Sample 2", keyboard(2))
+    assert await ann.next_card(card, timeout=1, notices=True) == following
+
+
+async def test_a_fresher_card_than_the_last_seen_edit_is_waited_on(
+    bot: BotSide, ann: SandboxUser
+) -> None:
+    await bot.card(1)
+    card = await ann.next_card()
+    await bot.edit(card["message_id"], "Sample 2", keyboard(2))
+    second = await ann.next_card(card, timeout=1)
+    await bot.edit(card["message_id"], "Sample 3", keyboard(3))
+    third = await ann.message(card["message_id"])  # read, then tapped, outside next_card
+    assert third["text"] == "Sample 3"
+    with pytest.raises(TimeoutError):  # what the tapped card shows is not news
+        await ann.next_card(third, timeout=0.2)
+    assert await ann.next_card(second, timeout=0) == third  # but it is after the second
 
 
 async def test_a_marker_that_keeps_the_buttons_is_not_a_card(
