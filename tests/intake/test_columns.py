@@ -43,6 +43,7 @@ def test_jsonl_media_paths_and_content_ids(tmp_path: Path) -> None:
     assert rows[0].kind == "photo"
     assert rows[0].media == str(tmp_path / "img" / "a.png")
     assert rows[1].kind == "video"
+    assert rows[1].media is not None
     assert rows[1].media.startswith("https://")
     assert rows[0].ext_id.startswith("h")
     assert rows[0].ext_id != rows[1].ext_id

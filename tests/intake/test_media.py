@@ -9,16 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from intake import media
-from intake.media import (
-    PHOTO_MAX_BYTES,
-    PHOTO_MAX_SIDES_SUM,
-    MediaError,
-    ZipLimits,
-    check_media,
-    iter_media_files,
-    sniff,
-)
+from intake import mediafiles
+from intake.images import PHOTO_MAX_BYTES, PHOTO_MAX_SIDES_SUM
+from intake.media import MediaError, ZipLimits, check_media, iter_media_files, sniff
 
 
 def image_file(path: Path, size: tuple[int, int], fmt: str, mode: str = "RGB") -> Path:
@@ -450,5 +443,5 @@ def test_unpacking_stops_past_the_declared_size(tmp_path: Path) -> None:
     info.file_size = 3 * 1024 * 1024
     target = tmp_path / "a.png"
     with pytest.raises(MediaError, match="more than the 3,145,728 bytes it declares"):
-        media._unpack(_LyingZip(), info, target, tmp_path / "m.zip")  # type: ignore[arg-type]
+        mediafiles._unpack(_LyingZip(), info, target, tmp_path / "m.zip")  # type: ignore[arg-type]
     assert not target.exists()

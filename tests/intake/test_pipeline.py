@@ -8,7 +8,7 @@ from pathlib import Path
 
 from intake.cleaning import CleaningOptions
 from intake.columns import Columns
-from intake.pipeline import PipelineOptions, Report, run
+from intake.pipeline import Item, PipelineOptions, Report, run
 
 OPTS = PipelineOptions(truths=frozenset({"pos", "neg"}))
 
@@ -27,7 +27,7 @@ def png(path: Path, size: int = 4) -> Path:
     return path
 
 
-def items(path: Path, options: PipelineOptions = OPTS) -> tuple[list, Report]:
+def items(path: Path, options: PipelineOptions = OPTS) -> tuple[list[Item], Report]:
     report = Report(source=path.name)
     return list(run(path, options, report)), report
 
@@ -128,6 +128,7 @@ def test_zip_with_nested_folder(tmp_path: Path) -> None:
     got, _ = items(archive, options)
     photos = [i for i in got if i.kind == "photo"]
     assert [i.ext_id for i in photos] == ["top/inner/a.png"]
+    assert photos[0].media is not None
     assert Path(photos[0].media).is_file()
     assert (tmp_path / "store") in Path(photos[0].media).parents
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intake import readers
+from intake import jsondata, lines, plaintext
 from intake.readers import SUPPORTED, Row, SourceError, detect_encoding, open_source
 
 
@@ -283,7 +283,7 @@ def test_an_unclosed_quote_in_the_header_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_long_record_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "MAX_RECORD_CHARS", 100)
+    monkeypatch.setattr(lines, "MAX_RECORD_CHARS", 100)
     path = write(tmp_path / "r.csv", b'text\nok\n"' + b"a line\n" * 30 + b'"\nlast\n')
     _, rows = open_source(path)
     assert next(rows) == Row(2, {"text": "ok"})
@@ -294,7 +294,7 @@ def test_a_long_record_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_a_csv_line_is_never_read_past_the_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readers, "MAX_LINE_CHARS", 1000)
+    monkeypatch.setattr(lines, "MAX_LINE_CHARS", 1000)
     path = write(tmp_path / "l.csv", b"text,label\n" + b"a," * 100_000 + b"\nok,pos\n")
     _, rows = open_source(path)
     tracemalloc.start()
@@ -358,7 +358,7 @@ def test_json_array_streams_elements(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     # Small chunks cut every element, string, number and literal somewhere.
-    monkeypatch.setattr(readers, "_JSON_CHUNK_CHARS", chunk)
+    monkeypatch.setattr(jsondata, "_JSON_CHUNK_CHARS", chunk)
     items: list[object] = [{"id": i, "text": "x" * (i % 97), "n": 10**12 + i} for i in range(3000)]
     items[1] = "not an object"
     items[2] = 12345678901234567890
@@ -380,8 +380,8 @@ def test_json_array_streams_elements(
 
 
 def test_json_element_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "_JSON_CHUNK_CHARS", 100)
-    monkeypatch.setattr(readers, "MAX_ELEMENT_CHARS", 1000)
+    monkeypatch.setattr(jsondata, "_JSON_CHUNK_CHARS", 100)
+    monkeypatch.setattr(jsondata, "MAX_ELEMENT_CHARS", 1000)
     path = tmp_path / "big.json"
     path.write_text(json.dumps([{"text": "y" * 5000}]), encoding="utf-8")
     with pytest.raises(SourceError, match="element 1 is longer than 1,000 characters"):
@@ -484,7 +484,7 @@ def test_txt_with_occasional_tabs_stays_plain_text(tmp_path: Path, text: str) ->
 def test_txt_table_sniffs_only_the_first_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readers, "TXT_SNIFF_RECORDS", 3)
+    monkeypatch.setattr(plaintext, "TXT_SNIFF_RECORDS", 3)
     path = write(tmp_path / "t.txt", b"a\tb\n1\t2\n\n3\t4\n5\t6\t7\n")
     source, rows = open_source(path)
     assert source.format == "tsv (from .txt)"
@@ -512,7 +512,7 @@ def test_txt_table_with_column_names(tmp_path: Path) -> None:
 def test_an_overlong_line_refuses_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(readers, "MAX_LINE_CHARS", 10)
+    monkeypatch.setattr(lines, "MAX_LINE_CHARS", 10)
     path = write(tmp_path / "t.txt", b"short\nexactly10!\n" + b"x" * 35 + b"\nend")
     _, rows = open_source(path)
     assert next(rows) == Row(1, {"text": "short"})
