@@ -1,4 +1,7 @@
-"""A thousand forged button presses: every one refused, nothing stored, no admin alerted."""
+"""Forged button presses: every one refused, nothing stored, no admin alerted.
+
+300 here (each costs the bot ~4 ms of CPU); bench/bench_faults.py presses 10,000 under kills.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from sandbox.harness import forged_payload
 from tests.e2e.conftest import ADMIN_ID, World
 
 
-async def test_a_thousand_forged_presses_change_nothing_and_alert_nobody(world: World) -> None:
+async def test_forged_presses_change_nothing_and_alert_nobody(world: World) -> None:
     admin = world.user(ADMIN_ID)
     await admin.create()
     await admin.send("/help")
@@ -22,7 +25,7 @@ async def test_a_thousand_forged_presses_change_nothing_and_alert_nobody(world: 
     )
     rng = random.Random(11)
     payloads: set[str] = set()
-    while len(payloads) < 1000:
+    while len(payloads) < 300:
         payload = forged_payload(rng, real)
         if payload not in real and len(payload.encode()) <= 64:
             payloads.add(payload)
