@@ -44,6 +44,8 @@ CHILD_NICE = 19  # the lowest priority: the check gets the CPU the bot and Bot A
 # THROTTLE_PERIOD_S, stopped (SIGSTOP) the rest. At 0.2 taps during the aggregation still had
 # p95 +40%; at 0.1 they look like the baseline, and a 1M-label check reads and aggregates in
 # ~90 s instead of ~6 s of CPU. No tap waits for it; nothing else does either.
+# Read at each check, so tests can set it to 1.0 (no slicing: a throttled child takes ~5 s
+# of wall time just to import numpy); one check test and the Throttle's own keep the slicing.
 CHILD_CPU_SHARE = 0.1
 THROTTLE_PERIOD_S = 0.05
 

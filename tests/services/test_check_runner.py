@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 
 import handlers.jobs as jobs
+import services.check_runner as check_runner
 import services.checks as checks
 from bot.context import BotData
 from config.settings import Settings
-from quality.check import run_check
+from quality.check import CheckSettings, run_check
 from services.check_runner import (
+    CHILD_CPU_SHARE,
     CHILD_NICE,
     CheckFailed,
     Throttle,
@@ -37,6 +39,13 @@ from storage.snapshot import read_labels
 from tests.conftest import add_worker, make_spec
 
 RED, GREEN, BLUE = 0, 1, 2
+
+
+@pytest.fixture
+def unthrottled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check children run unsliced: throttled, one takes ~5 s of wall time just to import
+    numpy. The throttle keeps its own tests (the first check below and the Throttle's)."""
+    monkeypatch.setattr(check_runner, "CHILD_CPU_SHARE", 1.0)
 
 
 class Crash:
@@ -103,6 +112,12 @@ async def snapshot(repo: Repository, project: Project) -> tuple[list[Any], ...]:
     return samples, runs, members, events
 
 
+async def label_count(repo: Repository, project: Project) -> int:
+    row = await repo.one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
+    assert row is not None
+    return int(row[0])
+
+
 def bot_data(repo: Repository, in_process_labels: int = 0) -> BotData:
     """Bot data whose checks run in a child (the default here) or, for projects of at most
     `in_process_labels` labels, in a thread."""
@@ -119,14 +134,25 @@ async def check(data: BotData, project_id: int) -> checks.CheckReport:
     return await checks.check_project(data.repo, data.quality, data.settings, project_id)
 
 
-async def test_the_child_decides_what_the_check_in_this_process_decides(
-    repo: Repository,
+async def test_the_throttled_child_decides_what_the_check_in_this_process_decides(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = await crowd_project(repo)
     spec = await repo.project_spec(project.id)
     settings = checks._settings(spec)
+    throttles: list[Throttle] = []
+
+    class Recorded(Throttle):
+        def __init__(self, pid: int, share: float) -> None:
+            super().__init__(pid, share)
+            throttles.append(self)
+
+    monkeypatch.setattr(check_runner, "Throttle", Recorded)
 
     got = await check_in_child(repo.path, project.id, settings)
+
+    assert [t.share for t in throttles] == [CHILD_CPU_SHARE]  # the production slicing
+    assert throttles[0].stops > 0
 
     data = read_labels(repo.path, project.id)
     want = outcome_of(data, run_check(check_input(data), settings))
@@ -147,6 +173,7 @@ async def test_the_child_decides_what_the_check_in_this_process_decides(
     assert [name for name, _, _ in got.spans] == ["spawn", "load", "aggregate", "diff", "reply"]
 
 
+@pytest.mark.usefixtures("unthrottled")
 async def test_a_check_suspends_in_between_and_aggregates_again_without_them(
     repo: Repository,
 ) -> None:
@@ -181,6 +208,7 @@ async def test_a_check_suspends_in_between_and_aggregates_again_without_them(
     assert [e[0] for e in events] == ["worker.suspended", "quality.checked"]
 
 
+@pytest.mark.usefixtures("unthrottled")
 async def test_a_crashed_child_is_reported_and_writes_nothing(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,13 +222,15 @@ async def test_a_crashed_child_is_reported_and_writes_nothing(
     assert await snapshot(repo, project) == before
 
 
+@pytest.mark.usefixtures("unthrottled")
 async def test_an_error_in_the_child_comes_back_with_its_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "missing.db"
     with pytest.raises(CheckFailed, match=r"failed in its child process[\s\S]*OperationalError"):
-        await check_in_child(missing, 1, checks.CheckSettings())
+        await check_in_child(missing, 1, CheckSettings())
     assert not missing.exists()  # read-only: the child never creates a database
 
 
+@pytest.mark.usefixtures("unthrottled")
 async def test_the_job_logs_a_failed_check_and_moves_on(
     repo: Repository, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -292,13 +322,12 @@ def test_a_stopped_child_dies_with_the_bot(tmp_path: Path) -> None:
             proc.kill()
 
 
+@pytest.mark.usefixtures("unthrottled")
 async def test_a_small_project_is_checked_in_a_thread_with_the_same_outcome(
     repo: Repository,
 ) -> None:
     project = await crowd_project(repo)
-    n_labels = (
-        await repo.one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
-    )[0]
+    n_labels = await label_count(repo, project)
     assert await QualityStore(repo).label_count(project.id, upto=n_labels + 5) == n_labels
     assert await QualityStore(repo).label_count(project.id, upto=3) == 3
     spec = await repo.project_spec(project.id)
@@ -317,11 +346,10 @@ async def test_a_small_project_is_checked_in_a_thread_with_the_same_outcome(
     assert [user for user, _ in report.suspended] == [3]
 
 
+@pytest.mark.usefixtures("unthrottled")
 async def test_a_project_over_the_limit_is_checked_in_a_child(repo: Repository) -> None:
     project = await crowd_project(repo)
-    n_labels = (
-        await repo.one("SELECT COUNT(*) FROM labels WHERE project_id = ?", (project.id,))
-    )[0]
+    n_labels = await label_count(repo, project)
     report = await check(bot_data(repo, n_labels - 1), project.id)
     assert report.spans[0][0] == "spawn"
 
@@ -329,5 +357,5 @@ async def test_a_project_over_the_limit_is_checked_in_a_child(repo: Repository) 
 async def test_an_error_in_the_thread_is_a_check_failure_too(tmp_path: Path) -> None:
     missing = tmp_path / "missing.db"
     with pytest.raises(CheckFailed, match=r"failed; nothing was written[\s\S]*OperationalError"):
-        await check_in_thread(missing, 1, checks.CheckSettings())
+        await check_in_thread(missing, 1, CheckSettings())
     assert not missing.exists()
