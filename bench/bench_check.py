@@ -52,6 +52,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from numpy import percentile
 
@@ -315,6 +316,7 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
     """Start the crowd, run the bot, baseline, then the scheduled check; collect taps."""
     import handlers.jobs as qj
     from app import build_application, polling
+    from services.checks import CheckReport, check_project
 
     ctx = multiprocessing.get_context("spawn")
     conn, child = ctx.Pipe()
@@ -323,7 +325,10 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
     )
     proc.start()
     child.close()
-    recv = lambda: asyncio.to_thread(conn.recv)  # noqa: E731
+
+    async def recv() -> Any:
+        return await asyncio.to_thread(conn.recv)
+
     _, api, files, token = await recv()
     repo = Repository(db)
     await repo.open()
@@ -332,14 +337,15 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
     )
     app = build_application(settings, repo)
     quality = app.bot_data.quality
-    reports: list[Any] = []
-    check_project = qj.check_project
+    reports: list[CheckReport] = []
 
-    async def recorded(*a: Any, **k: Any) -> Any:
+    async def recorded(*a: Any, **k: Any) -> CheckReport:
         reports.append(report := await check_project(*a, **k))
         return report
 
-    qj.check_project = recorded  # type: ignore[assignment]
+    # The job calls the name handlers.jobs imported: record its reports there.
+    recording = mock.patch.object(qj, "check_project", recorded)
+    recording.start()
     lags: list[tuple[float, float]] = []
     stop = asyncio.Event()
     out: dict[str, Any] = {}
@@ -387,6 +393,7 @@ async def run_bot(args: argparse.Namespace, db: Path, info: dict[str, Any]) -> d
             (info["project_id"],),
         )
         out["status"] = dict(status)
+    recording.stop()
     conn.send(("quit",))
     proc.join(10)
     conn.close()

@@ -33,10 +33,10 @@ from typing import Any
 
 import aiosqlite
 
-from app import CHECKPOINT_EVERY_S
 from bench.bulk import insert_history
 from bench.machine import cpu_busy, cpu_model, others_load
 from config.project import ProjectSpec
+from handlers.jobs import CHECKPOINT_EVERY_S
 from storage.models import LabelStatus, SampleIn
 from storage.repository import (
     ANSWER_SQL,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.callbacks import MAX_BYTES, LabelTap, ReviewTap
@@ -44,12 +46,13 @@ def test_the_largest_valid_project_passes_and_one_more_character_does_not() -> N
     spec = largest_spec()
     assert telegram_limits(spec) == []
     option = spec.options[0].model_copy(update={"text": {"en": OPTION + "!"}})
-    for update, fields in [
+    cases: list[tuple[dict[str, Any], list[str]]] = [
         ({"question": {"en": QUESTION + "?"}}, ["question.en"]),
         ({"options": [option, *spec.options[1:]]}, ["options[0].text.en"]),
         ({"guide": {**spec.guide, "ko": spec.guide["en"] + "!"}}, ["guide.ko"]),
         ({"name": NAME + "!"}, ["guide.en", "guide.ko"]),  # the name is in it too
-    ]:
+    ]
+    for update, fields in cases:
         problems = telegram_limits(spec.model_copy(update=update))
         assert [line.split(":")[0] for line in problems] == fields
 
