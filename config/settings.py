@@ -50,6 +50,15 @@ class Settings(BaseSettings):
         default=True, description="Throttle outgoing messages to Telegram's published limits."
     )
     concurrent_updates: int = Field(default=64, ge=1, le=1024)
+    poll_timeout: int = Field(
+        default=10,
+        ge=0,
+        le=50,
+        description=(
+            "Seconds `labelgram run`'s getUpdates long poll may wait for an update (Telegram"
+            " allows 0-50). A revoked token is seen at the next poll, so at most this late."
+        ),
+    )
     expire_every_s: float = Field(
         default=30.0, gt=0, description="How often timed-out assignments return to the pool."
     )

@@ -21,6 +21,8 @@ async def start_bot(tmp_path: Path, url: str, token: str) -> asyncio.subprocess.
         "LABELGRAM_BOT_API_URL": url,
         "LABELGRAM_DB_PATH": str(tmp_path / "run.db"),
         "LABELGRAM_LOG_LEVEL": "DEBUG",  # the token must not reach even debug logs
+        # A revoked token is refused at the next getUpdates: after 1 s, not the default 10.
+        "LABELGRAM_POLL_TIMEOUT": "1",
     }
     return await asyncio.create_subprocess_exec(
         sys.executable,

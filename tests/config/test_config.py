@@ -115,6 +115,19 @@ def test_bad_settings_name_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
         load_settings()
 
 
+def test_the_poll_timeout_stays_in_telegrams_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABELGRAM_POLL_TIMEOUT", raising=False)
+    assert load_settings().poll_timeout == 10
+    monkeypatch.setenv("LABELGRAM_POLL_TIMEOUT", "1")
+    assert load_settings().poll_timeout == 1
+    monkeypatch.setenv("LABELGRAM_POLL_TIMEOUT", "51")  # getUpdates takes 0-50
+    with pytest.raises(ConfigError, match="LABELGRAM_POLL_TIMEOUT"):
+        load_settings()
+
+
 def test_cleaning_rules_can_be_turned_off(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text(
