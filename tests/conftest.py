@@ -6,6 +6,11 @@ import os
 # deprecation warning, which filterwarnings=error turns into a failure.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
+# Let the processes the tests start write bytecode (to the gitignored __pycache__/) even where
+# PYTHONDONTWRITEBYTECODE is set: the xdist workers and ~40 more (bots killed and restarted,
+# check children, CLI runs) would each compile the project again: on 2 cores ~40 s of CPU.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 from collections.abc import AsyncIterator
 from pathlib import Path
 

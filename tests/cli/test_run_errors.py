@@ -6,6 +6,8 @@ import asyncio
 import os
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sandbox.server import SandboxServer
@@ -40,10 +42,13 @@ async def run_bot(tmp_path: Path, url: str) -> tuple[int, str]:
     return int(proc.returncode or 0), out.decode()
 
 
-def closed_port() -> int:
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A port that refuses connections: bound, never listening, and held, so that no test
+    running alongside (pytest-xdist) can be given it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 async def test_a_wrong_token_is_one_line_without_the_token(tmp_path: Path) -> None:
@@ -58,7 +63,8 @@ async def test_a_wrong_token_is_one_line_without_the_token(tmp_path: Path) -> No
 
 
 async def test_an_unreachable_bot_api_is_one_line(tmp_path: Path) -> None:
-    code, out = await run_bot(tmp_path, f"http://127.0.0.1:{closed_port()}/bot")
+    with refused_port() as port:
+        code, out = await run_bot(tmp_path, f"http://127.0.0.1:{port}/bot")
     assert code == 2
     assert "Traceback" not in out
     assert "cannot reach the Bot API" in out
