@@ -113,7 +113,7 @@ def build_application(
 async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     """Open the database, publish the command menu and schedule the expiry job."""
     data: BotData = app.bot_data
-    if data.repo._db is None:  # tests and the demo may open it first
+    if not data.repo.is_open:  # tests and the demo may open it first
         await data.repo.open()
     data.run_id, data.previous_run = await data.inbox.begin_run()
     data.started_at = time.time()

@@ -201,7 +201,7 @@ def _run(settings: Settings) -> int:
     asyncio.run(_check_db(repo))
     app = build_application(settings, repo)
     try:
-        asyncio.run(serve(app))
+        asyncio.run(serve(app, poll_timeout=settings.poll_timeout))
     except InvalidToken:
         # PTB's own message holds the token: never print it.
         print(BAD_TOKEN.format(url=settings.bot_api_url), file=sys.stderr)

@@ -186,9 +186,6 @@ class ProjectSpec(BaseModel):
     # the next sample (the buttons stay under the thumb; 2 Bot API calls per label), "new"
     # sends it as a new message and marks the answered one (3 calls).
     card_flow: Literal["edit", "new"] = "edit"
-    # A tap sooner than this many seconds after its card was shown is not recorded: with the
-    # buttons in place, a double tap would otherwise label a sample nobody read.
-    min_read: float = Field(default=0.3, ge=0.0, le=10.0)
     data: Path | None = None
     cleaning: CleaningSpec = Field(default_factory=CleaningSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)

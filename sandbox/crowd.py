@@ -118,8 +118,10 @@ class Crowd:
             guide = await self._wait_for(user, lambda m: bool(buttons(m)))
             await user.press(guide, data=buttons(guide)[0][1])
             pressed_at: float | None = None
+            card = guide
             while True:
-                message = await user.next_message(timeout=self.card_timeout_s)
+                # The next card may be a new message or the tapped card edited in place.
+                message = await user.next_card(card, timeout=self.card_timeout_s, notices=True)
                 if pressed_at is not None:
                     # What a worker feels: tap until the next card (or all-done note) arrives.
                     result.latencies.append(time.perf_counter() - pressed_at)
@@ -130,6 +132,7 @@ class Crowd:
                         result.finished = True
                         return
                     continue  # a notice, not a card
+                card = message
                 pressed_at = await self._answer(user, message, options, result, rng)
         except (TimeoutError, httpx.HTTPError, KeyError, IndexError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"

@@ -178,7 +178,6 @@ def project_spec(plan: FaultPlan) -> ProjectSpec:
             ],
             "quality": {"gold_rate": 0.0, "max_overlap": plan.overlap},
             "card_flow": plan.card_flow,
-            "min_read": 0,  # the harness's users tap at once: every tap must count
         }
     )
 

@@ -29,10 +29,9 @@ def make_spec(**overrides: object) -> ProjectSpec:
         "guide": {"en": "Pick the main colour.", "ko": "주된 색을 고르세요."},
         "overlap": 2,
         "assignment_timeout": 60,
-        # The tests written for a card per message and instant taps; the edit-in-place flow
-        # and the reading time have their own (tests/e2e/test_edit_flow.py).
+        # The tests written for a card per message; the edit-in-place flow has its own
+        # (tests/e2e/test_edit_flow.py).
         "card_flow": "new",
-        "min_read": 0,
         "options": [
             {"id": "red", "text": {"en": "Red", "ko": "빨강"}},
             {"id": "green", "text": {"en": "Green", "ko": "초록"}},
