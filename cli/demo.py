@@ -43,6 +43,7 @@ class DemoOptions:
     overlap: int | None = None
     seed: int = 7
     telegram_limits: bool = False
+    card_flow: str | None = None  # the project file's when None
     quiet: bool = False
     db_path: Path | None = None
 
@@ -99,7 +100,9 @@ async def run_demo(opts: DemoOptions) -> int:
     if problem:
         print(f"labelgram demo: {problem}", file=sys.stderr)
         return 2
-    spec = spec.model_copy(update={"overlap": overlap})
+    spec = spec.model_copy(
+        update={"overlap": overlap, "card_flow": opts.card_flow or spec.card_flow}
+    )
     with tempfile.TemporaryDirectory(prefix="labelgram-demo-") as tmp:
         db_path = opts.db_path or Path(tmp) / "demo.db"
         limits = RateLimits() if opts.telegram_limits else RateLimits(None, 30, None, 20)

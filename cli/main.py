@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make the sandbox enforce Telegram's 30 messages/s (slower, realistic)",
     )
+    demo.add_argument(
+        "--card-flow",
+        choices=("edit", "new"),
+        default=None,
+        help="next card in place of the answered one (edit) or as a new message (new)",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("run", help="run the bot against Telegram (or LABELGRAM_BOT_API_URL)")
@@ -147,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         overlap=args.overlap,
                         seed=args.seed,
                         telegram_limits=args.telegram_limits,
+                        card_flow=args.card_flow,
                         quiet=args.quiet,
                         db_path=args.db,
                     )

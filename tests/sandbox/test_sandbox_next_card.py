@@ -11,7 +11,6 @@ import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
 from telegram.ext import (
     Application,
-    ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -19,6 +18,7 @@ from telegram.ext import (
 
 from sandbox import RateLimits, SandboxServer, SandboxUser, buttons, calls
 from sandbox.client import content_kind
+from tests.sandbox.ptb import polling_app
 
 UNLIMITED = RateLimits(global_rate=None, chat_rate=None)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(4) + b"IHDR" + (3).to_bytes(4, "big") + (2).to_bytes(4, "big")
@@ -238,22 +238,10 @@ async def label(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @pytest.fixture
 async def app(server: SandboxServer) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    application = (
-        ApplicationBuilder()
-        .token(server.token)
-        .base_url(server.bot_api_url)
-        .base_file_url(server.file_url)
-        .build()
-    )
-    application.add_handler(CommandHandler("start", start))
-    application.add_handler(CallbackQueryHandler(label))
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0, timeout=1)
+    async with polling_app(
+        server, CommandHandler("start", start), CallbackQueryHandler(label)
+    ) as application:
         yield application
-        await application.updater.stop()
-        await application.stop()
 
 
 async def test_a_worker_labels_cards_the_bot_edits_in_place(

@@ -11,13 +11,13 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import (
     Application,
-    ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
 )
 
 from sandbox import RateLimits, SandboxServer, SandboxUser, buttons, calls
+from tests.sandbox.ptb import polling_app
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -55,22 +55,10 @@ async def server() -> AsyncIterator[SandboxServer]:
 
 @pytest.fixture
 async def app(server: SandboxServer) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    application = (
-        ApplicationBuilder()
-        .token(server.token)
-        .base_url(server.bot_api_url)
-        .base_file_url(server.file_url)
-        .build()
-    )
-    application.add_handler(CommandHandler("start", start))
-    application.add_handler(CallbackQueryHandler(label))
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0, timeout=1)
+    async with polling_app(
+        server, CommandHandler("start", start), CallbackQueryHandler(label)
+    ) as application:
         yield application
-        await application.updater.stop()
-        await application.stop()
 
 
 async def test_user_starts_and_labels(server: SandboxServer, app: Application) -> None:  # type: ignore[type-arg]
