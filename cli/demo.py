@@ -150,7 +150,13 @@ async def _run(opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: San
     async with polling(app):
         sandbox.reset_calls()
         crowd = Crowd(
-            sandbox.url, code, truth_by_text, profiles, seed=opts.seed, on_label=progress.tick
+            sandbox.url,
+            code,
+            truth_by_text,
+            profiles,
+            seed=opts.seed,
+            on_label=progress.tick,
+            min_read_s=spec.min_read,
         )
         drawer = asyncio.create_task(progress.run())
         started = time.perf_counter()

@@ -186,6 +186,14 @@ class ProjectSpec(BaseModel):
     # the next sample (the buttons stay under the thumb; 2 Bot API calls per label), "new"
     # sends it as a new message and marks the answered one (3 calls).
     card_flow: Literal["edit", "new"] = "edit"
+    # With the buttons staying under the thumb, a second tap can land on the next card before
+    # the worker saw it: a tap sooner than this after its card was shown is not recorded
+    # (the card stays, with a short notice). Seconds; 0 turns the guard off.
+    min_read: float = Field(default=0.3, ge=0, le=10, description="Seconds, e.g. 0.3.")
+    # For the dataset card of an export: the data's license (an SPDX id such as "cc-by-4.0")
+    # and a few sentences on what the project is for.
+    license: str | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=5000)
     data: Path | None = None
     cleaning: CleaningSpec = Field(default_factory=CleaningSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)

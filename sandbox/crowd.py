@@ -79,6 +79,9 @@ class Crowd:
     seed: int = 7
     first_user_id: int = 1001
     card_timeout_s: float = 15.0
+    # The project's min_read: a tap sooner than this after the card arrived is not recorded,
+    # so nobody here taps sooner, whatever their profile's thinking time.
+    min_read_s: float = 0.0
     on_label: Callable[[], None] | None = None
     results: list[WorkerResult] = field(default_factory=list)
 
@@ -122,6 +125,7 @@ class Crowd:
             while True:
                 # The next card may be a new message or the tapped card edited in place.
                 message = await user.next_card(card, timeout=self.card_timeout_s, notices=True)
+                seen_at = time.perf_counter()
                 if pressed_at is not None:
                     # What a worker feels: tap until the next card (or all-done note) arrives.
                     result.latencies.append(time.perf_counter() - pressed_at)
@@ -133,7 +137,7 @@ class Crowd:
                         return
                     continue  # a notice, not a card
                 card = message
-                pressed_at = await self._answer(user, message, options, result, rng)
+                pressed_at = await self._answer(user, message, options, result, rng, seen_at)
         except (TimeoutError, httpx.HTTPError, KeyError, IndexError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -146,12 +150,16 @@ class Crowd:
         options: list[tuple[str, str]],
         result: WorkerResult,
         rng: random.Random,
+        seen_at: float,
     ) -> float | None:
-        """Tap an option (or Skip); return when a label was tapped."""
+        """Tap an option (or Skip) on a card that arrived at `seen_at` (perf_counter); return
+        when a label was tapped."""
         profile = result.profile
         text = str(card.get("text") or card.get("caption") or "").split(QUESTION_MARK)[0]
         truth = self.truth_by_text.get(text)
-        await asyncio.sleep(rng.expovariate(1 / profile.think_s) if profile.think_s else 0)
+        think = rng.expovariate(1 / profile.think_s) if profile.think_s else 0.0
+        read = self.min_read_s - (time.perf_counter() - seen_at)
+        await asyncio.sleep(max(think, read))
         if rng.random() < profile.skip_rate:
             skip = next(b for b in buttons(card) if b[1].startswith("v1:s:"))
             await user.press(card, data=skip[1])

@@ -32,6 +32,8 @@ def make_spec(**overrides: object) -> ProjectSpec:
         # The tests written for a card per message; the edit-in-place flow has its own
         # (tests/e2e/test_edit_flow.py).
         "card_flow": "new",
+        # Taps as fast as a test makes them; the min-read guard has its own tests.
+        "min_read": 0,
         "options": [
             {"id": "red", "text": {"en": "Red", "ko": "빨강"}},
             {"id": "green", "text": {"en": "Green", "ko": "초록"}},
