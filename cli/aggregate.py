@@ -12,7 +12,7 @@ import codecs
 import csv
 import os
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import TextIO
 import numpy as np
 
 from quality.aggregate import Consensus
-from quality.labels import Labels
+from quality.labels import IntArray, Labels
 
 LABEL_COLUMNS = ("worker", "task", "label")
 GOLD_COLUMNS = ("task", "label")
@@ -48,26 +48,33 @@ class GoldAccuracy:
         return self.correct / self.scored if self.scored else float("nan")
 
 
-def read_labels(path: Path) -> Labels:
+def read_labels(path: Path, classes: Sequence[str] | None = None) -> Labels:
     """The labels of a `worker,task,label` CSV; tasks and workers in order of first appearance.
 
     Classes are sorted by name, as `Labels.from_strings` does, so a method's tie-break (the
-    lowest class index) does not depend on row order.
+    lowest class index) does not depend on row order; `classes` gives another order (the
+    bot's option order, to reproduce its check) and must name every label used.
     """
     tasks: dict[str, int] = {}
     workers: dict[str, int] = {}
-    classes: dict[str, int] = {}
+    seen: dict[str, int] = {}
     t, w, y = array("q"), array("q"), array("q")
     for _, (worker, task, label) in read_table(path, LABEL_COLUMNS):
         w.append(workers.setdefault(worker, len(workers)))
         t.append(tasks.setdefault(task, len(tasks)))
-        y.append(classes.setdefault(label, len(classes)))
+        y.append(seen.setdefault(label, len(seen)))
     if not t:
         raise LabelFileError(f"{path.name}: has a header but no labels")
-    names = sorted(classes)
-    sorted_index = np.empty(len(names), dtype=np.int64)
-    for new, name in enumerate(names):
-        sorted_index[classes[name]] = new
+    names = sorted(seen) if classes is None else list(classes)
+    unknown = sorted(set(seen) - set(names))
+    if unknown:
+        raise LabelFileError(
+            f"{path.name}: labels not among --classes: {', '.join(unknown[:5])}; add them"
+        )
+    position = {name: i for i, name in enumerate(names)}
+    sorted_index = np.empty(len(seen), dtype=np.int64)
+    for name, old in seen.items():
+        sorted_index[old] = position[name]
     return Labels(
         task=np.frombuffer(t, dtype=np.int64),
         worker=np.frombuffer(w, dtype=np.int64),
@@ -82,7 +89,11 @@ def read_labels(path: Path) -> Labels:
 
 
 def read_gold(path: Path) -> dict[str, str]:
-    """Task -> gold label from a `task,label` CSV; a task given two different labels is refused."""
+    """Task -> gold label from a `task,label` CSV; a task given two different labels is refused.
+
+    Also reads a file of known answers (`labelgram export --format labels` writes one, with
+    a `source` column that is ignored here).
+    """
     gold: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for number, (task, label) in read_table(path, GOLD_COLUMNS):
@@ -93,6 +104,39 @@ def read_gold(path: Path) -> dict[str, str]:
             )
         first_line.setdefault(task, number)
     return gold
+
+
+def with_known(labels: Labels, known: dict[str, str], source: Path) -> tuple[Labels, IntArray]:
+    """The labels with every known task among their tasks (known tasks nobody labelled come
+    last: the check counts them in its class prior too), and each task's known class or -1.
+    """
+    index = {name: i for i, name in enumerate(labels.tasks)}
+    extra = [task for task in known if task not in index]
+    tasks = labels.tasks + tuple(extra)
+    of = {name: i for i, name in enumerate(labels.classes)}
+    fixed = np.full(len(tasks), -1, dtype=np.int64)
+    for i, task in enumerate(tasks):
+        answer = known.get(task)
+        if answer is None:
+            continue
+        if answer not in of:
+            raise LabelFileError(
+                f"{source.name}: task {task!r} has label {answer!r}, which is not among the"
+                f" classes ({', '.join(labels.classes)}); give it in --classes"
+            )
+        fixed[i] = of[answer]
+    grown = Labels(
+        labels.task,
+        labels.worker,
+        labels.label,
+        len(tasks),
+        labels.n_workers,
+        labels.n_classes,
+        tasks,
+        labels.workers,
+        labels.classes,
+    )
+    return grown, fixed
 
 
 def gold_accuracy(labels: Labels, consensus: Consensus, gold: dict[str, str]) -> GoldAccuracy:

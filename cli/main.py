@@ -1,4 +1,5 @@
-"""The `labelgram` command: demo, run, sandbox, project create/list, import, aggregate."""
+"""The `labelgram` command: demo, run, sandbox, project create/list, import, aggregate,
+export."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from cli.aggregate import (
     LabelFileError,
     gold_accuracy,
     read_gold,
     read_labels,
+    with_known,
     write_consensus,
     write_consensus_file,
 )
@@ -27,6 +31,7 @@ from intake.pipeline import Report
 from intake.readers import SourceError
 from quality.aggregate import METHODS, aggregate
 from storage.errors import StorageError
+from storage.export import ExportError
 from storage.models import Project, Role
 from storage.repository import Repository
 
@@ -130,8 +135,58 @@ def _parser() -> argparse.ArgumentParser:
         help="task,label answers to score the consensus against (not used to compute it)",
     )
     agg.add_argument(
+        "--known",
+        type=Path,
+        metavar="KNOWN.csv",
+        help="task,label answers held fixed in the fit, as the bot's check holds gold answers"
+        " and reviewers' decisions (`export --format labels` writes them)",
+    )
+    agg.add_argument(
+        "--classes",
+        metavar="A,B,...",
+        help="the classes in order, which breaks ties (default: sorted by name); the bot's"
+        " option order reproduces its check",
+    )
+    agg.add_argument(
         "-o", "--output", type=Path, metavar="OUT.csv", help="output file (default: stdout)"
     )
+
+    exp = sub.add_parser(
+        "export",
+        help="write a project's samples, labels and decisions to files",
+        description="Export a project (one consistent snapshot, while labeling goes on). -o"
+        " with the format's suffix (.jsonl, .csv, .json) writes one data file; otherwise a"
+        " folder with the data, a dataset card (README.md) and, with --with-media, the media.",
+    )
+    exp.add_argument("project", help="project slug or id")
+    exp.add_argument(
+        "--format",
+        default="jsonl",
+        metavar="FORMAT",
+        help="jsonl (default: everything, one sample per line), csv (one row per sample),"
+        " labels (worker,task,label for `labelgram aggregate`, plus the known answers),"
+        " label-studio (Label Studio task JSON)",
+    )
+    exp.add_argument(
+        "-o", "--output", type=Path, metavar="PATH", help="file or folder (default: SLUG-export)"
+    )
+    exp.add_argument(
+        "--status",
+        default="all",
+        metavar="done|all",
+        help="all samples (default), or only those whose answer is settled",
+    )
+    exp.add_argument(
+        "--with-worker-ids",
+        action="store_true",
+        help="Telegram user ids instead of pseudonyms (personal data: the project's own use)",
+    )
+    exp.add_argument(
+        "--with-media",
+        action="store_true",
+        help="write the samples' media files into the export folder",
+    )
+    exp.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -160,7 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         if args.command == "aggregate":
-            return _aggregate(args.labels, args.method, args.gold, args.output)
+            return _aggregate(
+                args.labels, args.method, args.gold, args.output, args.known, args.classes
+            )
         if args.command == "sandbox":
             from sandbox.server import RateLimits
             from sandbox.server import serve as serve_sandbox
@@ -172,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(**overrides)
         if args.command == "run":
             return _run(settings)
+        if args.command == "export":
+            return _export(args, settings)
         return asyncio.run(_manage(args, settings))
     except (
         ConfigError,
@@ -181,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         MediaError,
         StorageError,
         LabelFileError,
+        ExportError,
         ValueError,
     ) as exc:
         print(f"labelgram: {exc}", file=sys.stderr)
@@ -239,13 +299,32 @@ class RedactSecret(logging.Filter):
         return True
 
 
-def _aggregate(labels_path: Path, method: str, gold_path: Path | None, out: Path | None) -> int:
-    labels = read_labels(labels_path)
+def _aggregate(
+    labels_path: Path,
+    method: str,
+    gold_path: Path | None,
+    out: Path | None,
+    known_path: Path | None = None,
+    classes_arg: str | None = None,
+) -> int:
+    classes = None
+    if classes_arg is not None:
+        classes = [c.strip() for c in classes_arg.split(",") if c.strip()]
+        if not classes or len(set(classes)) != len(classes):
+            raise ValueError("--classes must name each class once, comma-separated")
+    labels = read_labels(labels_path, classes)
     # Read before the (possibly long) fit, so a bad gold file is reported at once.
     gold = read_gold(gold_path) if gold_path is not None else None
+    known = None
+    if known_path is not None:
+        labels, known = with_known(labels, read_gold(known_path), known_path)
+        if gold is not None:
+            # An answer the model was handed says nothing about its accuracy.
+            fixed = {labels.tasks[i] for i in np.flatnonzero(known >= 0).tolist()}
+            gold = {task: answer for task, answer in gold.items() if task not in fixed}
     # Gold is deliberately not passed as `known`: the accuracy would then be measured on
     # answers the model was handed.
-    consensus = aggregate(labels, method)
+    consensus = aggregate(labels, method, known=known)
     if out is None:
         write_consensus(sys.stdout, labels, consensus)
     else:
@@ -266,6 +345,66 @@ def _aggregate(labels_path: Path, method: str, gold_path: Path | None, out: Path
         else:
             print(f"no gold task has labels; accuracy not computed{skipped}", file=sys.stderr)
     return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from services.export import ExportOptions, check_choice, export_project
+    from services.export_media import MediaSource
+
+    # Refused before the database is touched (and before a folder is made).
+    check_choice(args.format, args.status)
+    if not settings.db_path.is_file():
+        raise ExportError(f"no database at {settings.db_path}; give --db or LABELGRAM_DB_PATH")
+    # Opening it once brings an older database's schema up to date (the export secrets).
+    asyncio.run(_check_db(Repository(settings.db_path)))
+    token = settings.token.get_secret_value().strip() if settings.token else ""
+    source = MediaSource(settings.bot_api_url, settings.file_url, token) if token else None
+    options = ExportOptions(
+        status=args.status,
+        worker_ids=args.with_worker_ids,
+        media=args.with_media,
+        source=source,
+    )
+    bar = ExportBar() if sys.stderr.isatty() and not args.quiet else None
+    result = export_project(
+        settings.db_path, args.project, args.format, args.output, options, progress=bar
+    )
+    if bar is not None:
+        bar.finish()
+    for path in result.files:
+        print(path)
+    counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items())
+    print(f"exported {counts}", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"labelgram: {warning}", file=sys.stderr)
+    return 0
+
+
+class ExportBar:
+    """`[#####.....] 12,000/50,000 samples` redrawn on one terminal line (stderr)."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        self.last = -1.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        """Redraw at most ten times a second, and at the end."""
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        sys.stderr.write(f"\r  [{bar}] {done:,}/{total:,} samples")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        """End the bar's line."""
+        if self.drawn:
+            sys.stderr.write("\n")
 
 
 def format_eta(seconds: float) -> str:

@@ -359,4 +359,21 @@ MIGRATIONS: tuple[str, ...] = (
                                     'option', NEW.option_id));
         END;
     """,
+    # 9: exports. Each project gets a secret for the keyed hash (HMAC) that turns a worker's
+    # Telegram id into the pseudonym an export shows: stable across exports of a project,
+    # unlinkable across projects, and never derivable from the id alone. It lives here, with
+    # the data it protects, and a trigger gives every new project its own. randomblob() draws
+    # from SQLite's PRNG, seeded from the OS's randomness. reports_sample: an export reads a
+    # sample's problem reports with its labels, one indexed lookup per sample.
+    """
+    CREATE TABLE export_secrets (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        secret     BLOB NOT NULL
+    );
+    INSERT INTO export_secrets (project_id, secret) SELECT id, randomblob(32) FROM projects;
+    CREATE TRIGGER export_secret_new AFTER INSERT ON projects
+        BEGIN INSERT INTO export_secrets (project_id, secret)
+              VALUES (NEW.id, randomblob(32)); END;
+    CREATE INDEX reports_sample ON reports (sample_id);
+    """,
 )

@@ -1,0 +1,302 @@
+"""Exports: a project's samples, labels and decisions out of the bot, in the formats people use.
+
+`export_project` is blocking and self-contained (its own read connection, no event loop), so
+the command line calls it directly and the bot can run it in a thread. It reads one
+consistent snapshot (`storage.export.ExportSnapshot`) and streams: memory stays flat whatever
+the project's size. Formats:
+
+- jsonl: one sample per line with everything known about it (`storage.export.SAMPLE_JSON_SQL`);
+- csv: one flat row per sample;
+- labels: `worker,task,label,...`, exactly the labels the quality check aggregates, with a
+  second file of the answers it holds fixed (`labelgram aggregate --known` reads both);
+- label-studio: Label Studio's task JSON (`services.export_ls`).
+
+A folder export also writes the dataset card, README.md (`services.dataset_card`), and with
+`media` the samples' files (`services.export_media`). Every file is written beside its final
+name and renamed into place: a failed export leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from services.dataset_card import CardInput, card_stats, render_card
+from services.export_ls import label_config, ls_task
+from services.export_media import MediaFetcher, MediaSource
+from storage.export import STATUSES, ExportError, ExportSnapshot
+
+FORMATS = ("jsonl", "csv", "labels", "label-studio")
+# The data file of each format in a folder export.
+DATA_FILE = {
+    "jsonl": "data.jsonl",
+    "csv": "data.csv",
+    "labels": "labels.csv",
+    "label-studio": "tasks.json",
+}
+KNOWN_FILE = "known.csv"
+_SUFFIXES = {"jsonl": (".jsonl",), "csv": (".csv",), "labels": (".csv",)}
+_SUFFIXES["label-studio"] = (".json",)
+CSV_COLUMNS = ("id", "kind", "text", "media", "answer", "confidence", "n_labels", "status")
+LABEL_COLUMNS = ("worker", "task", "label", "answered_at", "seconds", "guide_version")
+KNOWN_COLUMNS = ("task", "label", "source")
+PROGRESS_EVERY = 1_000  # samples between progress calls
+
+Progress = Callable[[int, int], None]  # (samples written, samples in all)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export: which samples, whose names, media, the card."""
+
+    status: str = "all"  # "all", or "done": samples whose answer is settled (no control)
+    worker_ids: bool = False  # Telegram ids instead of pseudonyms (the project's own use)
+    media: bool = False  # copy or fetch the samples' media into the export folder
+    card: bool = True  # write README.md in a folder export
+    source: MediaSource | None = None  # the Bot API, for media only Telegram still has
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote: its files and counts (samples, labels, ...)."""
+
+    files: list[Path]
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_choice(fmt: str, status: str) -> None:
+    """Refuse an unknown format or status with one line naming the valid ones."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+    if status not in STATUSES:
+        raise ExportError(f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+
+
+def is_single_file(fmt: str, out: Path) -> bool:
+    """An output path with the format's file suffix is one data file; anything else a folder."""
+    return out.suffix.lower() in _SUFFIXES[fmt]
+
+
+def export_project(
+    db_path: Path | str,
+    project: str | int,
+    fmt: str,
+    out: Path | None,
+    options: ExportOptions | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Export one project (by slug or id) in `fmt` to `out` (blocking; safe in a thread).
+
+    `out`: a file with the format's suffix (just the data), or a folder (data, README.md, and
+    media with `options.media`); None: the folder `<slug>-export` here. Raises ExportError
+    (UnknownProject) with a message that says what to do.
+    """
+    options = options or ExportOptions()
+    check_choice(fmt, options.status)
+    with ExportSnapshot(db_path, project, worker_ids=options.worker_ids) as snap:
+        target = out if out is not None else Path(f"{snap.project.slug}-export")
+        single = is_single_file(fmt, target)
+        if single and options.media:
+            raise ExportError(
+                f"--with-media writes files beside the data: give a folder, not {target}"
+            )
+        if not single:
+            if target.exists() and not target.is_dir():
+                raise ExportError(
+                    f"{target} is a file; give a folder or a {_SUFFIXES[fmt][0]} file"
+                )
+            target.mkdir(parents=True, exist_ok=True)
+        data = target if single else target / DATA_FILE[fmt]
+        result = ExportResult(files=[])
+        total = snap.count_samples(options.status)
+        tick = _ticker(progress, total)
+        fetcher = MediaFetcher(target, options.source) if options.media else None
+        if fmt == "jsonl":
+            with _atomic(data) as fh:
+                _write_jsonl(snap, fh, options, fetcher, tick, result)
+            result.files.append(data)
+        elif fmt == "csv":
+            with _atomic(data) as fh:
+                _write_csv(snap, fh, options, fetcher, tick, result)
+            result.files.append(data)
+        elif fmt == "labels":
+            known = data.with_name(f"{data.stem}.known.csv") if single else target / KNOWN_FILE
+            with _atomic(data) as fh:
+                result.counts["labels"] = _write_labels(snap, fh)
+            with _atomic(known) as fh:
+                result.counts["known"] = _write_known(snap, fh)
+            result.files += [data, known]
+            tick(total)
+        else:
+            with _atomic(data) as fh:
+                _write_label_studio(snap, fh, options, fetcher, tick, result)
+            result.files.append(data)
+            if not single:
+                config = target / "label_config.xml"
+                with _atomic(config) as fh:
+                    fh.write(label_config(snap.project, _kinds(snap)))
+                result.files.append(config)
+        if fetcher is not None:
+            result.counts.update(fetcher.counts())
+            result.warnings += fetcher.problems
+        if not single and options.card:
+            stats = card_stats(snap)
+            card = target / "README.md"
+            with _atomic(card) as fh:
+                fh.write(
+                    render_card(
+                        CardInput(
+                            snap.project,
+                            stats,
+                            fmt,
+                            data.name,
+                            options.status,
+                            options.worker_ids,
+                            options.media,
+                        )
+                    )
+                )
+            result.files.append(card)
+    return result
+
+
+def _kinds(snap: ExportSnapshot) -> list[str]:
+    return [
+        str(r[0]) for r in snap.rows("SELECT DISTINCT kind FROM samples WHERE project_id = :p")
+    ]
+
+
+def _ticker(progress: Progress | None, total: int) -> Callable[[int], None]:
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    tick(0)
+    return tick
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[TextIO]:
+    """Write `path` via a temporary file beside it, renamed into place on success."""
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_jsonl(
+    snap: ExportSnapshot,
+    fh: TextIO,
+    options: ExportOptions,
+    fetcher: MediaFetcher | None,
+    tick: Callable[[int], None],
+    result: ExportResult,
+) -> None:
+    n = 0
+    write = fh.write
+    for sample_id, kind, media, file_id, text in snap.sample_json(
+        options.status, snap.last_method()
+    ):
+        if fetcher is not None:
+            # The data is an object: one more key goes in before its closing brace.
+            local = fetcher.fetch(sample_id, kind, media, file_id)
+            text = f'{text[:-1]},"media_file":{json.dumps(local)}}}'
+        write(text)
+        write("\n")
+        n += 1
+        if n % PROGRESS_EVERY == 0:
+            tick(n)
+    tick(n)
+    result.counts["samples"] = n
+
+
+def _write_csv(
+    snap: ExportSnapshot,
+    fh: TextIO,
+    options: ExportOptions,
+    fetcher: MediaFetcher | None,
+    tick: Callable[[int], None],
+    result: ExportResult,
+) -> None:
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow((*CSV_COLUMNS, "media_file") if fetcher else CSV_COLUMNS)
+    n = 0
+    for row in snap.sample_rows(options.status):
+        sample_id, file_id, ext_id, kind, text, media, answer, confidence, n_labels, status = row[
+            :10
+        ]
+        out = [ext_id, kind, text, media, answer, _round(confidence), n_labels, status]
+        if fetcher is not None:
+            out.append(fetcher.fetch(sample_id, kind, media, file_id))
+        writer.writerow(out)
+        n += 1
+        if n % PROGRESS_EVERY == 0:
+            tick(n)
+    tick(n)
+    result.counts["samples"] = n
+
+
+def _round(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _write_labels(snap: ExportSnapshot, fh: TextIO) -> int:
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(LABEL_COLUMNS)
+    n = 0
+    for row in snap.check_labels():
+        writer.writerow(row)
+        n += 1
+    return n
+
+
+def _write_known(snap: ExportSnapshot, fh: TextIO) -> int:
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(KNOWN_COLUMNS)
+    n = 0
+    for row in snap.known_answers():
+        writer.writerow(row)
+        n += 1
+    return n
+
+
+def _write_label_studio(
+    snap: ExportSnapshot,
+    fh: TextIO,
+    options: ExportOptions,
+    fetcher: MediaFetcher | None,
+    tick: Callable[[int], None],
+    result: ExportResult,
+) -> None:
+    # One JSON array written piece by piece: Label Studio imports a list of tasks, and a
+    # list never has to be held whole to be written.
+    fh.write("[")
+    n = annotations = 0
+    for sample_id, kind, media, file_id, text in snap.sample_json(
+        options.status, snap.last_method()
+    ):
+        sample = json.loads(text)
+        if fetcher is not None:
+            sample["media_file"] = fetcher.fetch(sample_id, kind, media, file_id)
+        task = ls_task(sample, first_id=annotations + 1)
+        annotations += len(task["annotations"])
+        fh.write("\n" if n == 0 else ",\n")
+        fh.write(json.dumps(task, ensure_ascii=False))
+        n += 1
+        if n % PROGRESS_EVERY == 0:
+            tick(n)
+    fh.write("\n]\n")
+    tick(n)
+    result.counts["samples"] = n
+    result.counts["annotations"] = annotations
