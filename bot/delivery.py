@@ -8,8 +8,10 @@ worker: a card sent again replaces the older message, which is edited to a marke
 
 A card can also take the place of the one the worker just answered (`Slot`, the project's
 `card_flow = "edit"`): the message is edited into the next sample, so a label costs two Bot
-API calls (the answer to the tap and the edit) instead of three. Where Telegram cannot edit
-that message into this card, it is sent as a new message and the old one gets its marker.
+API calls (the answer to the tap and the edit) instead of three. Such a card is claimed with
+the tapped message as its message (no write after the edit); if the edit fails for a while,
+the card is marked undelivered again. Where Telegram cannot edit that message into this
+card, it is sent as a new message and the old one gets its marker.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ async def deliver(
     except RetryAfter as exc:
         # The flood guard waited as long as it may: the pending-card job takes over.
         log.info("card %s waits %.0f s (flood limit)", card.assignment_id, retry_seconds(exc))
+        await _unsent(context, card, slot)
         retry_later(context, retry_seconds(exc))
         return False
     except Forbidden:
@@ -83,6 +86,7 @@ async def deliver(
         raise
     except NetworkError as exc:  # includes TimedOut: the card may or may not have arrived
         log.warning("card %s not delivered (%s); retrying", card.assignment_id, exc)
+        await _unsent(context, card, slot)
         retry_later(context, PENDING_EVERY_S)
         return False
     finally:
@@ -96,6 +100,13 @@ async def deliver(
         text = slot.marker if slot is not None and old == slot.message_id else None
         context.application.create_task(retire(context, user_id, old, lang, text))
     return True
+
+
+async def _unsent(context: Context, card: Card, slot: Slot | None) -> None:
+    """A card claimed as shown in the tapped message did not get there: the pending-card job
+    is to send it (it looks for cards without a message)."""
+    if slot is not None and card.message_id == slot.message_id:
+        await context.bot_data.repo.card_unsent(card.assignment_id, slot.message_id)
 
 
 async def _show(context: Context, user_id: int, card: Card, lang: str, slot: Slot | None) -> int:

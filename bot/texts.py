@@ -47,6 +47,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "question_mark": {"en": "❓ {question}", "ko": "❓ {question}"},
     "saved": {"en": "Saved: {option}", "ko": "저장됨: {option}"},
     "already_saved": {"en": "Already saved: {option}", "ko": "이미 저장됨: {option}"},
+    "too_fast": {
+        "en": "Too quick: read this sample first, then tap.",
+        "ko": "너무 빨리 눌렀어요. 이 샘플을 읽고 나서 눌러 주세요.",
+    },
     "expired": {
         "en": "This card expired, so it went to someone else. Here is a fresh one.",
         "ko": "이 카드는 시간이 지나 다른 사람에게 넘어갔습니다. 새 카드를 보내 드립니다.",

@@ -43,7 +43,7 @@ from handlers.common import (
 from services.checks import CheckReport
 from storage.errors import NotFound
 from storage.models import Card, LabelStatus, Project, UndoStatus
-from storage.quality import GoldResult
+from storage.taps import TapResult
 
 log = logging.getLogger(__name__)
 
@@ -333,25 +333,36 @@ async def help_command(update: Update, context: Context) -> None:
 
 async def label_tap(update: Update, context: Context) -> None:
     """Store the pressed label, acknowledge it and show the next sample (in the same message
-    where the project edits cards in place)."""
+    where the project edits cards in place): one call to storage, two to Telegram."""
     if (got := await read_tap(update, context, LabelTap)) is None:
         return
     query, user, lang, tap = got
-    outcome = await context.bot_data.repo.record_label(
-        tap.assignment_id, user.id, tap.option, update_id=update.update_id
+    message = query.message
+    result = await context.bot_data.repo.tap(
+        tap.assignment_id,
+        user.id,
+        tap.option,
+        update_id=update.update_id,
+        message_id=message.message_id if message is not None else None,
+        roll=random.random(),
     )
+    outcome = result.outcome
     status, project_id = outcome.status, outcome.project_id
     if project_id is None or status in (LabelStatus.NOT_YOURS, LabelStatus.BAD_OPTION):
         await reject(query, lang)
         return
+    if status is LabelStatus.TOO_FAST:
+        # Sooner than anyone reads: a double tap landed on the card that replaced the answered
+        # one. The card stays for a real answer.
+        await safe_answer(query, t(lang, "too_fast"))
+        return
     chosen = pick_text(outcome.option.texts, lang) if outcome.option else "?"
     if status is LabelStatus.RECORDED:
         # The label is committed; only now is the tap acknowledged.
-        gold = await context.bot_data.quality.after_label(tap.assignment_id, user.id)
         slot = await slot_of(context, query, project_id, t(lang, "mark_chosen", option=chosen))
         await asyncio.gather(
             safe_answer(query, t(lang, "saved", option=chosen)),
-            _after_gold(context, user.id, project_id, lang, gold, slot),
+            _after_label(context, user.id, project_id, lang, result, slot),
         )
     elif status is LabelStatus.DUPLICATE:
         # A second tap, or the same tap again after a crash: the label stands; make sure
@@ -370,15 +381,17 @@ async def label_tap(update: Update, context: Context) -> None:
         )
 
 
-async def _after_gold(
+async def _after_label(
     context: Context,
     user_id: int,
     project_id: int,
     lang: str,
-    gold: GoldResult | None,
+    result: TapResult,
     slot: Slot | None,
 ) -> None:
-    """Feedback on a gold answer (if the project wants it), exam news, then the next card."""
+    """Feedback on a gold answer (if the project wants it), exam news, then the next card:
+    the one the tap claimed, or whatever comes next when it claimed none."""
+    gold, card = result.gold, result.card
     if gold is not None:
         repo, quality = context.bot_data.repo, context.bot_data.quality
         spec = await quality.spec(project_id)
@@ -398,9 +411,11 @@ async def _after_gold(
                     answered=gold.exam_answered,
                 )
             )
-        if news or gold.exam == "failed" or gold.suspended:
+        if news and slot is not None:
             # Notices come below the answered card, and the next card below them.
             _give_up(context, user_id, slot, lang)
+            if card is not None and card.message_id == slot.message_id:
+                card = card.model_copy(update={"message_id": None})
             slot = None
         for text in news:
             await notice(context, user_id, text)
@@ -409,12 +424,17 @@ async def _after_gold(
             await notify_exam_failed(context, user_id, project_id, gold)
             return
         if gold.suspended:
+            _give_up(context, user_id, slot, lang)
             project = await repo.get_project(project_id)
             report = CheckReport(project_id, project.name, 0.0, None)
             report.suspended.append((user_id, gold.suspended))
             await notify(context, report)
             return
-    await send_next(context, user_id, project_id, lang, slot)
+    async with context.bot_data.worker_lock(user_id):
+        if card is not None:
+            await _deliver_or_next(context, user_id, card, lang, slot)
+        else:
+            await _send_next(context, user_id, project_id, lang, slot)
 
 
 async def skip_or_report(update: Update, context: Context) -> None:

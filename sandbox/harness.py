@@ -86,6 +86,7 @@ class FaultPlan:
     replay_all: bool = True  # at the end: every stored update handled a second time
     fuzz: int = 0  # then this many forged button presses by one more worker
     card_flow: str = "new"  # "edit": the next card takes the answered card's message
+    min_read_s: float = 0.3  # the project's min_read; workers never tap a card sooner
 
 
 @dataclass
@@ -178,6 +179,7 @@ def project_spec(plan: FaultPlan) -> ProjectSpec:
             ],
             "quality": {"gold_rate": 0.0, "max_overlap": plan.overlap},
             "card_flow": plan.card_flow,
+            "min_read": plan.min_read_s,
         }
     )
 
@@ -394,8 +396,11 @@ class FaultHarness:
             data = other.get("go", "")
             if not data:
                 return
+        # Nobody taps sooner than the project's min_read after the card came (it would not
+        # count); then the answer decides what is on screen next.
+        await asyncio.sleep(max(0.0, self.plan.min_read_s - (time.monotonic() - w.card_at)))
         self.report.taps += 1
-        w.card = None  # the answer decides what is on screen next
+        w.card = None
         query = await user.press(card, data=data, strict=False)
         answer = await user.answer(query, timeout=self.plan.answer_wait_s)
         if not answer["answered"]:

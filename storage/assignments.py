@@ -12,13 +12,14 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from storage.db import atomic, fetch_one
-from storage.errors import StorageError
+from storage.effects import remember
 from storage.events import append_event
 from storage.models import (
     Card,
@@ -42,37 +43,50 @@ LIMIT 1
 """
 PICK_SQL = "SELECT s.id" + _PICK
 # Pick and claim in one statement: nothing can take the sample in between.
+# :message: the message the card will be edited into (the tapped one), or NULL until sent.
 CLAIM_SQL = (
-    "INSERT INTO assignments (sample_id, project_id, worker_id, status, shown_at, expires_at)"
-    " SELECT s.id, s.project_id, :worker, 'open', :now, :expires"
+    "INSERT INTO assignments"
+    " (sample_id, project_id, worker_id, status, shown_at, expires_at, message_id)"
+    " SELECT s.id, s.project_id, :worker, 'open', :now, :expires, :message"
     + _PICK
-    + " RETURNING id, sample_id, expires_at"
+    + " RETURNING id, sample_id, expires_at, message_id"
 )
 # A gold (control) sample this worker has not seen, least used first.
 GOLD_CLAIM_SQL = """
-INSERT INTO assignments (sample_id, project_id, worker_id, status, shown_at, expires_at)
-SELECT s.id, s.project_id, :worker, 'open', :now, :expires
+INSERT INTO assignments
+    (sample_id, project_id, worker_id, status, shown_at, expires_at, message_id)
+SELECT s.id, s.project_id, :worker, 'open', :now, :expires, :message
 FROM samples AS s
 WHERE s.project_id = :project AND s.gold = 1
   AND NOT EXISTS (SELECT 1 FROM assignments AS a
                   WHERE a.sample_id = s.id AND a.worker_id = :worker)
 ORDER BY s.n_labels, s.id
 LIMIT 1
-RETURNING id, sample_id, expires_at
+RETURNING id, sample_id, expires_at, message_id
 """
 DUE_SQL = "SELECT 1 FROM assignments WHERE status = 'open' AND expires_at <= ? LIMIT 1"
+# Everything a tap is judged on, in one read: the assignment, whether its sample is gold, the
+# worker's membership (exam, suspension), whether this update gave a label here before (taken
+# back with /undo since) and whether it was refused as too quick (a replay is refused again).
+TAP_SQL = """
+SELECT a.project_id, a.worker_id, a.status, a.shown_at, a.expires_at, a.option_id,
+       s.gold, s.truth,
+       m.worker_id IS NOT NULL, m.exam_status, m.exam_started_at, m.exam_attempts,
+       (SELECT l.option_id FROM labels AS l
+        WHERE l.assignment_id = a.id AND l.update_id = :update),
+       EXISTS (SELECT 1 FROM update_effects AS e
+               WHERE e.update_id = :update AND e.step = 'label.too_fast')
+FROM assignments AS a JOIN samples AS s ON s.id = a.sample_id
+LEFT JOIN memberships AS m ON m.worker_id = a.worker_id AND m.project_id = a.project_id
+WHERE a.id = :assignment
+"""
 # A label is one UPDATE; triggers add the label row, the counters and the audit event.
 ANSWER_SQL = """
 UPDATE assignments SET status = 'done', closed_at = :now, answer_update = :update,
-    option_id = (SELECT o.id FROM options AS o
-                 WHERE o.project_id = assignments.project_id AND o.idx = :idx)
-WHERE id = :assignment AND worker_id = :worker AND status = 'open' AND expires_at > :now
-  AND EXISTS (SELECT 1 FROM options AS o WHERE o.project_id = assignments.project_id
-              AND o.idx = :idx)
-  AND NOT EXISTS (SELECT 1 FROM labels AS l WHERE l.assignment_id = :assignment
-                  AND l.update_id = :update)
-RETURNING project_id, option_id
+    option_id = :option
+WHERE id = :assignment AND status = 'open'
 """
+TOO_FAST_STEP = "label.too_fast"
 
 SWEEP_EVERY_S = 1.0  # timed-out cards are returned before a claim at most this often
 
@@ -94,18 +108,26 @@ async def expire(db: aiosqlite.Connection, now: float) -> int:
 
 
 async def claim(
-    db: aiosqlite.Connection, project: Project, user_id: int, now: float, gold: str = "no"
+    db: aiosqlite.Connection,
+    project: Project,
+    user_id: int,
+    now: float,
+    gold: str = "no",
+    message_id: int | None = None,
 ) -> Claimed | None:
     """Claim the worker's next sample in the project, or find the card they hold already.
 
     gold: "no" (the pick index only), "first" (a gold sample if one is left, else the pick
     index) or "only" (an exam: gold samples only). None: nothing is left for them.
+    message_id: the message the card is about to be edited into (it is on screen once the
+    edit succeeds; `card_unsent` takes it back if the edit fails).
     """
     params = {
         "project": project.id,
         "worker": user_id,
         "now": now,
         "expires": now + project.assignment_timeout,
+        "message": message_id,
     }
     try:
         claimed: Any = []
@@ -123,75 +145,115 @@ async def claim(
     row = next(iter(claimed), None)
     if row is None:
         return None
-    return row[0], row[1], row[2], row[3] if len(row) > 3 else None
+    return row[0], row[1], row[2], row[3]
 
 
-async def answer(
-    db: aiosqlite.Connection,
-    assignment_id: int,
-    user_id: int,
-    option_idx: int,
-    now: float,
-    update_id: int | None = None,
-) -> tuple[int, int] | None:
-    """Store a tapped label: (project id, option id), or None if nothing was stored (see
-    `why_not_recorded`). One statement: atomic by itself, or part of the caller's block."""
-    params = {
-        "assignment": assignment_id,
-        "worker": user_id,
-        "idx": option_idx,
-        "now": now,
-        "update": update_id,
-    }
-    row = next(iter(await db.execute_fetchall(ANSWER_SQL, params)), None)
-    return None if row is None else (int(row[0]), int(row[1]))
+@dataclass(frozen=True)
+class TapRow:
+    """What `TAP_SQL` read about a tapped assignment."""
+
+    project_id: int
+    worker_id: int
+    status: str
+    shown_at: float
+    expires_at: float
+    option_id: int | None  # the answer, once done
+    gold: bool
+    truth: str | None
+    member: tuple[str | None, float | None, int] | None  # (exam status, started, attempts)
+    given: int | None  # the option this update labeled here before (/undo took it back)
+    refused: bool  # this update was refused as too quick
 
 
-async def why_not_recorded(
+async def read_tap(
+    db: aiosqlite.Connection, assignment_id: int, update_id: int | None
+) -> TapRow | None:
+    """Everything a tap on `assignment_id` is judged on (None: no such assignment)."""
+    row = await fetch_one(db, TAP_SQL, {"assignment": assignment_id, "update": update_id})
+    if row is None:
+        return None
+    member = (row[9], row[10], int(row[11])) if row[8] else None
+    return TapRow(
+        project_id=int(row[0]),
+        worker_id=int(row[1]),
+        status=str(row[2]),
+        shown_at=float(row[3]),
+        expires_at=float(row[4]),
+        option_id=row[5],
+        gold=bool(row[6]),
+        truth=row[7],
+        member=member,
+        given=row[12],
+        refused=bool(row[13]),
+    )
+
+
+def verdict(
+    row: TapRow | None, user_id: int, option_idx: int, n_options: int, now: float, min_read: float
+) -> LabelStatus | None:
+    """Why a tap is not to be stored, or None: store it. The order matters: a replay of a tap
+    gives the answer its first handling gave."""
+    if row is None or row.worker_id != user_id:
+        return LabelStatus.NOT_YOURS
+    if row.refused:
+        return LabelStatus.TOO_FAST
+    if row.status == "done":
+        return LabelStatus.DUPLICATE
+    if row.status != "open":
+        return LabelStatus.EXPIRED if row.status == "expired" else LabelStatus.CLOSED
+    if not 0 <= option_idx < n_options:
+        return LabelStatus.BAD_OPTION
+    if row.given is not None:  # this tap's label was given, then taken back with /undo
+        return LabelStatus.DUPLICATE
+    if row.expires_at <= now:
+        return LabelStatus.EXPIRED
+    if now - row.shown_at < min_read:  # sooner than anyone reads: a double tap, a stray thumb
+        return LabelStatus.TOO_FAST
+    return None
+
+
+async def label(
     db: aiosqlite.Connection,
     options_of: OptionsOf,
+    min_read_of: Callable[[int], Awaitable[float]],
     assignment_id: int,
     user_id: int,
     option_idx: int,
     now: float,
     update_id: int | None = None,
-) -> LabelOutcome:
-    """Explain a tap that `answer` did not store (an expired card is closed on the way)."""
-    row = await fetch_one(
-        db,
-        "SELECT project_id, worker_id, status, expires_at, option_id FROM assignments"
-        " WHERE id = ?",
-        (assignment_id,),
-    )
-    if row is None or row[1] != user_id:
-        return LabelOutcome(status=LabelStatus.NOT_YOURS)
-    project_id, _, status, expires_at, option_id = row
-    options = await options_of(project_id)
-    if status == "done":
-        chosen = next((o for o in options if o.id == option_id), None)
-        return LabelOutcome(status=LabelStatus.DUPLICATE, project_id=project_id, option=chosen)
-    if status != "open":
-        closed = LabelStatus.EXPIRED if status == "expired" else LabelStatus.CLOSED
-        return LabelOutcome(status=closed, project_id=project_id)
-    if not 0 <= option_idx < len(options):
-        return LabelOutcome(status=LabelStatus.BAD_OPTION, project_id=project_id)
-    if update_id is not None:
-        given = await fetch_one(
-            db,
-            "SELECT option_id FROM labels WHERE assignment_id = ? AND update_id = ?",
-            (assignment_id, update_id),
-        )
-        if given is not None:  # this tap's label was given, then taken back with /undo
-            chosen = next((o for o in options if o.id == given[0]), None)
-            return LabelOutcome(status=LabelStatus.DUPLICATE, project_id=project_id, option=chosen)
-    if expires_at <= now:
+) -> tuple[LabelOutcome, TapRow | None]:
+    """Judge a tap and store its label, in the caller's transaction: the outcome, and what was
+    read about the assignment. A refusal that a replay could judge differently (an expired
+    card, a tap too quick) is written down so that it is not."""
+    row = await read_tap(db, assignment_id, update_id)
+    if row is None or row.worker_id != user_id:
+        return LabelOutcome(status=LabelStatus.NOT_YOURS), row
+    options = await options_of(row.project_id)
+    min_read = await min_read_of(row.project_id)
+    status = verdict(row, user_id, option_idx, len(options), now, min_read)
+    project_id = row.project_id
+    if status is None:
+        option = options[option_idx]
+        params = {"assignment": assignment_id, "now": now, "update": update_id}
+        await db.execute(ANSWER_SQL, params | {"option": option.id})
+        return LabelOutcome(status=LabelStatus.RECORDED, project_id=project_id, option=option), row
+    if status is LabelStatus.DUPLICATE:
+        given = row.given if row.status == "open" else row.option_id
+        chosen = next((o for o in options if o.id == given), None)
+        return LabelOutcome(status=status, project_id=project_id, option=chosen), row
+    if status is LabelStatus.EXPIRED and row.status == "open":
         await db.execute(
             "UPDATE assignments SET status = 'expired', closed_at = ?"
             " WHERE id = ? AND status = 'open'",
             (now, assignment_id),
         )
-        return LabelOutcome(status=LabelStatus.EXPIRED, project_id=project_id)
-    raise StorageError(f"assignment {assignment_id}: label not stored for an unknown reason")
+    if status is LabelStatus.TOO_FAST and not row.refused:
+        await remember(db, update_id, TOO_FAST_STEP, {"shown_at": row.shown_at}, now)
+    return LabelOutcome(status=status, project_id=project_id), row
+
+
+async def _no_min_read(project_id: int) -> float:
+    return 0.0
 
 
 class Assignments(Projects, Samples):
@@ -213,28 +275,42 @@ class Assignments(Projects, Samples):
         now = time.time() if now is None else now
         project = await self.get_project(project_id)
         async with self.locked() as db:
-            if now >= self._sweep_due:
-                # Timed-out cards go back to the pool before picking (at most once a second;
-                # the scheduled job covers quiet times).
-                self._sweep_due = now + SWEEP_EVERY_S
-                if await fetch_one(db, DUE_SQL, (now,)):  # cheap probe; the sweep writes
-                    async with atomic(db):
-                        await expire(db, now)
-            claimed = await claim(db, project, user_id, now, gold)
-            if claimed is None:
-                return None
-            assignment_id, sample_id, expires_at, message_id = claimed
-            srow = await fetch_one(
-                db, f"SELECT {SAMPLE_COLS} FROM samples WHERE id = ?", (sample_id,)
-            )
+            if self.sweep_due(now) and await fetch_one(db, DUE_SQL, (now,)):
+                async with atomic(db):  # (the probe is cheap; the sweep writes)
+                    await expire(db, now)
+            return await self.claim_card(db, project, user_id, now, gold)
+
+    def sweep_due(self, now: float) -> bool:
+        """Whether timed-out cards are to go back to the pool before this claim: at most once
+        a second (the scheduled job covers quiet times)."""
+        if now < self._sweep_due:
+            return False
+        self._sweep_due = now + SWEEP_EVERY_S
+        return True
+
+    async def claim_card(
+        self,
+        db: aiosqlite.Connection,
+        project: Project,
+        user_id: int,
+        now: float,
+        gold: str = "no",
+        message_id: int | None = None,
+    ) -> Card | None:
+        """`claim` on a connection the caller holds, as a card ready to show."""
+        claimed = await claim(db, project, user_id, now, gold, message_id)
+        if claimed is None:
+            return None
+        assignment_id, sample_id, expires_at, shown_in = claimed
+        srow = await fetch_one(db, f"SELECT {SAMPLE_COLS} FROM samples WHERE id = ?", (sample_id,))
         assert srow is not None
         return Card(
             assignment_id=assignment_id,
             project=project,
             sample=sample_of(srow),
-            options=await self.options(project_id),
+            options=await self.options(project.id),
             expires_at=expires_at,
-            message_id=message_id,
+            message_id=shown_in,
         )
 
     async def record_label(
@@ -245,25 +321,26 @@ class Assignments(Projects, Samples):
         now: float | None = None,
         *,
         update_id: int | None = None,
+        min_read: bool = False,
     ) -> LabelOutcome:
-        """Store a tapped label if the assignment is this worker's, open and unexpired.
+        """Store a tapped label if the assignment is this worker's, open and unexpired (and,
+        with `min_read`, shown at least the project's `min_read` ago).
 
         With `update_id`, the same tap handled again is a DUPLICATE even when its label was
-        taken back with /undo meanwhile (the label row keeps the update's id).
+        taken back with /undo meanwhile (the label row keeps the update's id). The bot's taps
+        go through `Taps.tap`, which also claims the next card.
         """
         now = time.time() if now is None else now
-        async with self.locked() as db:
-            stored = await answer(db, assignment_id, user_id, option_idx, now, update_id)
-            if stored is not None:
-                project_id, option_id = stored
-                options = await self.options(project_id)
-                option = next(o for o in options if o.id == option_id)
-                return LabelOutcome(
-                    status=LabelStatus.RECORDED, project_id=project_id, option=option
-                )
-            return await why_not_recorded(
-                db, self.options, assignment_id, user_id, option_idx, now, update_id
+        read = self.min_read if min_read else _no_min_read
+        async with self.transaction() as db:
+            outcome, _ = await label(
+                db, self.options, read, assignment_id, user_id, option_idx, now, update_id
             )
+        return outcome
+
+    async def min_read(self, project_id: int) -> float:
+        """The project's min_read: seconds a card is on screen before a tap on it counts."""
+        return (await self.project_spec(project_id)).min_read
 
     async def close_assignment(
         self,
@@ -337,6 +414,14 @@ class Assignments(Projects, Samples):
         """Remember the message that shows an assignment's card: it is on screen now."""
         await self.write(
             "UPDATE assignments SET message_id = ? WHERE id = ?", (message_id, assignment_id)
+        )
+
+    async def card_unsent(self, assignment_id: int, message_id: int) -> None:
+        """The card claimed into `message_id` did not get there (the edit failed or has to
+        wait): it is undelivered again, for the pending-card job to send."""
+        await self.write(
+            "UPDATE assignments SET message_id = NULL WHERE id = ? AND message_id = ?",
+            (assignment_id, message_id),
         )
 
     async def release(self, assignment_id: int, user_id: int, now: float | None = None) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from config.project import RulesSpec
+from config.project import ProjectSpec, RulesSpec
 from storage.db import fetch_one
 from storage.events import append_event
 from storage.models import Option
@@ -26,6 +26,15 @@ GOLD_ANSWER_SQL = (
     " JOIN samples AS s ON s.id = a.sample_id JOIN options AS o ON o.id = a.option_id"
     " WHERE a.id = ? AND a.worker_id = ? AND s.gold = 1"
 )
+
+
+@dataclass(frozen=True)
+class Gate:
+    """May this worker get work in this project now, and of which kind."""
+
+    status: str  # "ok" | "exam" | "suspended" | "exam_failed"
+    reason: str | None = None
+    exam_answered: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,3 +178,60 @@ async def write_suspension(
     data = {"worker": user_id, "rule": rule, "reason": reason}
     await append_event(db, "worker.suspended", actor, project_id, data, now)
     return True
+
+
+async def read_gate(
+    db: aiosqlite.Connection, spec: ProjectSpec, user_id: int, project_id: int
+) -> Gate:
+    """Whether the worker may label now: suspended, failed exam, in exam, or ok."""
+    row = await fetch_one(
+        db,
+        "SELECT suspended_at, suspended_reason, exam_status, exam_started_at"
+        " FROM memberships WHERE worker_id = ? AND project_id = ?",
+        (user_id, project_id),
+    )
+    if row is None:
+        return Gate("ok")
+    suspended_at, reason, exam_status, exam_started = row
+    if suspended_at is not None:
+        return Gate("suspended", reason)
+    if spec.quality.exam_size > 0 and exam_status != "passed":
+        if exam_status == "failed":
+            return Gate("exam_failed")
+        answered, _ = await exam_score(db, user_id, project_id, exam_started)
+        return Gate("exam", exam_answered=answered)
+    return Gate("ok")
+
+
+async def score_gold(
+    db: aiosqlite.Connection,
+    spec: ProjectSpec,
+    right: Option,
+    given: str,
+    user_id: int,
+    project_id: int,
+    member: tuple[str | None, float | None, int] | None,
+    now: float,
+) -> GoldResult:
+    """After a label on a gold sample (`right` the true option, `given` the tapped option's
+    key; `member` as `exam_member` reads it): exam progress and outcome, or the gold-accuracy
+    rule, written in the caller's transaction."""
+    correct = given == right.key
+    q = spec.quality
+    exam_status, exam_started, attempts = member if member else ("passed", None, 0)
+    if q.exam_size > 0 and exam_status is None:
+        answered, score = await exam_score(db, user_id, project_id, exam_started)
+        if answered < q.exam_size:
+            return GoldResult(correct, right, "progress", score, answered)
+        passed = score >= q.exam_pass * answered
+        outcome = "passed" if passed else "retry" if attempts < q.exam_retries else "failed"
+        await write_exam(db, user_id, project_id, outcome, score, answered, now)
+        return GoldResult(correct, right, outcome, score, answered)
+    if correct:
+        return GoldResult(correct, right)
+    # Accuracy on control answers (never exam answers) below the project's bar: suspended now.
+    answered, score = await control_score_of(db, user_id, project_id, q.exam_size)
+    reason = gold_rule_breach(q.rules, answered, score)
+    if reason is not None:
+        await write_suspension(db, user_id, project_id, reason, "gold_accuracy", None, now)
+    return GoldResult(correct, right, suspended=reason)

@@ -140,6 +140,7 @@ class LabelStatus(StrEnum):
     CLOSED = "closed"  # skipped, reported or released earlier
     NOT_YOURS = "not_yours"  # unknown assignment or another worker's
     BAD_OPTION = "bad_option"
+    TOO_FAST = "too_fast"  # sooner after the card was shown than anyone reads it: not stored
 
 
 class LabelOutcome(_Row):

@@ -14,7 +14,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,15 @@ import numpy as np
 
 from config.project import ProjectSpec
 from storage.events import append_event
-from storage.gold import GoldResult as GoldResult  # re-exported: handlers import it here
+from storage.gold import Gate as Gate  # re-exported: handlers import these here
+from storage.gold import GoldResult as GoldResult
 from storage.gold import (
     control_score_of,
     exam_member,
     exam_score,
     gold_answer,
-    gold_rule_breach,
+    read_gate,
+    score_gold,
     write_exam,
     write_suspension,
 )
@@ -36,15 +37,6 @@ from storage.models import Role, Sample, SampleCounts
 from storage.repository import Repository
 from storage.samples import SAMPLE_COLS, SAMPLE_STATES, sample_counts_of, sample_of
 from storage.snapshot import FloatArray, IntArray, ProjectLabels, read_labels, sample_changes
-
-
-@dataclass(frozen=True)
-class Gate:
-    """May this worker get work in this project now, and of which kind."""
-
-    status: str  # "ok" | "exam" | "suspended" | "exam_failed"
-    reason: str | None = None
-    exam_answered: int = 0
 
 
 class QualityStore:
@@ -62,23 +54,7 @@ class QualityStore:
 
     async def gate(self, user_id: int, project_id: int) -> Gate:
         """Whether the worker may label now: suspended, failed exam, in exam, or ok."""
-        spec = await self.spec(project_id)
-        row = await self.repo.one(
-            "SELECT suspended_at, suspended_reason, exam_status, exam_started_at"
-            " FROM memberships WHERE worker_id = ? AND project_id = ?",
-            (user_id, project_id),
-        )
-        if row is None:
-            return Gate("ok")
-        suspended_at, reason, exam_status, exam_started = row
-        if suspended_at is not None:
-            return Gate("suspended", reason)
-        if spec.quality.exam_size > 0 and exam_status != "passed":
-            if exam_status == "failed":
-                return Gate("exam_failed")
-            answered, _ = await exam_score(self.repo.db, user_id, project_id, exam_started)
-            return Gate("exam", exam_answered=answered)
-        return Gate("ok")
+        return await read_gate(self.repo.db, await self.spec(project_id), user_id, project_id)
 
     async def control_score(self, user_id: int, project_id: int) -> tuple[int, int]:
         """(answered, right) of the worker's control answers (`control_score_of`)."""
@@ -86,31 +62,19 @@ class QualityStore:
         return await control_score_of(self.repo.db, user_id, project_id, spec.quality.exam_size)
 
     async def after_label(self, assignment_id: int, user_id: int) -> GoldResult | None:
-        """After a recorded label: for a gold sample, was it right, and what follows."""
-        db = self.repo.db
-        answer = await gold_answer(db, assignment_id, user_id)
+        """After a recorded label: for a gold sample, was it right, and what follows (the
+        bot's taps get this from `Taps.tap`, in the label's own transaction)."""
+        answer = await gold_answer(self.repo.db, assignment_id, user_id)
         if answer is None:
             return None
         project_id, truth, given = answer
-        options = await self.repo.options(project_id)
-        right = next(o for o in options if o.key == truth)
-        correct = given == truth
+        right = next(o for o in await self.repo.options(project_id) if o.key == truth)
         spec = await self.spec(project_id)
-        q = spec.quality
-        member = await exam_member(db, user_id, project_id)
-        exam_status, exam_started, attempts = member if member else ("passed", None, 0)
-        if q.exam_size > 0 and exam_status is None:
-            answered, score = await exam_score(db, user_id, project_id, exam_started)
-            if answered < q.exam_size:
-                return GoldResult(correct, right, "progress", score, answered)
-            passed = score >= q.exam_pass * answered
-            outcome = "passed" if passed else "retry" if attempts < q.exam_retries else "failed"
-            await self._set_exam(user_id, project_id, outcome, score, answered)
-            return GoldResult(correct, right, outcome, score, answered)
-        suspended = None
-        if not correct:
-            suspended = await self._gold_rule(user_id, project_id, spec)
-        return GoldResult(correct, right, suspended=suspended)
+        async with self.repo.transaction() as db:
+            member = await exam_member(db, user_id, project_id)
+            return await score_gold(
+                db, spec, right, given, user_id, project_id, member, time.time()
+            )
 
     async def finish_exam(self, user_id: int, project_id: int) -> GoldResult | None:
         """End an exam that has no unseen gold sample left, on the answers it has.
@@ -140,16 +104,6 @@ class QualityStore:
         now = time.time()
         async with self.repo.transaction() as db:
             await write_exam(db, user_id, project_id, outcome, score, answered, now)
-
-    async def _gold_rule(self, user_id: int, project_id: int, spec: ProjectSpec) -> str | None:
-        """Suspend now if accuracy on control answers (never exam answers) fell below the
-        project's threshold."""
-        answered, score = await self.control_score(user_id, project_id)
-        reason = gold_rule_breach(spec.quality.rules, answered, score)
-        if reason is None:
-            return None
-        await self.suspend(user_id, project_id, reason, "gold_accuracy")
-        return reason
 
     async def suspend(
         self, user_id: int, project_id: int, reason: str, rule: str, actor: int | None = None

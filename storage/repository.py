@@ -19,7 +19,7 @@ from storage.events import Events
 from storage.imports import STAGE_ABANDONED_AFTER, Imports, ImportSession
 from storage.reports import Reports
 from storage.samples import SAMPLE_COLS, SAMPLE_STATES, sample_counts_of
-from storage.undo import Undo
+from storage.taps import Taps
 from storage.workers import IDLE_WITH_WORK_SQL, Workers
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 
-class Repository(Undo, Imports, Reports, Workers, Events):
+class Repository(Taps, Imports, Reports, Workers, Events):
     """Typed async access to the Labelgram database: projects, samples, workers, cards (claims,
-    labels, /undo), imports, reports and the audit log, over one connection (`Database`)."""
+    labels, /undo, the label tap), imports, reports and the audit log, over one connection
+    (`Database`)."""

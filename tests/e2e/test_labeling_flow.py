@@ -313,7 +313,7 @@ async def test_a_failure_is_logged_the_user_told_and_admins_alerted(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(world.repo, "record_label", broken)
+    monkeypatch.setattr(world.repo, "tap", broken)
     cb = await user.press(card, data=label_buttons(card)[0][1])
     assert "Something went wrong" in (await user.answer(cb))["text"]
     alert = await admin.next_message()

@@ -26,6 +26,7 @@ async def test_a_429_storm_then_kill_9s_under_load_lose_nothing_and_strand_nobod
         storm_share=0.7,
         rate_limiter=False,  # no 30/s pacing: the sweep's replies would take seconds
         seed=3,
+        min_read_s=0.05,  # the guard on, shorter than the default: more taps in a short run
     )
     report = await FaultHarness(plan, tmp_path).run()
     assert report.problems() == [], report.summary()

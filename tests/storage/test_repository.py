@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.assignments import TAP_SQL
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from storage.gold import GOLD_ANSWER_SQL
 from storage.migrations import MIGRATIONS
@@ -250,7 +251,7 @@ async def test_event_log_is_append_only(repo: Repository) -> None:
         await repo.db.execute("UPDATE events SET kind = 'x'")
 
 
-@pytest.mark.parametrize("sql", [PICK_SQL, CLAIM_SQL, ANSWER_SQL])
+@pytest.mark.parametrize("sql", [PICK_SQL, CLAIM_SQL, ANSWER_SQL, TAP_SQL])
 async def test_hot_queries_use_indexes_not_scans(repo: Repository, sql: str) -> None:
     project = await add_project(repo, 50)
     params = {
@@ -261,13 +262,15 @@ async def test_hot_queries_use_indexes_not_scans(repo: Repository, sql: str) -> 
         "assignment": 1,
         "idx": 0,
         "update": 7,
+        "option": 1,
+        "message": None,
     }
     names = {n for n in params if f":{n}" in sql}
     plan_rows = await repo.all("EXPLAIN QUERY PLAN " + sql, {n: params[n] for n in names})
     plan = " | ".join(str(row[3]) for row in plan_rows)
     assert "SCAN" not in plan, plan  # every table is reached through an index
     assert "TEMP B-TREE" not in plan, plan  # the index gives the order; nothing is sorted
-    if "samples" in sql:
+    if "s.need" in sql:  # a pick
         assert "INDEX samples_pick" in plan
         assert "sqlite_autoindex_assignments_1" in plan  # the seen-check is an index lookup
 
@@ -291,7 +294,7 @@ async def test_tap_lookups_use_indexes_not_scans(
 
 async def test_gold_claim_reaches_gold_samples_through_their_index(repo: Repository) -> None:
     project = await add_project(repo, 50)
-    params = {"project": project.id, "worker": 1, "now": 0.0, "expires": 1.0}
+    params = {"project": project.id, "worker": 1, "now": 0.0, "expires": 1.0, "message": None}
     plan_rows = await repo.all("EXPLAIN QUERY PLAN " + GOLD_CLAIM_SQL, params)
     plan = " | ".join(str(row[3]) for row in plan_rows)
     assert "SCAN" not in plan, plan
