@@ -37,6 +37,7 @@ from bench.bulk import insert_history
 from bench.machine import cpu_busy, cpu_model, others_load
 from config.project import ProjectSpec
 from handlers.jobs import CHECKPOINT_EVERY_S
+from storage.assignments import TAP_SQL
 from storage.models import LabelStatus, SampleIn
 from storage.repository import (
     ANSWER_SQL,
@@ -257,7 +258,9 @@ def _plans(con: sqlite3.Connection, project_id: int, worker: int) -> list[str]:
         "now": 0.0,
         "expires": 1.0,
         "assignment": 1,
-        "idx": 0,
+        "option": 1,
+        "update": 1,
+        "message": None,
     }
     lines: list[str] = []
     bad: list[str] = []
@@ -265,6 +268,7 @@ def _plans(con: sqlite3.Connection, project_id: int, worker: int) -> list[str]:
         ("PICK_SQL", PICK_SQL),
         ("CLAIM_SQL", CLAIM_SQL),
         ("ANSWER_SQL", ANSWER_SQL),
+        ("TAP_SQL", TAP_SQL),
     ):
         used = {k: v for k, v in params.items() if f":{k}" in sql}
         rows = con.execute("EXPLAIN QUERY PLAN " + sql, used).fetchall()
@@ -276,7 +280,7 @@ def _plans(con: sqlite3.Connection, project_id: int, worker: int) -> list[str]:
             if BAD_PLAN.search(detail):
                 bad.append(f"{name}: {detail}")
         plan = "".join(str(r[3]) for r in rows)
-        if "samples" in sql and not all(i in plan for i in PICK_INDEXES):
+        if "s.need" in sql and not all(i in plan for i in PICK_INDEXES):
             bad.append(f"{name}: not through {' and '.join(PICK_INDEXES)}")
     if bad:
         print("\n".join(lines))
@@ -286,11 +290,12 @@ def _plans(con: sqlite3.Connection, project_id: int, worker: int) -> list[str]:
 
 async def _measure_repo(
     path: Path, project_id: int, members: list[int], args: argparse.Namespace, warmup: int
-) -> tuple[Timings, Timings, Timings, int]:
+) -> tuple[Timings, Timings, Timings, Timings, int]:
     rng = random.Random(args.seed)
     picked = Timings("next_card (Repository, aiosqlite)")
     answered = Timings("record_label (Repository, aiosqlite)")
     swept = Timings("next_card, expiry sweep due")
+    tapped = Timings("tap: label + next card (one transaction)")
     misses = 0
     async with Repository(path) as repo:
         if args.wal_autocheckpoint is not None:
@@ -333,9 +338,30 @@ async def _measure_repo(
             elif i >= warmup:
                 picked.ns.append(t1 - t0)
                 answered.ns.append(t2 - t1)
+        # The bot's path: one call stores the label and claims the next card. Each worker
+        # taps a card claimed a second ago (the project's min_read has passed).
+        for i in range(warmup + args.picks):
+            if args.pace:
+                await asyncio.sleep(args.pace / 1000)
+            user = rng.choice(members)
+            now = time.time() + 2.0
+            card = await repo.next_card(user, project_id, now - 1.0)
+            if card is None:
+                continue
+            t0 = time.perf_counter_ns()
+            result = await repo.tap(
+                card.assignment_id, user, rng.randrange(OVERLAP), now=now, roll=1.0
+            )
+            t1 = time.perf_counter_ns()
+            if result.outcome.status is not LabelStatus.RECORDED:
+                sys.exit(f"tap for worker {user}: {result.outcome.status}")
+            if result.card is not None:  # answered untimed: the worker holds no open card
+                await repo.record_label(result.card.assignment_id, user, 0, now + 1.0)
+            if i >= warmup:
+                tapped.ns.append(t1 - t0)
         if background is not None:
             background.cancel()
-    return picked, answered, swept, misses
+    return picked, answered, swept, tapped, misses
 
 
 def _measure_raw(
@@ -350,6 +376,9 @@ def _measure_raw(
     con = _connect(path)
     if args.wal_autocheckpoint is not None:
         con.execute(f"PRAGMA wal_autocheckpoint = {args.wal_autocheckpoint}")
+    option_ids = [
+        r[0] for r in con.execute("SELECT id FROM options WHERE project_id = ?", (project_id,))
+    ]
     try:
         for i in range(warmup + args.picks):
             if args.pace:
@@ -361,24 +390,25 @@ def _measure_raw(
                 "worker": user,
                 "now": now,
                 "expires": now + TIMEOUT_S,
+                "message": None,
             }
             t0 = time.perf_counter_ns()
             rows = con.execute(CLAIM_SQL, params).fetchall()
             t1 = time.perf_counter_ns()
             if not rows:
                 continue
-            assignment_id, sample_id, _ = rows[0]
+            assignment_id, sample_id, _, _ = rows[0]
             con.execute(fetch_sql, (sample_id,)).fetchone()
             t2 = time.perf_counter_ns()
             got = con.execute(
                 ANSWER_SQL,
                 {
                     "assignment": assignment_id,
-                    "worker": user,
-                    "idx": rng.randrange(OVERLAP),
+                    "option": rng.choice(option_ids),
+                    "update": None,
                     "now": time.time(),
                 },
-            ).fetchall()
+            ).rowcount
             t3 = time.perf_counter_ns()
             if not got:
                 sys.exit(f"ANSWER_SQL stored nothing for assignment {assignment_id}")
@@ -461,7 +491,7 @@ def run(args: argparse.Namespace, built: Path, tmp: Path) -> int:
 
     warmup = min(args.warmup, args.picks)
     load_before = cpu_busy()
-    picked, answered, swept, misses = asyncio.run(
+    picked, answered, swept, tapped, misses = asyncio.run(
         _measure_repo(path, project_id, members, args, warmup)
     )
     claim, claim_fetch, answer = _measure_raw(path, project_id, members, args, warmup)
@@ -471,7 +501,7 @@ def run(args: argparse.Namespace, built: Path, tmp: Path) -> int:
         f" open card (every pick is answered, untimed); {others_load(load_before)}"
     )
     print(f"{'operation':<38} {'n':>7} {'p50 ms':>9} {'p99 ms':>9} {'p99.9 ms':>9} {'max ms':>9}")
-    for t in (picked, swept, answered, claim, claim_fetch, answer):
+    for t in (picked, swept, answered, tapped, claim, claim_fetch, answer):
         print(t.row())
     hop = picked.p(0.5) - claim_fetch.p(0.5)
     verdict = "PASS" if picked.p(0.99) < 2.0 else "FAIL"
