@@ -156,7 +156,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "라벨: {labels}개 (제외: {excluded}개)\n{samples}\n"
         "Krippendorff 알파 {alpha}, Fleiss 카파 {kappa}\n{pairs}{workers}",
     },
-    # The samples' states (storage.repository.SAMPLE_STATES), the same in /status and /check.
+    # The samples' states (storage.samples.SAMPLE_STATES), the same in /status and /check.
     "sample_states": {
         "en": "Samples done: {done}/{total} ({pct}%) · open: {open} · in review: {review}\n"
         "Control samples (not counted as work): {control}",

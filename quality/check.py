@@ -48,7 +48,7 @@ OPEN, FINISHED, IN_REVIEW, REVIEWED = 0, 1, 2, 3
 
 @dataclass(frozen=True)
 class CheckInput:
-    """A project's labels and samples as flat arrays (see storage.quality.ProjectLabels)."""
+    """A project's labels and samples as flat arrays (see storage.snapshot.ProjectLabels)."""
 
     task: IntArray
     worker: IntArray
