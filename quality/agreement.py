@@ -47,7 +47,13 @@ def krippendorff_alpha(labels: Labels) -> float:
     Returns NaN when alpha is undefined: no pairable task, or all pairable labels in one class
     (no expected disagreement). 1 is perfect agreement, 0 chance level, below 0 worse than chance.
     """
-    counts = labels.counts()
+    return krippendorff_alpha_counts(labels.counts())
+
+
+def krippendorff_alpha_counts(votes: npt.ArrayLike) -> float:
+    """`krippendorff_alpha` from the (n_tasks, n_classes) vote counts alone, e.g. counts
+    summed batch by batch over more labels than fit in memory at once."""
+    counts: FloatArray = np.asarray(votes, dtype=np.float64)
     o = _coincidences(counts)
     # n_c from the integer counts, not o's row sums, so that one class gives exactly 0 below.
     n_c = counts[counts.sum(axis=1) >= 2].sum(axis=0)
@@ -82,7 +88,12 @@ def fleiss_kappa(labels: Labels) -> float:
     raters everywhere this is Fleiss (1971) exactly. Tasks with fewer than two labels are left
     out. Returns NaN when no task has two labels or all their labels are one class (P_e = 1).
     """
-    counts = labels.counts()
+    return fleiss_kappa_counts(labels.counts())
+
+
+def fleiss_kappa_counts(votes: npt.ArrayLike) -> float:
+    """`fleiss_kappa` from the (n_tasks, n_classes) vote counts alone."""
+    counts: FloatArray = np.asarray(votes, dtype=np.float64)
     m = counts.sum(axis=1)
     keep = m >= 2
     if not keep.any():

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from quality.agreement import fleiss_kappa, gold_accuracy, krippendorff_alpha
-from quality.labels import Labels
+from quality.agreement import fleiss_kappa_counts, krippendorff_alpha_counts
 from storage.export import ExportSnapshot, ProjectRow, finite
 
 _TASK_CATEGORY = {
@@ -105,44 +104,41 @@ def card_stats(snap: ExportSnapshot) -> CardStats:
 
     Agreement and gold accuracy are computed over the labels the quality check uses (live, not
     exam answers, by workers not suspended), as /check reports them: agreement on work
-    samples, accuracy on gold ones. The labels are read as numbers only, in batches.
+    samples, accuracy on gold ones. The labels are read as numbers, a batch at a time, into
+    per-sample vote counts and per-worker gold tallies: memory follows the samples (a few
+    bytes each), not the labels.
     """
     project = snap.project
-    idx_of = {o.key: o.idx for o in project.options}
-    chunks = [np.array(batch, dtype=np.int64) for batch in snap.check_arrays()]
-    data = np.concatenate(chunks) if chunks else np.zeros((0, 4), dtype=np.int64)
-    del chunks
-    sample_ids, task = np.unique(data[:, 0], return_inverse=True)
-    worker_ids, worker = np.unique(data[:, 1], return_inverse=True)
     k = max(len(project.options), 1)
-    labels = Labels(
-        task.astype(np.int64),
-        worker.astype(np.int64),
-        data[:, 2].copy(),
-        len(sample_ids),
-        len(worker_ids),
-        k,
-    )
-    is_gold = data[:, 3].astype(bool)
-    del data
-    crowd = labels.subset(~is_gold)
-    alpha = finite(krippendorff_alpha(crowd)) if crowd.n else None
-    kappa = finite(fleiss_kappa(crowd)) if crowd.n else None
-    truths = snap.gold_truths()
-    gold = np.full(labels.n_tasks, -1, dtype=np.int64)
-    if truths and labels.n_tasks:
-        at = np.searchsorted(sample_ids, np.array(sorted(truths), dtype=np.int64))
-        ok = at < len(sample_ids)
-        for sid, pos, inside in zip(sorted(truths), at.tolist(), ok.tolist(), strict=True):
-            if inside and sample_ids[pos] == sid:
-                gold[pos] = idx_of.get(truths[sid], -1)
-    accuracy, answered = gold_accuracy(labels, gold) if labels.n else (np.zeros(0), np.zeros(0))
-    scored = accuracy[answered > 0] if len(accuracy) else np.zeros(0)
+    idx_of = {o.key: o.idx for o in project.options}
+    sample_ids = snap.sample_ids()
+    votes = np.zeros(len(sample_ids) * k, dtype=np.int64)
+    truth = np.full(len(sample_ids), -1, dtype=np.int64)
+    for sid, key in snap.gold_truths().items():
+        truth[np.searchsorted(sample_ids, sid)] = idx_of.get(key, -1)
+    gold_right: dict[int, int] = {}
+    gold_seen: dict[int, int] = {}
+    for batch in snap.check_arrays():
+        rows = np.array(batch, dtype=np.int64)
+        at = np.searchsorted(sample_ids, rows[:, 0])
+        gold = rows[:, 3] == 1
+        crowd = ~gold
+        votes += np.bincount(at[crowd] * k + rows[crowd, 2], minlength=len(votes))
+        workers, right = rows[gold, 1], rows[gold, 2] == truth[at[gold]]
+        for worker, hit in zip(workers.tolist(), right.tolist(), strict=True):
+            gold_seen[worker] = gold_seen.get(worker, 0) + 1
+            gold_right[worker] = gold_right.get(worker, 0) + hit
+    counts = votes.reshape(len(sample_ids), k)
+    alpha = finite(krippendorff_alpha_counts(counts))
+    kappa = finite(fleiss_kappa_counts(counts))
+    del votes, counts
+    scored = np.array([gold_right[w] / n for w, n in gold_seen.items()], dtype=np.float64)
     confidence = np.fromiter(snap.confidences(), dtype=np.float64)
     first, last = snap.collection_dates()
+    states = snap.state_counts()
     return CardStats(
-        samples=sum(snap.state_counts().values()),
-        states=snap.state_counts(),
+        samples=sum(states.values()),
+        states=states,
         answers=snap.answer_counts(),
         label_counts=snap.label_counts(),
         guide_versions=snap.guide_versions(),

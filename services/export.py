@@ -19,13 +19,16 @@ name and renamed into place: a failed export leaves no half-written file.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from queue import Full, Queue
+from typing import Any, BinaryIO, TextIO, TypeVar
 
 from services.dataset_card import CardInput, card_stats, render_card
 from services.export_ls import label_config, ls_task
@@ -49,6 +52,7 @@ KNOWN_COLUMNS = ("task", "label", "source")
 PROGRESS_EVERY = 1_000  # samples between progress calls
 
 Progress = Callable[[int, int], None]  # (samples written, samples in all)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def export_project(
         tick = _ticker(progress, total)
         fetcher = MediaFetcher(target, options.source) if options.media else None
         if fmt == "jsonl":
-            with _atomic(data) as fh:
+            with _atomic_bytes(data) as fh:
                 _write_jsonl(snap, fh, options, fetcher, tick, result)
             result.files.append(data)
         elif fmt == "csv":
@@ -185,9 +189,19 @@ def _ticker(progress: Progress | None, total: int) -> Callable[[int], None]:
 @contextmanager
 def _atomic(path: Path) -> Iterator[TextIO]:
     """Write `path` via a temporary file beside it, renamed into place on success."""
+    with _atomic_bytes(path) as raw:
+        fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        yield fh
+        fh.flush()
+        fh.detach()  # the bytes file is closed (and renamed) by _atomic_bytes
+
+
+@contextmanager
+def _atomic_bytes(path: Path) -> Iterator[BinaryIO]:
+    """`_atomic` for bytes."""
     tmp = path.with_name(f".{path.name}.part")
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
+        with tmp.open("wb") as fh:
             yield fh
         os.replace(tmp, path)
     except BaseException:
@@ -195,27 +209,69 @@ def _atomic(path: Path) -> Iterator[TextIO]:
         raise
 
 
+def read_ahead(batches: Iterator[_T], depth: int = 4) -> Iterator[_T]:
+    """The batches of `batches`, read in a thread of their own while the caller writes the
+    ones before (SQLite works without the GIL; at most `depth` batches wait, so memory stays
+    flat). An exception in the reader comes out here."""
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put((True, batch), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((False, None))
+        except BaseException as exc:  # handed to the caller, raised there
+            queue.put((False, exc))
+
+    reader = threading.Thread(target=read, name="export-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            more, item = queue.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _write_jsonl(
     snap: ExportSnapshot,
-    fh: TextIO,
+    fh: BinaryIO,
     options: ExportOptions,
     fetcher: MediaFetcher | None,
     tick: Callable[[int], None],
     result: ExportResult,
 ) -> None:
     n = 0
-    write = fh.write
-    for sample_id, kind, media, file_id, text in snap.sample_json(
-        options.status, snap.last_method()
-    ):
-        if fetcher is not None:
+    for batch in read_ahead(snap.sample_json(options.status, snap.last_method())):
+        if fetcher is None:
+            fh.write(b"\n".join(row[4] for row in batch))
+        else:
             # The data is an object: one more key goes in before its closing brace.
-            local = fetcher.fetch(sample_id, kind, media, file_id)
-            text = f'{text[:-1]},"media_file":{json.dumps(local)}}}'
-        write(text)
-        write("\n")
-        n += 1
-        if n % PROGRESS_EVERY == 0:
+            fh.write(
+                b"\n".join(
+                    row[4][:-1]
+                    + b',"media_file":'
+                    + json.dumps(fetcher.fetch(row[0], row[1], row[2], row[3])).encode()
+                    + b"}"
+                    for row in batch
+                )
+            )
+        fh.write(b"\n")
+        before, n = n, n + len(batch)
+        if n // PROGRESS_EVERY != before // PROGRESS_EVERY:
             tick(n)
     tick(n)
     result.counts["samples"] = n
@@ -283,9 +339,8 @@ def _write_label_studio(
     # list never has to be held whole to be written.
     fh.write("[")
     n = annotations = 0
-    for sample_id, kind, media, file_id, text in snap.sample_json(
-        options.status, snap.last_method()
-    ):
+    rows = (row for batch in snap.sample_json(options.status, snap.last_method()) for row in batch)
+    for sample_id, kind, media, file_id, text in rows:
         sample = json.loads(text)
         if fetcher is not None:
             sample["media_file"] = fetcher.fetch(sample_id, kind, media, file_id)

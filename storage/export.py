@@ -22,10 +22,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import numpy as np
+import numpy.typing as npt
+
 from storage.snapshot import control_since, exam_size_of
 
 STATUSES = ("done", "all")
 _FETCH = 2_000  # rows per fetchmany: big enough to amortise, small enough to stay flat
+# The streams walk their table in rowid (= id) order, NOT INDEXED: through the
+# (project_id, ...) indexes SQLite would sort every row in a temporary b-tree before the
+# first came out (memory growing with the project). Other projects' rows are skipped on the
+# way, at the cost of a table scan.
 
 # A sample's state as the export names it: the one definition of `storage.samples
 # .SAMPLE_STATES` (control, in review, done, needs labels), spelled for readers.
@@ -50,7 +57,8 @@ _ANSWER = (
     " ELSE (SELECT key FROM x_options WHERE id = s.consensus) END"
 )
 _ISO = "strftime('%Y-%m-%dT%H:%M:%fZ', {}, 'unixepoch')"
-_TRUE = "json(CASE WHEN {} THEN 'true' ELSE 'false' END)"
+# JSON true/false: constants, so SQLite makes each once for the whole query, not per label.
+_TRUE = "CASE WHEN {} THEN json('true') ELSE json('false') END"
 
 
 def _iso(column: str) -> str:
@@ -61,8 +69,11 @@ def _flag(condition: str) -> str:
     return _TRUE.format(condition)
 
 
+# One sample as one JSON object, its labels, reviews and reports aggregated by SQLite (in C,
+# with an indexed lookup each): Python only writes the text out. The aggregates take their
+# rows in index order, which for one sample is id order (an index entry ends in the rowid).
 SAMPLE_JSON_SQL = (
-    "SELECT s.id, s.kind, s.media, s.file_id, json_object("
+    "SELECT s.id, s.kind, s.media, s.file_id, CAST(json_object("
     "'id', s.ext_id, 'kind', s.kind, 'text', s.text, 'media', s.media,"
     " 'meta', json(COALESCE(s.meta, '{}')),"
     f" 'status', {_STATE}, 'answer', {_ANSWER}, 'decided_by', {_DECIDED},"
@@ -70,32 +81,38 @@ SAMPLE_JSON_SQL = (
     "   AND s.consensus IS NOT NULL THEN :method END,"
     " 'confidence', CASE WHEN s.gold = 1 THEN 1.0 ELSE s.confidence END,"
     " 'n_labels', s.n_labels,"
-    " 'labels', (SELECT json_group_array(json(j)) FROM (SELECT json_object("
+    " 'labels', (SELECT json_group_array(json_object("
     "   'worker', w.name, 'option', o.key, 'option_text', o.text,"
     f"  'shown_at', {_iso('l.shown_at')}, 'answered_at', {_iso('l.answered_at')},"
     "   'seconds', round(l.answered_at - l.shown_at, 3), 'guide_version', l.guide_version,"
     f"  'retracted', {_flag('l.retracted_at IS NOT NULL')},"
     f"  'worker_suspended', {_flag('w.suspended')},"
-    f"  'exam', {_flag('s.gold = 1 AND l.answered_at <= w.since')}) AS j"
+    f"  'exam', {_flag('s.gold = 1 AND l.answered_at <= w.since')}))"
     "   FROM labels AS l JOIN x_options AS o ON o.id = l.option_id"
     "   JOIN x_workers AS w ON w.id = l.worker_id"
-    "   WHERE l.project_id = :p AND l.sample_id = s.id ORDER BY l.id)),"
-    " 'reviews', (SELECT json_group_array(json(j)) FROM (SELECT json_object("
+    "   WHERE l.project_id = :p AND l.sample_id = s.id),"
+    # Reviews and reports are rare: looked up only where there are some (a decision makes
+    # its sample 'reviewed' in the same transaction; the reported samples are listed once).
+    " 'reviews', CASE WHEN s.status != 'reviewed' THEN json('[]') ELSE"
+    "  (SELECT json_group_array(json_object("
     "   'reviewer', w.name, 'option', o.key, 'option_text', o.text,"
-    f"  'decided_at', {_iso('r.decided_at')}) AS j"
+    f"  'decided_at', {_iso('r.decided_at')}))"
     "   FROM reviews AS r JOIN x_options AS o ON o.id = r.option_id"
-    "   JOIN x_workers AS w ON w.id = r.reviewer_id WHERE r.sample_id = s.id ORDER BY r.id)),"
-    " 'reports', (SELECT json_group_array(json(j)) FROM (SELECT json_object("
-    f"  'worker', w.name, 'reason', r.reason, 'at', {_iso('r.created_at')}) AS j"
+    "   JOIN x_workers AS w ON w.id = r.reviewer_id WHERE r.sample_id = s.id) END,"
+    " 'reports', CASE WHEN s.id NOT IN (SELECT sample_id FROM reports WHERE project_id = :p)"
+    "  THEN json('[]') ELSE (SELECT json_group_array(json_object("
+    f"  'worker', w.name, 'reason', r.reason, 'at', {_iso('r.created_at')}))"
     "   FROM reports AS r JOIN x_workers AS w ON w.id = r.worker_id"
-    "   WHERE r.sample_id = s.id ORDER BY r.id))"
-    ") FROM samples AS s WHERE s.project_id = :p{done} ORDER BY s.id"
+    "   WHERE r.sample_id = s.id) END"
+    # As bytes: the UTF-8 SQLite made goes to the file as it is, never decoded and encoded
+    # again by Python (a gigabyte of text at a million samples).
+    ") AS BLOB) FROM samples AS s NOT INDEXED WHERE s.project_id = :p{done} ORDER BY s.id"
 )
 
 SAMPLE_ROW_SQL = (
     "SELECT s.id, s.file_id, s.ext_id, s.kind, s.text, s.media, "
     f"{_ANSWER}, CASE WHEN s.gold = 1 THEN 1.0 ELSE s.confidence END, s.n_labels, {_STATE},"
-    f" {_DECIDED} FROM samples AS s WHERE s.project_id = :p{{done}} ORDER BY s.id"
+    f" {_DECIDED} FROM samples AS s NOT INDEXED WHERE s.project_id = :p{{done}} ORDER BY s.id"
 )
 
 # The labels the quality check aggregates (`storage.snapshot.read_labels` and
@@ -103,7 +120,7 @@ SAMPLE_ROW_SQL = (
 CHECK_LABELS_SQL = (
     "SELECT w.name, s.ext_id, o.key, " + _iso("l.answered_at") + ","
     " round(l.answered_at - l.shown_at, 3), l.guide_version"
-    " FROM labels AS l JOIN samples AS s ON s.id = l.sample_id"
+    " FROM labels AS l NOT INDEXED JOIN samples AS s ON s.id = l.sample_id"
     " JOIN x_options AS o ON o.id = l.option_id JOIN x_workers AS w ON w.id = l.worker_id"
     " WHERE l.project_id = :p AND l.retracted_at IS NULL AND NOT w.suspended"
     " AND NOT (s.gold = 1 AND l.answered_at <= w.since) ORDER BY l.id"
@@ -114,7 +131,7 @@ KNOWN_SQL = (
     "   ON o.id = r.option_id WHERE r.sample_id = s.id ORDER BY r.id DESC LIMIT 1), s.truth),"
     " CASE WHEN EXISTS (SELECT 1 FROM reviews WHERE sample_id = s.id) THEN 'review'"
     "   WHEN s.gold = 1 THEN 'gold' ELSE 'known' END"
-    " FROM samples AS s WHERE s.project_id = :p"
+    " FROM samples AS s NOT INDEXED WHERE s.project_id = :p"
     " AND (s.truth IS NOT NULL OR EXISTS (SELECT 1 FROM reviews WHERE sample_id = s.id))"
     " ORDER BY s.id"
 )
@@ -185,8 +202,13 @@ class ExportSnapshot:
     def __enter__(self) -> Self:
         if not self.path.is_file():
             raise ExportError(f"no database at {self.path}; give --db or LABELGRAM_DB_PATH")
+        # check_same_thread off: a stream may be read ahead in a thread of its own
+        # (`services.export`); the snapshot is still used by one thread at a time.
         self._db = sqlite3.connect(
-            f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
+            f"{self.path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
         )
         try:
             self._db.execute("BEGIN")
@@ -311,12 +333,13 @@ class ExportSnapshot:
 
     def sample_json(
         self, status: str = "all", method: str | None = None
-    ) -> Iterator[tuple[int, str, str | None, str | None, str]]:
-        """(sample id, kind, media, file_id, the sample as one JSON object) in id order."""
+    ) -> Iterator[list[tuple[int, str, str | None, str | None, bytes]]]:
+        """Batches of (sample id, kind, media, file_id, the sample as one JSON object in
+        UTF-8) in id order."""
         sql = SAMPLE_JSON_SQL.replace("{done}", _DONE if status == "done" else "")
         cur = self.db.execute(sql, {"p": self.project.id, "method": method})
         while batch := cur.fetchmany(_FETCH):
-            yield from batch
+            yield batch
 
     def sample_rows(self, status: str = "all") -> Iterator[tuple[Any, ...]]:
         """(sample id, file_id, id, kind, text, media, answer, confidence, n_labels, status,
@@ -454,6 +477,17 @@ class ExportSnapshot:
         )
         while batch := cur.fetchmany(100_000):
             yield from (r[0] for r in batch)
+
+    def sample_ids(self) -> npt.NDArray[np.int64]:
+        """The project's sample ids, sorted (8 bytes a sample)."""
+        cur = self.db.execute(
+            "SELECT id FROM samples NOT INDEXED WHERE project_id = :p ORDER BY id",
+            {"p": self.project.id},
+        )
+        chunks = []
+        while batch := cur.fetchmany(100_000):
+            chunks.append(np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch)))
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
 
     def gold_truths(self) -> dict[int, str]:
         """Sample id -> the known answer, for gold samples."""

@@ -430,3 +430,17 @@ def test_describe() -> None:
         "'neutral' and 'positive' are swapped in 18% of disputed items (9 of 50)"
     )
     assert describe(pair, []).startswith("class 1 and class 2 are swapped in 18%")
+
+
+def test_alpha_and_kappa_from_counts_match_the_labels_versions() -> None:
+    from quality.agreement import fleiss_kappa_counts, krippendorff_alpha_counts
+
+    rng = np.random.default_rng(3)
+    labels = Labels.from_indices(
+        rng.integers(0, 40, 300), rng.integers(0, 9, 300), rng.integers(0, 4, 300)
+    )
+    counts = labels.counts()
+    assert krippendorff_alpha_counts(counts) == krippendorff_alpha(labels)
+    assert fleiss_kappa_counts(counts) == fleiss_kappa(labels)
+    assert krippendorff_alpha_counts(counts.astype(np.int32)) == krippendorff_alpha(labels)
+    assert math.isnan(fleiss_kappa_counts(np.zeros((3, 2))))

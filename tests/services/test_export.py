@@ -20,7 +20,16 @@ from quality.check import CheckSettings
 from quality.check import run_check as check_arrays
 from services.check_runner import check_input
 from services.export import ExportOptions, export_project
-from storage.export import ExportError, ExportSnapshot, UnknownProject, pseudonym
+from storage.export import (
+    CHECK_LABELS_SQL,
+    KNOWN_SQL,
+    SAMPLE_JSON_SQL,
+    SAMPLE_ROW_SQL,
+    ExportError,
+    ExportSnapshot,
+    UnknownProject,
+    pseudonym,
+)
 from storage.repository import Repository
 from storage.snapshot import read_labels
 from tests.services.export_world import (
@@ -490,3 +499,30 @@ async def test_progress_counts_up_to_the_samples_written(world: World, tmp_path:
     assert seen[0] == (0, 8)
     assert seen[-1] == (8, 8)
     assert np.all(np.diff([d for d, _ in seen]) >= 0)
+
+
+async def test_the_streams_never_sort_in_a_temporary_btree(world: World) -> None:
+    """Walked through an index in another order, SQLite would sort every row of the project
+    before the first came out: memory growing with the project, not flat."""
+    with ExportSnapshot(world.path, world.project.slug) as snap:
+        for sql in (
+            SAMPLE_JSON_SQL.replace("{done}", ""),
+            SAMPLE_ROW_SQL.replace("{done}", ""),
+            CHECK_LABELS_SQL,
+            KNOWN_SQL,
+        ):
+            plan = [
+                r[3]
+                for r in snap.db.execute(f"EXPLAIN QUERY PLAN {sql}", {"p": 1, "method": None})
+            ]
+            assert not any("TEMP B-TREE" in step for step in plan), plan
+        joined = " | ".join(
+            r[3]
+            for r in snap.db.execute(
+                f"EXPLAIN QUERY PLAN {SAMPLE_JSON_SQL.replace('{done}', '')}",
+                {"p": 1, "method": None},
+            )
+        )
+        assert "SEARCH l USING INDEX labels_project_sample" in joined
+        assert "SEARCH r USING INDEX reports_sample" in joined
+        assert "SEARCH r USING INDEX reviews_sample" in joined
