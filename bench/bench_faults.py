@@ -18,12 +18,14 @@ Targets (issue 12): 0 acknowledged labels lost, 0 double effects, 0 workers need
 
     python -m bench.bench_faults                 # all three (about 6 minutes)
     python -m bench.bench_faults --only kills --kills 20
+    python -m bench.bench_faults --card-flow new # the card-per-message flow (default: edit)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import platform
 import tempfile
 from pathlib import Path
@@ -31,9 +33,9 @@ from pathlib import Path
 from sandbox.harness import FaultHarness, FaultPlan, FaultReport
 
 
-def plans(kills: int) -> dict[str, FaultPlan]:
-    """The runs, by name."""
-    return {
+def plans(kills: int, card_flow: str = "edit") -> dict[str, FaultPlan]:
+    """The runs, by name, in the given card flow."""
+    runs = {
         "kills": FaultPlan(
             workers=8, samples=6000, kills=kills, life_s=(0.3, 1.5), settle_s=4.0, fuzz=10_000
         ),
@@ -52,6 +54,7 @@ def plans(kills: int) -> dict[str, FaultPlan]:
             workers=8, samples=3000, kills=0, storm_s=60.0, stuck_s=90.0, settle_s=8.0
         ),
     }
+    return {name: dataclasses.replace(plan, card_flow=card_flow) for name, plan in runs.items()}
 
 
 async def run(name: str, plan: FaultPlan) -> FaultReport:
@@ -70,13 +73,15 @@ async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["kills", "storm", "storm-full"])
     parser.add_argument("--kills", type=int, default=100)
+    parser.add_argument("--card-flow", choices=["edit", "new"], default="edit")
     args = parser.parse_args(argv)
     print(
         f"machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+        f"{platform.python_version()}, {platform.system()} {platform.release()};"
+        f" card flow {args.card_flow}"
     )
     failed = False
-    for name, plan in plans(args.kills).items():
+    for name, plan in plans(args.kills, args.card_flow).items():
         if args.only in (None, name):
             failed |= bool((await run(name, plan)).problems())
     return 1 if failed else 0

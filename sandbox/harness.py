@@ -242,6 +242,7 @@ class _Worker:
     rng: random.Random
     card: JSON | None = None
     card_at: float = 0.0
+    tapped: JSON | None = None  # the card last tapped: the edit flow shows the next one in it
     done: bool = False
     acked: dict[int, int] = field(default_factory=dict)  # assignment -> option idx
     undone: set[int] = field(default_factory=set)  # acked, then /undo sent
@@ -358,7 +359,7 @@ class FaultHarness:
         await user.send(f"/start {self._invite}")
         w.card_at = time.monotonic()
         while not self._stop.is_set() and not w.done:
-            for message in await user.messages_after(user.last_seen, 0.5):
+            for message in await self._changes(w):
                 self._read(w, message)
             if w.done:
                 return
@@ -369,6 +370,16 @@ class FaultHarness:
                     w.card_at = time.monotonic()
                 continue
             await self._tap(w, w.card)
+
+    async def _changes(self, w: _Worker) -> list[JSON]:
+        """What came since the worker last looked (waiting up to 0.5 s): new messages, and in
+        the edit flow the tapped card turned into the next one in place."""
+        if w.tapped is None:
+            return await w.user.messages_after(w.user.last_seen, 0.5)
+        try:
+            return [await w.user.next_card(w.tapped, timeout=0.5, notices=True)]
+        except TimeoutError:
+            return []
 
     def _read(self, w: _Worker, message: JSON) -> None:
         text = message.get("text") or message.get("caption") or ""
@@ -401,6 +412,7 @@ class FaultHarness:
         await asyncio.sleep(max(0.0, self.plan.min_read_s - (time.monotonic() - w.card_at)))
         self.report.taps += 1
         w.card = None
+        w.tapped = card if self.plan.card_flow == "edit" else None
         query = await user.press(card, data=data, strict=False)
         answer = await user.answer(query, timeout=self.plan.answer_wait_s)
         if not answer["answered"]:

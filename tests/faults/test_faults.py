@@ -27,9 +27,10 @@ async def test_a_429_storm_then_kill_9s_under_load_lose_nothing_and_strand_nobod
         rate_limiter=False,  # no 30/s pacing: the sweep's replies would take seconds
         seed=3,
         min_read_s=0.05,  # the guard on, shorter than the default: more taps in a short run
+        card_flow="edit",  # the default flow (bench_faults --card-flow new runs the other)
     )
     report = await FaultHarness(plan, tmp_path).run()
     assert report.problems() == [], report.summary()
     assert report.kills == 5
     assert report.sandbox["too_many_requests"] > 0, report.summary()
-    assert report.acknowledged >= 50, report.summary()  # the workers really labeled
+    assert report.acknowledged >= 30, report.summary()  # the workers really labeled
