@@ -34,6 +34,7 @@ from config.project import ProjectSpec
 from sandbox import client as sandbox_client
 from sandbox.client import SandboxUser, buttons
 from sandbox.server import RateLimits, SandboxServer
+from storage.backup import COUNTER_ERRORS_SQL, DUPLICATE_LABELS_SQL
 from storage.models import Role, SampleIn
 from storage.repository import Repository
 
@@ -556,18 +557,8 @@ class FaultHarness:
                             f"{w.user.user_id}:{assignment} acked {option}"
                             f" stored {stored.get(assignment)}"
                         )
-            self.report.duplicates = db.execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM labels WHERE retracted_at IS NULL"
-                " GROUP BY worker_id, sample_id HAVING COUNT(*) > 1)"
-            ).fetchone()[0]
-            self.report.counter_errors = db.execute(
-                "SELECT COUNT(*) FROM samples s WHERE s.n_labels !="
-                " (SELECT COUNT(*) FROM labels l WHERE l.sample_id = s.id"
-                "  AND l.retracted_at IS NULL)"
-                " OR s.n_open != (SELECT COUNT(*) FROM assignments a"
-                "  WHERE a.sample_id = s.id AND a.status = 'open')"
-                " OR s.need != s.target - s.n_labels - s.n_open"
-            ).fetchone()[0]
+            self.report.duplicates = db.execute(DUPLICATE_LABELS_SQL).fetchone()[0]
+            self.report.counter_errors = db.execute(COUNTER_ERRORS_SQL).fetchone()[0]
 
     async def _check_cards(self, workers: list[_Worker]) -> None:
         """Each worker's open card is on screen with live buttons, or they were told 'done'."""

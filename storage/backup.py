@@ -1,0 +1,196 @@
+"""Backups while the bot runs, their checks, and restoring one.
+
+A backup is SQLite's online backup API in one step (`Connection.backup` with every page at
+once) from a read-only connection: one read transaction, so the copy is one consistent state
+even while labeling writes (WAL: readers never wait for the writer, nor it for them). A backup
+taken in many small steps would start over each time anything writes, which during labeling
+is always. The copy is written next to its destination, checked (`PRAGMA integrity_check`
+and the counters the triggers keep), and only then renamed into place: a backup that exists
+is a good one.
+
+Restoring refuses while the bot runs on the database, checks the backup the same way, keeps
+the database it replaces beside it, and puts the backup in place with one rename.
+
+sqlite3 only (no aiosqlite): the bot runs these in a thread, the command line directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.errors import StorageError
+from storage.migrations import MIGRATIONS
+
+BACKUP_GLOB = "labelgram-*.db"
+# A bot whose last heartbeat is this recent is taken to be running (it beats every 5 s).
+_ALIVE_S = 30.0
+
+# Rows the triggers keep in step: a sample's counters must match its labels and cards.
+COUNTER_ERRORS_SQL = """
+SELECT COUNT(*) FROM samples AS s
+WHERE s.n_labels != (SELECT COUNT(*) FROM labels AS l
+                     WHERE l.sample_id = s.id AND l.retracted_at IS NULL)
+   OR s.n_open != (SELECT COUNT(*) FROM assignments AS a
+                   WHERE a.sample_id = s.id AND a.status = 'open')
+   OR s.need != s.target - s.n_labels - s.n_open
+"""
+# A worker holds at most one live label per sample.
+DUPLICATE_LABELS_SQL = """
+SELECT COUNT(*) FROM (SELECT 1 FROM labels WHERE retracted_at IS NULL
+                      GROUP BY worker_id, sample_id HAVING COUNT(*) > 1)
+"""
+
+
+class BackupError(StorageError):
+    """A backup or a restore could not be made; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """A backup that was written and checked."""
+
+    path: Path
+    size: int  # bytes
+    seconds: float
+
+
+def problems(path: Path | str) -> list[str]:
+    """What is wrong with a Labelgram database (an empty list: nothing). Reads only."""
+    path = Path(path)
+    if not path.is_file():
+        return [f"{path} does not exist"]
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return [f"{path} cannot be opened: {exc}"]
+    try:
+        found = [
+            f"integrity: {row[0]}"
+            for row in db.execute("PRAGMA integrity_check")
+            if row[0] != "ok"
+        ]
+        if found:
+            return found
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version == 0 or version > len(MIGRATIONS):
+            return [f"schema version {version}: not a database of this Labelgram"]
+        keys = db.execute("PRAGMA foreign_key_check").fetchall()
+        if keys:
+            found.append(f"{len(keys)} rows point at rows that do not exist")
+        counters = int(db.execute(COUNTER_ERRORS_SQL).fetchone()[0])
+        if counters:
+            found.append(f"{counters} samples whose counters disagree with their labels")
+        duplicates = int(db.execute(DUPLICATE_LABELS_SQL).fetchone()[0])
+        if duplicates:
+            found.append(f"{duplicates} samples with two live labels from one worker")
+        return found
+    except sqlite3.Error as exc:
+        return [f"{path} cannot be read: {exc}"]
+    finally:
+        db.close()
+
+
+def backup_path(dest: Path | str, now: float | None = None) -> Path:
+    """Where a backup to `dest` goes: `dest` itself, or a dated file in it if it is a
+    folder (or a string ending with a slash: a folder to make)."""
+    folder = str(dest).endswith(("/", os.sep))
+    dest = Path(dest)
+    if folder or dest.is_dir():
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+        return dest / f"labelgram-{stamp}.db"
+    return dest
+
+
+def backup(db_path: Path | str, dest: Path | str) -> BackupResult:
+    """Copy the database at `db_path` (live or not) to `dest` (a file, or a folder for a dated
+    file), checked; BackupError if it cannot be made (nothing is left behind then)."""
+    source = Path(db_path)
+    if not source.is_file():
+        raise BackupError(f"no database at {source}; check LABELGRAM_DB_PATH or --db")
+    target = backup_path(dest)
+    if target.resolve() == source.resolve():
+        raise BackupError(f"{target} is the database itself; give another path")
+    if not target.parent.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    started = time.perf_counter()
+    try:
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            with contextlib.closing(sqlite3.connect(partial)) as dst:
+                src.backup(dst)  # every page in one step: one read transaction
+                # A backup is one file: no WAL beside it.
+                dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            src.close()
+        found = problems(partial)
+        if found:
+            raise BackupError(f"the copy of {source} failed its check: {'; '.join(found)}")
+        os.replace(partial, target)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot back up {source} to {target}: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return BackupResult(target, target.stat().st_size, time.perf_counter() - started)
+
+
+def prune_backups(folder: Path | str, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` dated backups in `folder`; the ones deleted."""
+    dated = sorted(Path(folder).glob(BACKUP_GLOB))
+    old = dated[: max(0, len(dated) - keep)]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
+def bot_running(db_path: Path | str, now: float | None = None) -> bool:
+    """Whether a bot seems to run on this database now (its heartbeat is recent)."""
+    path = Path(db_path)
+    if not path.is_file():
+        return False
+    now = time.time() if now is None else now
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            row = db.execute(
+                "SELECT alive_at, stopped_at FROM runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+    except sqlite3.Error:
+        return False  # no runs table: no bot ever ran on it
+    return row is not None and row[1] is None and now - row[0] < _ALIVE_S
+
+
+def restore(backup_file: Path | str, db_path: Path | str, *, force: bool = False) -> Path | None:
+    """Put a checked backup in place of the database; the path the replaced database was
+    moved to (None if there was none). Refuses while a bot runs on it (unless `force`: the
+    caller knows it is not running, e.g. its heartbeat went stale in a crash just now)."""
+    source, target = Path(backup_file), Path(db_path)
+    found = problems(source)
+    if found:
+        raise BackupError(f"{source} is not a good backup: {'; '.join(found)}")
+    if not force and bot_running(target):
+        raise BackupError(
+            f"a bot is running on {target} (its heartbeat is recent): stop it first, then restore"
+        )
+    kept: Path | None = None
+    if target.exists():
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept = target.with_name(f"{target.stem}.before-restore-{stamp}{target.suffix}")
+        # Fold the WAL in first, so the file kept is the whole database.
+        with contextlib.closing(sqlite3.connect(target)) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        os.replace(target, kept)
+    for extra in ("-wal", "-shm"):
+        Path(f"{target}{extra}").unlink(missing_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+    return kept
