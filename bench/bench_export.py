@@ -85,7 +85,8 @@ def build(path: Path, samples: int, per_sample: int) -> dict[str, float]:
         ((WORKER_BASE + i, f"W{i}", start) for i in range(N_WORKERS)),
     )
     con.executemany(
-        "INSERT INTO memberships (worker_id, project_id, role, joined_at) VALUES (?, ?, 'worker', ?)",
+        "INSERT INTO memberships (worker_id, project_id, role, joined_at)"
+        " VALUES (?, ?, 'worker', ?)",
         ((WORKER_BASE + i, project_id, start) for i in range(N_WORKERS)),
     )
     con.execute(

@@ -10,7 +10,7 @@ Each label is one value: if a worker labelled the same task twice, both labels c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -47,13 +47,7 @@ def krippendorff_alpha(labels: Labels) -> float:
     Returns NaN when alpha is undefined: no pairable task, or all pairable labels in one class
     (no expected disagreement). 1 is perfect agreement, 0 chance level, below 0 worse than chance.
     """
-    return krippendorff_alpha_counts(labels.counts())
-
-
-def krippendorff_alpha_counts(votes: npt.ArrayLike) -> float:
-    """`krippendorff_alpha` from the (n_tasks, n_classes) vote counts alone, e.g. counts
-    summed batch by batch over more labels than fit in memory at once."""
-    counts: FloatArray = np.asarray(votes, dtype=np.float64)
+    counts = labels.counts()
     o = _coincidences(counts)
     # n_c from the integer counts, not o's row sums, so that one class gives exactly 0 below.
     n_c = counts[counts.sum(axis=1) >= 2].sum(axis=0)
@@ -88,12 +82,7 @@ def fleiss_kappa(labels: Labels) -> float:
     raters everywhere this is Fleiss (1971) exactly. Tasks with fewer than two labels are left
     out. Returns NaN when no task has two labels or all their labels are one class (P_e = 1).
     """
-    return fleiss_kappa_counts(labels.counts())
-
-
-def fleiss_kappa_counts(votes: npt.ArrayLike) -> float:
-    """`fleiss_kappa` from the (n_tasks, n_classes) vote counts alone."""
-    counts: FloatArray = np.asarray(votes, dtype=np.float64)
+    counts = labels.counts()
     m = counts.sum(axis=1)
     keep = m >= 2
     if not keep.any():
@@ -107,6 +96,58 @@ def fleiss_kappa_counts(votes: npt.ArrayLike) -> float:
     if p_e >= 1.0:
         return float("nan")
     return (p_bar - p_e) / (1.0 - p_e)
+
+
+@dataclass
+class AgreementSums:
+    """Krippendorff's alpha and Fleiss' kappa summed over the tasks part by part.
+
+    Both figures are sums over tasks (the coincidences and pairable class totals for alpha;
+    the per-task agreement, the tasks and the class totals for kappa), so vote counts can be
+    added a slice of tasks at a time, e.g. while a project's labels are read in task order:
+    memory follows the slice, not the project. `alpha()` and `kappa()` then equal
+    `krippendorff_alpha` and `fleiss_kappa` over all the tasks (up to rounding).
+    """
+
+    n_classes: int
+    o: FloatArray = field(init=False)  # coincidences (K, K)
+    n_c: FloatArray = field(init=False)  # labels per class on tasks with >= 2 labels
+    p_sum: float = 0.0  # sum of the per-task agreement P_i over those tasks
+    tasks: int = 0  # tasks with >= 2 labels
+
+    def __post_init__(self) -> None:
+        self.o = np.zeros((self.n_classes, self.n_classes))
+        self.n_c = np.zeros(self.n_classes)
+
+    def add(self, counts: npt.ArrayLike) -> None:
+        """Add the (n_tasks, n_classes) vote counts of some more tasks (each task once)."""
+        votes: FloatArray = np.asarray(counts, dtype=np.float64)
+        m = votes.sum(axis=1)
+        pairable = m >= 2
+        n_ic, m_i = votes[pairable], m[pairable]
+        self.o += _coincidences(n_ic)
+        self.n_c += n_ic.sum(axis=0)
+        self.p_sum += float(((n_ic * (n_ic - 1.0)).sum(axis=1) / (m_i * (m_i - 1.0))).sum())
+        self.tasks += len(m_i)
+
+    def alpha(self) -> float:
+        """Krippendorff's alpha (nominal) of the tasks added; NaN where undefined."""
+        n = float(self.n_c.sum())
+        expected = n * n - float(self.n_c @ self.n_c)
+        if expected <= 0:
+            return float("nan")
+        observed = float(self.o.sum() - np.trace(self.o))
+        return 1.0 - (n - 1.0) * observed / expected
+
+    def kappa(self) -> float:
+        """Fleiss' kappa of the tasks added; NaN where undefined."""
+        if self.tasks == 0:
+            return float("nan")
+        p_c = self.n_c / float(self.n_c.sum())
+        p_e = float(p_c @ p_c)
+        if p_e >= 1.0:
+            return float("nan")
+        return (self.p_sum / self.tasks - p_e) / (1.0 - p_e)
 
 
 def worker_agreement(labels: Labels, consensus: npt.ArrayLike) -> tuple[FloatArray, IntArray]:

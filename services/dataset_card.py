@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import yaml
 
-from quality.agreement import fleiss_kappa_counts, krippendorff_alpha_counts
+from quality.agreement import AgreementSums
 from storage.export import ExportSnapshot, ProjectRow, finite
 
 _TASK_CATEGORY = {
@@ -111,27 +112,19 @@ def card_stats(snap: ExportSnapshot) -> CardStats:
     project = snap.project
     k = max(len(project.options), 1)
     idx_of = {o.key: o.idx for o in project.options}
-    sample_ids = snap.sample_ids()
-    votes = np.zeros(len(sample_ids) * k, dtype=np.int64)
-    truth = np.full(len(sample_ids), -1, dtype=np.int64)
-    for sid, key in snap.gold_truths().items():
-        truth[np.searchsorted(sample_ids, sid)] = idx_of.get(key, -1)
+    truth = {sid: idx_of.get(key, -1) for sid, key in snap.gold_truths().items()}
+    sums = AgreementSums(k)
     gold_right: dict[int, int] = {}
     gold_seen: dict[int, int] = {}
+    held = np.zeros((0, 4), dtype=np.int64)
     for batch in snap.check_arrays():
-        rows = np.array(batch, dtype=np.int64)
-        at = np.searchsorted(sample_ids, rows[:, 0])
-        gold = rows[:, 3] == 1
-        crowd = ~gold
-        votes += np.bincount(at[crowd] * k + rows[crowd, 2], minlength=len(votes))
-        workers, right = rows[gold, 1], rows[gold, 2] == truth[at[gold]]
-        for worker, hit in zip(workers.tolist(), right.tolist(), strict=True):
-            gold_seen[worker] = gold_seen.get(worker, 0) + 1
-            gold_right[worker] = gold_right.get(worker, 0) + hit
-    counts = votes.reshape(len(sample_ids), k)
-    alpha = finite(krippendorff_alpha_counts(counts))
-    kappa = finite(fleiss_kappa_counts(counts))
-    del votes, counts
+        rows = np.concatenate([held, np.array(batch, dtype=np.int64)])
+        # The last sample may go on in the next batch: its rows wait for it.
+        cut = int(np.searchsorted(rows[:, 0], rows[-1, 0]))
+        rows, held = rows[:cut], rows[cut:]
+        _tally(rows, k, truth, sums, gold_seen, gold_right)
+    _tally(held, k, truth, sums, gold_seen, gold_right)
+    alpha, kappa = finite(sums.alpha()), finite(sums.kappa())
     scored = np.array([gold_right[w] / n for w, n in gold_seen.items()], dtype=np.float64)
     confidence = np.fromiter(snap.confidences(), dtype=np.float64)
     first, last = snap.collection_dates()
@@ -159,6 +152,29 @@ def card_stats(snap: ExportSnapshot) -> CardStats:
         ],
         meta_keys=snap.meta_keys(),
     )
+
+
+def _tally(
+    rows: npt.NDArray[np.int64],
+    k: int,
+    truth: dict[int, int],
+    sums: AgreementSums,
+    gold_seen: dict[int, int],
+    gold_right: dict[int, int],
+) -> None:
+    """Add whole samples' labels (sample, worker, option idx, gold) rows: work samples' votes
+    to the agreement sums, gold answers to each worker's tally."""
+    if not len(rows):
+        return
+    gold = rows[:, 3] == 1
+    crowd = rows[~gold]
+    if len(crowd):
+        _, at = np.unique(crowd[:, 0], return_inverse=True)
+        votes = np.bincount(at * k + crowd[:, 2], minlength=(int(at.max()) + 1) * k)
+        sums.add(votes.reshape(-1, k))
+    for sid, worker, idx, _ in rows[gold].tolist():
+        gold_seen[worker] = gold_seen.get(worker, 0) + 1
+        gold_right[worker] = gold_right.get(worker, 0) + (idx == truth.get(sid, -2))
 
 
 def size_category(n: int) -> str:

@@ -22,9 +22,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import numpy as np
-import numpy.typing as npt
-
 from storage.snapshot import control_since, exam_size_of
 
 STATUSES = ("done", "all")
@@ -124,6 +121,15 @@ CHECK_LABELS_SQL = (
     " JOIN x_options AS o ON o.id = l.option_id JOIN x_workers AS w ON w.id = l.worker_id"
     " WHERE l.project_id = :p AND l.retracted_at IS NULL AND NOT w.suspended"
     " AND NOT (s.gold = 1 AND l.answered_at <= w.since) ORDER BY l.id"
+)
+# The same labels as numbers, in sample order (the index's: no sort), for the card.
+CHECK_ARRAYS_SQL = (
+    "SELECT l.sample_id, l.worker_id, o.idx, s.gold FROM labels AS l"
+    " INDEXED BY labels_project_sample"
+    " JOIN samples AS s ON s.id = l.sample_id JOIN options AS o ON o.id = l.option_id"
+    " JOIN x_workers AS w ON w.id = l.worker_id"
+    " WHERE l.project_id = :p AND l.retracted_at IS NULL AND NOT w.suspended"
+    " AND NOT (s.gold = 1 AND l.answered_at <= w.since) ORDER BY l.sample_id"
 )
 # The answers the check holds fixed: a reviewer's decision, else a gold or known answer.
 KNOWN_SQL = (
@@ -360,17 +366,10 @@ class ExportSnapshot:
         """(task, label, source): the answers the check holds fixed (review, gold, known)."""
         yield from self.db.execute(KNOWN_SQL, {"p": self.project.id})
 
-    def check_arrays(self) -> Iterator[list[tuple[float, ...]]]:
-        """Batches of (sample id, worker id, option idx, gold) of the check's labels, for the
-        card's agreement figures (numbers only: a few bytes per label)."""
-        cur = self.db.execute(
-            "SELECT l.sample_id, l.worker_id, o.idx, s.gold FROM labels AS l"
-            " JOIN samples AS s ON s.id = l.sample_id JOIN options AS o ON o.id = l.option_id"
-            " JOIN x_workers AS w ON w.id = l.worker_id"
-            " WHERE l.project_id = :p AND l.retracted_at IS NULL AND NOT w.suspended"
-            " AND NOT (s.gold = 1 AND l.answered_at <= w.since)",
-            {"p": self.project.id},
-        )
+    def check_arrays(self) -> Iterator[list[tuple[int, int, int, int]]]:
+        """Batches of (sample id, worker id, option idx, gold) of the check's labels in sample
+        order, for the card's agreement figures (numbers only: a few bytes per label)."""
+        cur = self.db.execute(CHECK_ARRAYS_SQL, {"p": self.project.id})
         while batch := cur.fetchmany(100_000):
             yield batch
 
@@ -477,17 +476,6 @@ class ExportSnapshot:
         )
         while batch := cur.fetchmany(100_000):
             yield from (r[0] for r in batch)
-
-    def sample_ids(self) -> npt.NDArray[np.int64]:
-        """The project's sample ids, sorted (8 bytes a sample)."""
-        cur = self.db.execute(
-            "SELECT id FROM samples NOT INDEXED WHERE project_id = :p ORDER BY id",
-            {"p": self.project.id},
-        )
-        chunks = []
-        while batch := cur.fetchmany(100_000):
-            chunks.append(np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch)))
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
 
     def gold_truths(self) -> dict[int, str]:
         """Sample id -> the known answer, for gold samples."""

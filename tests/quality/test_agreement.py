@@ -432,15 +432,24 @@ def test_describe() -> None:
     assert describe(pair, []).startswith("class 1 and class 2 are swapped in 18%")
 
 
-def test_alpha_and_kappa_from_counts_match_the_labels_versions() -> None:
-    from quality.agreement import fleiss_kappa_counts, krippendorff_alpha_counts
+@pytest.mark.parametrize("slices", [1, 3, 40])
+def test_agreement_sums_part_by_part_equal_the_whole(slices: int) -> None:
+    from quality.agreement import AgreementSums
 
     rng = np.random.default_rng(3)
     labels = Labels.from_indices(
         rng.integers(0, 40, 300), rng.integers(0, 9, 300), rng.integers(0, 4, 300)
     )
-    counts = labels.counts()
-    assert krippendorff_alpha_counts(counts) == krippendorff_alpha(labels)
-    assert fleiss_kappa_counts(counts) == fleiss_kappa(labels)
-    assert krippendorff_alpha_counts(counts.astype(np.int32)) == krippendorff_alpha(labels)
-    assert math.isnan(fleiss_kappa_counts(np.zeros((3, 2))))
+    sums = AgreementSums(4)
+    for part in np.array_split(labels.counts(), slices):
+        sums.add(part)
+    assert sums.alpha() == pytest.approx(krippendorff_alpha(labels), abs=1e-12)
+    assert sums.kappa() == pytest.approx(fleiss_kappa(labels), abs=1e-12)
+    empty = AgreementSums(2)
+    empty.add(np.array([[1, 0], [0, 0]]))
+    assert math.isnan(empty.alpha())
+    assert math.isnan(empty.kappa())
+    one_class = AgreementSums(2)
+    one_class.add(np.array([[3, 0], [2, 0]]))
+    assert math.isnan(one_class.alpha())
+    assert math.isnan(one_class.kappa())

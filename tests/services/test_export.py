@@ -21,6 +21,7 @@ from quality.check import run_check as check_arrays
 from services.check_runner import check_input
 from services.export import ExportOptions, export_project
 from storage.export import (
+    CHECK_ARRAYS_SQL,
     CHECK_LABELS_SQL,
     KNOWN_SQL,
     SAMPLE_JSON_SQL,
@@ -509,6 +510,7 @@ async def test_the_streams_never_sort_in_a_temporary_btree(world: World) -> None
             SAMPLE_JSON_SQL.replace("{done}", ""),
             SAMPLE_ROW_SQL.replace("{done}", ""),
             CHECK_LABELS_SQL,
+            CHECK_ARRAYS_SQL,
             KNOWN_SQL,
         ):
             plan = [
