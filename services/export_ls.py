@@ -89,10 +89,11 @@ def ls_task(sample: dict[str, Any], first_id: int) -> dict[str, Any]:
             review["option"],
             False,
             {"kind": "review", "reviewer": review["reviewer"]},
+            lead_time=None,  # how long the reviewer looked is not recorded
             created_at=review["decided_at"],
         )
     if gold and sample["answer"] is not None:
-        add(sample["answer"], True, {"kind": "gold"})
+        add(sample["answer"], True, {"kind": "gold"}, lead_time=None)
     data = {
         "text": sample["text"] or "",
         "media": sample.get("media_file") or sample["media"] or "",

@@ -320,7 +320,9 @@ def label_studio_accepts(tasks: Any, config_keys: set[str]) -> list[str]:
                 problems.append(f"task {i}: completed_by names a user Label Studio may not have")
             elif "ground_truth" not in annotation:
                 problems.append(f"task {i}: ground_truth missing (Label Studio reads True)")
-            elif not isinstance(annotation.get("lead_time"), float | int | type(None)):
+            elif "lead_time" not in annotation:
+                problems.append(f"task {i}: no lead_time")
+            elif not isinstance(annotation["lead_time"], float | int | type(None)):
                 problems.append(f"task {i}: lead_time is not a number")
     return problems
 

@@ -26,16 +26,17 @@ async def server() -> AsyncIterator[SandboxServer]:
         yield sandbox
 
 
-async def telegram_file(server: SandboxServer, data: bytes) -> str:
-    """A photo sent through the sandbox: its file_id."""
+async def telegram_file(server: SandboxServer, data: bytes) -> tuple[str, str]:
+    """A photo sent through the sandbox: its file_id and download URL."""
     async with httpx.AsyncClient(base_url=f"{server.bot_api_url}{server.token}/") as http:
         await http.post(f"{server.url}/sandbox/users", json={"id": 7, "first_name": "Ann"})
         await http.post(f"{server.url}/sandbox/users/7/messages", json={"text": "/start"})
         sent = await http.post(
             "sendPhoto", data={"chat_id": "7"}, files={"photo": ("cat.png", data, "image/png")}
         )
-    file_id: str = sent.json()["result"]["photo"][0]["file_id"]
-    return file_id
+        file_id: str = sent.json()["result"]["photo"][0]["file_id"]
+        path = (await http.post("getFile", json={"file_id": file_id})).json()["result"]
+    return file_id, f"{server.file_url}{server.token}/{path['file_path']}"
 
 
 async def test_media_is_copied_or_fetched_from_telegram(
@@ -56,7 +57,10 @@ async def test_media_is_copied_or_fetched_from_telegram(
     remote = png(3, 1)
     row = await repo.one("SELECT id FROM samples WHERE ext_id = 'b'")
     assert row is not None
-    await repo.set_file_id(int(row[0]), await telegram_file(server, remote))
+    file_id, url = await telegram_file(server, remote)
+    await repo.set_file_id(int(row[0]), file_id)
+    # A sample given by URL is downloaded from it (here the sandbox's file server).
+    await repo.import_samples(project.id, [SampleIn(ext_id="d", kind="photo", media=url)])
     source = MediaSource(server.bot_api_url, server.file_url, server.token)
     out = tmp_path / "out"
     result = await asyncio.to_thread(
@@ -70,6 +74,7 @@ async def test_media_is_copied_or_fetched_from_telegram(
     assert result.warnings == []
     assert result.counts["media_copied"] == 1
     assert result.counts["media_from_telegram"] == 1
+    assert result.counts["media_downloaded"] == 1
     assert result.counts["media_missing"] == 0
     samples = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     files = {s["id"]: s["media_file"] for s in samples}
@@ -77,6 +82,7 @@ async def test_media_is_copied_or_fetched_from_telegram(
     assert (out / files["a"]).read_bytes() == png(2, 2)
     assert (out / files["b"]).read_bytes() == remote
     assert files["b"].endswith(".jpg"), "named as Telegram stores it"
+    assert (out / files["d"]).read_bytes() == remote
     assert samples[1]["media"] == str(gone), "the original path is still named"
     card = (out / "README.md").read_text()
     assert "name: media_file" in card
@@ -92,6 +98,7 @@ async def test_media_is_copied_or_fetched_from_telegram(
         ExportOptions(media=True),
     )
     assert again.counts["media_missing"] == 1
+    assert again.counts["media_downloaded"] == 1
     (warning,) = again.warnings
     assert "no media file" in warning
     assert "no bot token" in warning
