@@ -37,8 +37,12 @@ QUALITY_TICK_S = 30.0
 
 
 async def heartbeat(context: Context) -> None:
-    """Note that the bot is alive (the downtime after a crash is measured from it)."""
+    """Note that the bot is alive (the downtime after a crash is measured from it), and pick
+    up projects changed from the command line (`labelgram project update`)."""
     await context.bot_data.inbox.alive(context.bot_data.run_id)
+    changed = await context.bot_data.repo.refresh_projects()
+    if changed:
+        log.info("projects %s were updated; their new files apply from now on", changed)
 
 
 async def prune(context: Context) -> None:

@@ -376,4 +376,32 @@ MIGRATIONS: tuple[str, ...] = (
               VALUES (NEW.id, randomblob(32)); END;
     CREATE INDEX reports_sample ON reports (sample_id);
     """,
+    # 10: projects change after creation (`labelgram project update`) and workers can be
+    # forgotten. revision: bumped by each update, so a running bot drops its cached project,
+    # spec and options (it polls the column). guide_versions: every guide a project had,
+    # numbered as labels record them (labels.guide_version). A forgotten worker keeps a row
+    # under a negative id, with no name, no username and no Telegram id anywhere; the
+    # pseudonym their labels had in each project's exports stays in erased_pseudonyms.
+    """
+    ALTER TABLE projects ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE guide_versions (
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        version    INTEGER NOT NULL,
+        guide      TEXT NOT NULL,                  -- JSON {lang: text}
+        created_at REAL NOT NULL,
+        PRIMARY KEY (project_id, version)
+    );
+    INSERT INTO guide_versions (project_id, version, guide, created_at)
+        SELECT id, guide_version, guide, created_at FROM projects;
+    CREATE TRIGGER guide_version_first AFTER INSERT ON projects
+        BEGIN INSERT INTO guide_versions (project_id, version, guide, created_at)
+              VALUES (NEW.id, NEW.guide_version, NEW.guide, NEW.created_at); END;
+    ALTER TABLE workers ADD COLUMN erased_at REAL;
+    CREATE TABLE erased_pseudonyms (
+        worker_id  INTEGER NOT NULL REFERENCES workers(id),
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        pseudonym  TEXT NOT NULL,
+        PRIMARY KEY (worker_id, project_id)
+    );
+    """,
 )

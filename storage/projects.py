@@ -1,8 +1,9 @@
 """Projects: their options, the project being created with its first import, invites and
 memberships.
 
-A project and its options never change once stored (its spec is written once, at creation),
-so they are cached per connection: every card and every tap reads them.
+A project and its options are cached per connection: every card and every tap reads them.
+They change only through `storage.project_updates` (`labelgram project update`), which drops
+the cache, and a bot notices another process's update by the project's revision.
 """
 
 from __future__ import annotations
@@ -186,10 +187,8 @@ class Projects(Database):
         return project
 
     async def project_spec(self, project_id: int) -> ProjectSpec:
-        """The project file as it was validated when the project was created.
-
-        Cached: a project's spec is written once, at creation, and never updated.
-        """
+        """The project file as it was validated when the project was created or last updated
+        (cached; see the module's docstring)."""
         spec = self._specs.get(project_id)
         if spec is None:
             row = await self.one("SELECT spec FROM projects WHERE id = ?", (project_id,))
@@ -204,7 +203,7 @@ class Projects(Database):
         return [project_of(r) for r in rows]
 
     async def options(self, project_id: int) -> tuple[Option, ...]:
-        """A project's options in button order (cached: options never change)."""
+        """A project's options in button order (cached)."""
         cached = self._options.get(project_id)
         if cached is not None:
             return cached

@@ -17,6 +17,7 @@ from storage.assignments import (
 )
 from storage.events import Events
 from storage.imports import STAGE_ABANDONED_AFTER, Imports, ImportSession
+from storage.project_updates import ProjectUpdates
 from storage.reports import Reports
 from storage.samples import SAMPLE_COLS, SAMPLE_STATES, sample_counts_of
 from storage.taps import Taps
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-class Repository(Taps, Imports, Reports, Workers, Events):
+class Repository(Taps, ProjectUpdates, Imports, Reports, Workers, Events):
     """Typed async access to the Labelgram database: projects, samples, workers, cards (claims,
     labels, /undo, the label tap), imports, reports and the audit log, over one connection
     (`Database`)."""
