@@ -199,8 +199,12 @@ def jsonl_features(meta_keys: list[str], media_file: bool) -> list[dict[str, Any
         {"name": "text", **_STRING},
         {"name": "media", **_STRING},
     ]
+    # A sample's kept meta columns, or null: a project without any has only nulls there
+    # (`datasets` refuses an empty struct).
     if meta_keys:
         features.append({"name": "meta", "struct": [{"name": k, **_STRING} for k in meta_keys]})
+    else:
+        features.append({"name": "meta", "dtype": "null"})
     features += [
         {"name": "status", **_STRING},
         {"name": "answer", **_STRING},

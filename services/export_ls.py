@@ -99,7 +99,7 @@ def ls_task(sample: dict[str, Any], first_id: int) -> dict[str, Any]:
         "media": sample.get("media_file") or sample["media"] or "",
         "id": sample["id"],
         "kind": sample["kind"],
-        **{f"meta_{k}": v for k, v in sample["meta"].items()},
+        **{f"meta_{k}": v for k, v in (sample["meta"] or {}).items()},
     }
     return {
         "data": data,

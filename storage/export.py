@@ -72,7 +72,7 @@ def _flag(condition: str) -> str:
 SAMPLE_JSON_SQL = (
     "SELECT s.id, s.kind, s.media, s.file_id, CAST(json_object("
     "'id', s.ext_id, 'kind', s.kind, 'text', s.text, 'media', s.media,"
-    " 'meta', json(COALESCE(s.meta, '{}')),"
+    " 'meta', json(s.meta),"
     f" 'status', {_STATE}, 'answer', {_ANSWER}, 'decided_by', {_DECIDED},"
     " 'method', CASE WHEN s.gold = 0 AND s.status != 'reviewed' AND s.truth IS NULL"
     "   AND s.consensus IS NOT NULL THEN :method END,"

@@ -95,6 +95,7 @@ async def test_jsonl_carries_every_label_with_its_provenance(world: World, tmp_p
     mine = [(x["option"], x["retracted"]) for x in reviewed["labels"] if x["worker"] == who[2]]
     assert mine == [("red", True), ("green", False)]
     assert reviewed["meta"] == {"source": "src0"}
+    assert gold["meta"] is None, "no meta columns were kept for it"
 
     decided = samples["s2"]
     assert (decided["decided_by"], decided["method"], decided["answer"]) == (
@@ -137,6 +138,8 @@ def _typed(value: Any, feature: dict[str, Any]) -> bool:
     if "struct" in feature:
         fields = {f["name"]: f for f in feature["struct"]}
         return isinstance(value, dict) and set(value) <= set(fields)
+    if feature.get("dtype") == "null":
+        return False  # only None fits, and None returned above
     kinds: dict[str, type | tuple[type, ...]] = {
         "string": str,
         "int64": int,
@@ -530,3 +533,21 @@ async def test_the_streams_never_sort_in_a_temporary_btree(world: World) -> None
         assert "SEARCH l USING INDEX labels_project_sample" in joined
         assert "SEARCH r USING INDEX reports_sample" in joined
         assert "SEARCH r USING INDEX reviews_sample" in joined
+
+
+async def test_a_project_without_meta_columns_declares_meta_null(
+    repo: Repository, tmp_path: Path
+) -> None:
+    from storage.models import SampleIn
+    from tests.conftest import make_spec
+
+    project = await repo.create_project(make_spec())
+    await repo.import_samples(project.id, [SampleIn(ext_id="a", text="one")])
+    export_project(repo.path, project.slug, "jsonl", tmp_path / "out")
+    header = (tmp_path / "out" / "README.md").read_text(encoding="utf-8").split("---\n")[1]
+    features = {f["name"]: f for f in yaml.safe_load(header)["dataset_info"]["features"]}
+    (sample,) = jsonl(tmp_path / "out" / "data.jsonl")
+    assert set(sample) == set(features)
+    assert features["meta"] == {"name": "meta", "dtype": "null"}
+    assert sample["meta"] is None
+    assert features["reviews"]["list"][0]["name"] == "reviewer"
