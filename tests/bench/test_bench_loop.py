@@ -18,7 +18,19 @@ async def test_one_run_measures_both_parts_without_losing_labels() -> None:
         assert r.problems == [], (r.bot, r.problems)
         assert r.labels == 12
         assert len(r.per_worker) == 3
-    free = {r.bot: {m: n for m, n in r.calls.items() if m != POLL} for r in rounds}
-    # Limits off: no 429 retries, so each side's calls are exactly its flow's.
-    assert free[BARE] == free[LABELGRAM]
-    assert free[LABELGRAM]["answerCallbackQuery"] == 12 + 3  # each label and each Start tap
+    # Limits off: no 429 retries, so each side's calls are exactly its flow's, worker by
+    # worker: a worker with k labels costs k + 1 answers (each label, the Start tap), k - 1
+    # edits into the next card, the join reply, the guide, the first card, the all-done note
+    # and a marker on the last card. (Which worker gets how many labels is a race, and differs
+    # from round to round: a worker can find nothing left at Start.)
+    for r in rounds:
+        if r.bot not in (BARE, LABELGRAM):
+            continue
+        calls = {m: n for m, n in r.calls.items() if m != POLL and n}
+        expected = {
+            "answerCallbackQuery": sum(k + 1 for k in r.per_worker),
+            "editMessageText": sum(max(k - 1, 0) for k in r.per_worker),
+            "sendMessage": sum(3 + (k > 0) for k in r.per_worker),
+            "editMessageReplyMarkup": sum(k > 0 for k in r.per_worker),
+        }
+        assert calls == {m: n for m, n in expected.items() if n}, (r.bot, r.per_worker)
