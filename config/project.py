@@ -192,6 +192,9 @@ class ProjectSpec(BaseModel):
     min_read: float = Field(default=0.3, ge=0, le=10, description="Seconds, e.g. 0.3.")
     # For the dataset card of an export: the data's license (an SPDX id such as "cc-by-4.0")
     # and a few sentences on what the project is for.
+    # A worker who asks to be forgotten (/forget): their labels stay under the pseudonym the
+    # exports gave them ("keep"), or are deleted and their samples labeled again ("delete").
+    forget_labels: Literal["keep", "delete"] = "keep"
     license: str | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=5000)
     data: Path | None = None

@@ -15,6 +15,7 @@ from storage.assignments import (
     PICK_SQL,
     SWEEP_EVERY_S,
 )
+from storage.erasure import Erasure
 from storage.events import Events
 from storage.imports import STAGE_ABANDONED_AFTER, Imports, ImportSession
 from storage.project_updates import ProjectUpdates
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class Repository(Taps, ProjectUpdates, Imports, Reports, Workers, Events):
+class Repository(Taps, ProjectUpdates, Imports, Reports, Workers, Erasure, Events):
     """Typed async access to the Labelgram database: projects, samples, workers, cards (claims,
     labels, /undo, the label tap), imports, reports and the audit log, over one connection
     (`Database`)."""

@@ -1,0 +1,220 @@
+"""A worker leaves a project, or asks to be forgotten.
+
+Leaving ends the membership: the open card goes back to the pool, the labels stay.
+
+Forgetting erases the person: their Telegram id, name and username are gone from every table
+(the stored updates that carried them are deleted, the audit log and the check summaries that
+named them are rewritten) and the worker becomes a row under a new negative id with no name.
+In each project their labels are kept under the pseudonym its exports gave them (so an
+export before and after the erasure agrees), or deleted where the project's `forget_labels`
+says so (the samples go back to the pool for the labels they lost). One transaction; the
+erasure is audited without the erased data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import aiosqlite
+
+from config.project import ProjectSpec
+from storage.db import Database, fetch_all, fetch_one
+from storage.events import append_event
+from storage.export import pseudonym
+
+# Every column that holds a worker's Telegram id.
+_WORKER_COLUMNS = (
+    ("memberships", "worker_id"),
+    ("assignments", "worker_id"),
+    ("labels", "worker_id"),
+    ("reports", "worker_id"),
+    ("reviews", "reviewer_id"),
+    ("invites", "created_by"),
+    ("imports", "actor"),
+    ("erased_pseudonyms", "worker_id"),
+)
+# The audit log's keys that name a person.
+_EVENT_KEYS = ("worker", "reviewer", "by")
+_APPEND_ONLY = "events_append_only_update"
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What an erasure did (nothing, for someone the bot does not know)."""
+
+    known: bool
+    projects: int = 0
+    labels_kept: int = 0
+    labels_deleted: int = 0
+
+
+class Erasure(Database):
+    """Leaving a project; forgetting a worker."""
+
+    async def leave_project(self, user_id: int, project_id: int, now: float | None = None) -> bool:
+        """End the worker's membership (False if there was none); their open card goes back
+        to the pool, their labels stay."""
+        now = time.time() if now is None else now
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM memberships WHERE worker_id = ? AND project_id = ?",
+                (user_id, project_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            await db.execute(
+                "UPDATE assignments SET status = 'released', closed_at = ?"
+                " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
+                (now, user_id, project_id),
+            )
+            await db.execute(
+                "UPDATE workers SET current_project_id = NULL"
+                " WHERE id = ? AND current_project_id = ?",
+                (user_id, project_id),
+            )
+            await append_event(db, "member.left", user_id, project_id, {}, now)
+        return True
+
+    async def forget_worker(self, user_id: int, now: float | None = None) -> Forgotten:
+        """Erase a worker (see the module's docstring); a second call finds nobody."""
+        now = time.time() if now is None else now
+        async with self.transaction() as db:
+            row = await fetch_one(db, "SELECT created_at FROM workers WHERE id = ?", (user_id,))
+            if row is None or user_id < 0:
+                return Forgotten(known=False)
+            found = await fetch_one(db, "SELECT MIN(MIN(id), 0) FROM workers")
+            surrogate = int(found[0] if found else 0) - 1
+            await db.execute(
+                "INSERT INTO workers (id, first_name, username, language, created_at, erased_at)"
+                " VALUES (?, '', NULL, 'en', ?, ?)",
+                (surrogate, row[0], now),
+            )
+            projects = await _projects_of(db, user_id)
+            kept = deleted = 0
+            for project_id, spec_json, secret in projects:
+                spec = ProjectSpec.model_validate_json(spec_json)
+                if spec.forget_labels == "delete":
+                    deleted += await _delete_labels(db, user_id, project_id, now)
+                else:
+                    kept += await _count_labels(db, user_id, project_id)
+                await db.execute(
+                    "INSERT INTO erased_pseudonyms (worker_id, project_id, pseudonym)"
+                    " VALUES (?, ?, ?)",
+                    (surrogate, project_id, pseudonym(secret, user_id)),
+                )
+            await db.execute(
+                "UPDATE assignments SET status = 'released', closed_at = ?"
+                " WHERE worker_id = ? AND status = 'open'",
+                (now, user_id),
+            )
+            for table, column in _WORKER_COLUMNS:
+                await db.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (surrogate, user_id)
+                )
+            await _rewrite_log(db, user_id, surrogate)
+            await db.execute("DELETE FROM workers WHERE id = ?", (user_id,))
+            # The updates Telegram sent from them carry their id, name and username.
+            await db.execute(
+                "DELETE FROM inbox WHERE json_extract(data, '$.message.from.id') = ?"
+                " OR json_extract(data, '$.callback_query.from.id') = ?",
+                (user_id, user_id),
+            )
+            data = {
+                "worker": surrogate,
+                "projects": len(projects),
+                "labels_kept": kept,
+                "labels_deleted": deleted,
+            }
+            await append_event(db, "worker.forgotten", None, None, data, now)
+        return Forgotten(True, len(projects), kept, deleted)
+
+
+async def _projects_of(db: aiosqlite.Connection, user_id: int) -> list[tuple[int, str, bytes]]:
+    """(id, spec, export secret) of every project the worker is in or labeled in."""
+    rows = await fetch_all(
+        db,
+        "SELECT p.id, p.spec, x.secret FROM projects AS p"
+        " JOIN export_secrets AS x ON x.project_id = p.id"
+        " WHERE p.id IN (SELECT project_id FROM memberships WHERE worker_id = :w"
+        "                UNION SELECT project_id FROM assignments WHERE worker_id = :w)"
+        " ORDER BY p.id",
+        {"w": user_id},
+    )
+    return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+
+async def _count_labels(db: aiosqlite.Connection, user_id: int, project_id: int) -> int:
+    row = await fetch_one(
+        db,
+        "SELECT COUNT(*) FROM labels WHERE worker_id = ? AND project_id = ?"
+        " AND retracted_at IS NULL",
+        (user_id, project_id),
+    )
+    return int(row[0]) if row else 0
+
+
+async def _delete_labels(
+    db: aiosqlite.Connection, user_id: int, project_id: int, now: float
+) -> int:
+    """Delete the worker's labels and cards in a project; the samples that lost a label are
+    undecided again and take labels from others. The number of live labels deleted."""
+    params = {"w": user_id, "p": project_id, "now": now}
+    # Open cards first: the triggers give their samples back what they held.
+    await db.execute(
+        "UPDATE assignments SET status = 'released', closed_at = :now"
+        " WHERE worker_id = :w AND project_id = :p AND status = 'open'",
+        params,
+    )
+    live = await fetch_all(
+        db,
+        "SELECT sample_id FROM labels WHERE worker_id = :w AND project_id = :p"
+        " AND retracted_at IS NULL",
+        params,
+    )
+    samples = [int(r[0]) for r in live]
+    await db.executemany(
+        "UPDATE samples SET n_labels = n_labels - 1, need = need + 1,"
+        " status = CASE WHEN status = 'done' AND gold = 0 THEN 'open' ELSE status END,"
+        " consensus = CASE WHEN status = 'done' AND gold = 0 THEN NULL ELSE consensus END,"
+        " confidence = CASE WHEN status = 'done' AND gold = 0 THEN NULL ELSE confidence END"
+        " WHERE id = ?",
+        [(s,) for s in samples],
+    )
+    await db.execute("DELETE FROM labels WHERE worker_id = :w AND project_id = :p", params)
+    await db.execute("DELETE FROM assignments WHERE worker_id = :w AND project_id = :p", params)
+    # The next quality check sees the loss.
+    await db.execute("UPDATE project_changes SET n = n + 1 WHERE project_id = ?", (project_id,))
+    return len(samples)
+
+
+async def _rewrite_log(db: aiosqlite.Connection, user_id: int, surrogate: int) -> None:
+    """Put the new id where the audit log and the check summaries named the person: the one
+    rewrite the append-only log allows (its guard is lifted inside this transaction)."""
+    guard = await fetch_one(
+        db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_APPEND_ONLY,)
+    )
+    await db.execute(f"DROP TRIGGER IF EXISTS {_APPEND_ONLY}")
+    await db.execute("UPDATE events SET actor = ? WHERE actor = ?", (surrogate, user_id))
+    for key in _EVENT_KEYS:
+        await db.execute(
+            f"UPDATE events SET data = json_set(data, '$.{key}', ?)"
+            f" WHERE json_extract(data, '$.{key}') = ?",
+            (surrogate, user_id),
+        )
+    if guard is not None:
+        await db.execute(str(guard[0]))
+    runs = await fetch_all(
+        db,
+        "SELECT id, summary FROM quality_runs WHERE summary LIKE ?",
+        (f"%{user_id}%",),
+    )
+    for run_id, summary in runs:
+        data = json.loads(summary)
+        flagged = data.get("flagged") or []
+        data["flagged"] = [[surrogate if u == user_id else u, r] for u, r in flagged]
+        await db.execute(
+            "UPDATE quality_runs SET summary = ? WHERE id = ?",
+            (json.dumps(data, ensure_ascii=False), run_id),
+        )

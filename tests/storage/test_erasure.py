@@ -1,0 +1,139 @@
+"""Leaving a project and being forgotten: the Telegram id, name and username leave every
+table; the labels stay under the export's pseudonym, or go where the project says so."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from storage.backup import problems
+from storage.export import pseudonym
+from storage.models import LabelStatus, Project
+from storage.quality import QualityStore
+from storage.repository import Repository
+from tests.conftest import add_project, add_worker
+
+ALICE = 424242
+
+
+async def label_some(repo: Repository, project: Project, user: int, n: int) -> list[int]:
+    samples = []
+    for _ in range(n):
+        card = await repo.next_card(user, project.id)
+        assert card is not None
+        outcome = await repo.record_label(card.assignment_id, user, 0)
+        assert outcome.status is LabelStatus.RECORDED
+        samples.append(card.sample.id)
+    return samples
+
+
+def mentions(path: Path, needle: str) -> list[str]:
+    """Every table and column whose text holds `needle` (what an erasure must not leave)."""
+    found = []
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            for column in columns:
+                hit = db.execute(
+                    f"SELECT 1 FROM {table} WHERE CAST({column} AS TEXT) = ?"
+                    f" OR CAST({column} AS TEXT) LIKE ? LIMIT 1",
+                    (needle, f"%{needle}%"),
+                ).fetchone()
+                if hit:
+                    found.append(f"{table}.{column}")
+    return found
+
+
+async def secret_of(repo: Repository, project: Project) -> bytes:
+    row = await repo.one("SELECT secret FROM export_secrets WHERE project_id = ?", (project.id,))
+    assert row is not None
+    return bytes(row[0])
+
+
+async def test_forgetting_erases_the_person_and_keeps_the_labels_under_their_pseudonym(
+    repo: Repository,
+) -> None:
+    project = await add_project(repo, 5)
+    await add_worker(repo, ALICE, project)
+    await repo.upsert_worker(ALICE, "Alicia", "alicia_k", "en")
+    await label_some(repo, project, ALICE, 2)
+    await repo.next_card(ALICE, project.id)  # a card open when she asks
+    await QualityStore(repo).suspend(ALICE, project.id, "too fast", "speed", actor=None)
+    await repo.write(
+        "INSERT INTO inbox (update_id, data, received_at) VALUES (1, ?, 0)",
+        (
+            json.dumps(
+                {"update_id": 1, "message": {"from": {"id": ALICE, "first_name": "Alicia"}}}
+            ),
+        ),
+    )
+    before = pseudonym(await secret_of(repo, project), ALICE)
+
+    done = await repo.forget_worker(ALICE)
+    assert (done.known, done.projects, done.labels_kept, done.labels_deleted) == (True, 1, 2, 0)
+    await repo.close()
+    assert mentions(repo.path, str(ALICE)) == []
+    assert mentions(repo.path, "Alicia") == []
+    assert mentions(repo.path, "alicia_k") == []
+    with sqlite3.connect(repo.path) as db:
+        ((erased, name, erased_at),) = db.execute(
+            "SELECT id, first_name, erased_at FROM workers WHERE id < 0"
+        ).fetchall()
+        assert (name, erased_at is not None) == ("", True)
+        labels = db.execute(
+            "SELECT COUNT(*) FROM labels WHERE worker_id = ? AND retracted_at IS NULL", (erased,)
+        ).fetchone()
+        assert labels == (2,)
+        stored = db.execute(
+            "SELECT pseudonym FROM erased_pseudonyms WHERE worker_id = ?", (erased,)
+        ).fetchone()
+        assert stored == (before,)
+        (event,) = db.execute("SELECT data FROM events WHERE kind = 'worker.forgotten'")
+        assert json.loads(event[0])["worker"] == erased
+        open_cards = db.execute("SELECT COUNT(*) FROM assignments WHERE status = 'open'")
+        assert open_cards.fetchone() == (0,)
+    assert problems(repo.path) == []
+    async with Repository(repo.path) as again:
+        assert (await again.forget_worker(ALICE)).known is False  # a replay finds nobody
+
+
+async def test_a_project_that_says_delete_loses_the_labels_and_labels_again(
+    repo: Repository,
+) -> None:
+    project = await add_project(repo, 3, overlap=1, forget_labels="delete")
+    await add_worker(repo, ALICE, project)
+    await add_worker(repo, 7, project)
+    samples = await label_some(repo, project, ALICE, 2)
+    await repo.write(
+        "UPDATE samples SET status = 'done' WHERE id IN (?, ?)", (samples[0], samples[1])
+    )
+    done = await repo.forget_worker(ALICE)
+    assert (done.labels_kept, done.labels_deleted) == (0, 2)
+    rows = await repo.all(
+        "SELECT status, n_labels, need FROM samples WHERE id IN (?, ?)", (samples[0], samples[1])
+    )
+    assert [tuple(r) for r in rows] == [("open", 0, 1), ("open", 0, 1)]
+    # Another worker can label them now.
+    again = await label_some(repo, project, 7, 3)
+    assert set(samples) <= set(again)
+    await repo.close()
+    assert mentions(repo.path, str(ALICE)) == []
+    assert problems(repo.path) == []
+
+
+async def test_leaving_ends_the_membership_and_keeps_the_labels(repo: Repository) -> None:
+    project = await add_project(repo, 4)
+    await add_worker(repo, ALICE, project)
+    await label_some(repo, project, ALICE, 1)
+    card = await repo.next_card(ALICE, project.id)
+    assert card is not None
+    assert await repo.leave_project(ALICE, project.id)
+    assert await repo.role_of(ALICE, project.id) is None
+    assert (await repo.record_label(card.assignment_id, ALICE, 0)).status is LabelStatus.CLOSED
+    assert len(await repo.live_labels(project.id)) == 1
+    assert not await repo.leave_project(ALICE, project.id)  # once
+    worker = await repo.get_worker(ALICE)
+    assert worker is not None
+    assert worker.current_project_id is None
