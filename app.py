@@ -37,7 +37,7 @@ from bot.flood import FloodGuard
 from bot.poller import CaughtUp, InboxApplication, InboxPoller, PerUserOrder
 from bot.texts import COMMANDS, LANGUAGES, t
 from config.settings import Settings
-from handlers import coordinator, intake, labeling, quality
+from handlers import coordinator, intake, labeling, membership, quality, records
 from handlers.jobs import (
     CHECKPOINT_EVERY_S,
     CHECKPOINT_JOB,
@@ -104,6 +104,8 @@ def build_application(
         + coordinator.build_handlers()
         + intake.build_handlers()
         + quality.build_handlers()
+        + membership.build_handlers()
+        + records.build_handlers()
         + labeling.build_fallbacks()
     )
     app.add_error_handler(on_error)

@@ -166,3 +166,22 @@ class LangTap(CallbackData, kind="lang"):
 @dataclass(frozen=True)
 class Noop(CallbackData, kind="n"):
     """A button that only shows state (e.g. the chosen label on an answered card)."""
+
+
+@dataclass(frozen=True)
+class LeaveTap(CallbackData, kind="lv"):
+    """Leave a project, or not, after /leave asked."""
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"answer": ("yes", "no")}
+
+    project_id: int
+    answer: str
+
+
+@dataclass(frozen=True)
+class ForgetTap(CallbackData, kind="fg"):
+    """Be forgotten, or not, after /forget asked."""
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"answer": ("yes", "no")}
+
+    answer: str

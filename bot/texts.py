@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from string import Formatter
 
+from bot.texts_records import RECORD_TEXTS
+
 LANGUAGES = ("en", "ko")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -461,10 +463,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "help": {
         "en": "/start — join or continue labeling\n/guide — the labeling guide\n"
         "/undo — take back your last label\n/me — your counts\n/lang — language\n"
-        "Coordinators: /status, /invite",
+        "/leave — leave a project\n/forget — erase me from Labelgram\n"
+        "Coordinators: /status, /invite, /export, /audit",
         "ko": "/start — 참여 또는 라벨링 계속\n/guide — 라벨링 가이드\n"
         "/undo — 마지막 라벨 취소\n/me — 내 작업 현황\n/lang — 언어\n"
-        "코디네이터: /status, /invite",
+        "/leave — 프로젝트에서 나가기\n/forget — Labelgram에서 내 정보 지우기\n"
+        "코디네이터: /status, /invite, /export, /audit",
     },
     "error": {
         "en": "Something went wrong on our side. Your saved labels are safe; try again "
@@ -491,7 +495,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "cmd_help": {"en": "What this bot can do", "ko": "도움말"},
 }
 
-COMMANDS = ("start", "guide", "undo", "me", "lang", "help")
+TEXTS.update(RECORD_TEXTS)
+
+COMMANDS = ("start", "guide", "undo", "me", "lang", "leave", "forget", "help")
 
 
 def t(lang: str, key: str, **values: object) -> str:

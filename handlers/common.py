@@ -51,6 +51,15 @@ async def safe_edit_markup(query: CallbackQuery, markup: object) -> None:
         log.debug("card of callback %s not marked: %s", query.id, exc.message)
 
 
+async def safe_edit_text(query: CallbackQuery, text: str) -> None:
+    """Turn the message of a confirmation's buttons into its outcome (no buttons); best
+    effort: 'not modified' (a replay) and a gone message change nothing that was stored."""
+    try:
+        await query.edit_message_text(text)
+    except TelegramError as exc:
+        log.debug("message of callback %s not edited: %s", query.id, exc.message)
+
+
 async def notice(context: Context, chat_id: int, text: str) -> None:
     """Send a notice on the way to the next card (exam news, gold feedback, all done): if it
     cannot be sent, the card must still come, so the failure is logged, not raised (a

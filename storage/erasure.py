@@ -13,6 +13,7 @@ erasure is audited without the erased data.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import aiosqlite
 
 from config.project import ProjectSpec
 from storage.db import Database, fetch_all, fetch_one
+from storage.effects import once, remember
 from storage.events import append_event
 from storage.export import pseudonym
 
@@ -53,6 +55,16 @@ class Forgotten:
 class Erasure(Database):
     """Leaving a project; forgetting a worker."""
 
+    async def has_left(self, user_id: int, project_id: int) -> bool:
+        """Whether the worker left the project (and is not back in it)."""
+        row = await self.one(
+            "SELECT 1 FROM events WHERE project_id = ? AND kind = 'member.left' AND actor = ?"
+            " AND NOT EXISTS (SELECT 1 FROM memberships WHERE worker_id = ? AND project_id = ?)"
+            " LIMIT 1",
+            (project_id, user_id, user_id, project_id),
+        )
+        return row is not None
+
     async def leave_project(self, user_id: int, project_id: int, now: float | None = None) -> bool:
         """End the worker's membership (False if there was none); their open card goes back
         to the pool, their labels stay."""
@@ -77,10 +89,16 @@ class Erasure(Database):
             await append_event(db, "member.left", user_id, project_id, {}, now)
         return True
 
-    async def forget_worker(self, user_id: int, now: float | None = None) -> Forgotten:
-        """Erase a worker (see the module's docstring); a second call finds nobody."""
+    async def forget_worker(
+        self, user_id: int, now: float | None = None, *, update_id: int | None = None
+    ) -> Forgotten:
+        """Erase a worker (see the module's docstring); a second call finds nobody, and the
+        same update handled again gets what the first handling did."""
         now = time.time() if now is None else now
         async with self.transaction() as db:
+            done = await once(db, update_id, "forget")
+            if done is not None:
+                return Forgotten(**done)
             row = await fetch_one(db, "SELECT created_at FROM workers WHERE id = ?", (user_id,))
             if row is None or user_id < 0:
                 return Forgotten(known=False)
@@ -128,7 +146,9 @@ class Erasure(Database):
                 "labels_deleted": deleted,
             }
             await append_event(db, "worker.forgotten", None, None, data, now)
-        return Forgotten(True, len(projects), kept, deleted)
+            result = Forgotten(True, len(projects), kept, deleted)
+            await remember(db, update_id, "forget", dataclasses.asdict(result), now)
+        return result
 
 
 async def _projects_of(db: aiosqlite.Connection, user_id: int) -> list[tuple[int, str, bytes]]:

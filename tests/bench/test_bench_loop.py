@@ -31,6 +31,9 @@ async def test_one_run_measures_both_parts_without_losing_labels() -> None:
             "answerCallbackQuery": sum(k + 1 for k in r.per_worker),
             "editMessageText": sum(max(k - 1, 0) for k in r.per_worker),
             "sendMessage": sum(3 + (k > 0) for k in r.per_worker),
-            "editMessageReplyMarkup": sum(k > 0 for k in r.per_worker),
         }
+        # The last card's marker is edited in the background and may still be on its way
+        # when the round's count is taken: at most one per worker who labeled.
+        markers = calls.pop("editMessageReplyMarkup", 0)
+        assert markers <= sum(k > 0 for k in r.per_worker), (r.bot, r.per_worker)
         assert calls == {m: n for m, n in expected.items() if n}, (r.bot, r.per_worker)
