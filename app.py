@@ -39,6 +39,7 @@ from bot.texts import COMMANDS, LANGUAGES, t
 from config.settings import Settings
 from handlers import coordinator, intake, labeling, membership, quality, records
 from handlers.jobs import (
+    BACKUP_JOB,
     CHECKPOINT_EVERY_S,
     CHECKPOINT_JOB,
     HEARTBEAT_EVERY_S,
@@ -48,6 +49,7 @@ from handlers.jobs import (
     PRUNE_JOB,
     QUALITY_JOB,
     QUALITY_TICK_S,
+    backup_job,
     checkpoint,
     heartbeat,
     housekeeping,
@@ -123,7 +125,8 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in COMMANDS]
         await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
     if app.job_queue is not None:
-        for name in (HOUSEKEEPING_JOB, CHECKPOINT_JOB, QUALITY_JOB, PENDING_JOB, HEARTBEAT_JOB):
+        jobs = (HOUSEKEEPING_JOB, CHECKPOINT_JOB, QUALITY_JOB, PENDING_JOB, HEARTBEAT_JOB)
+        for name in (*jobs, BACKUP_JOB):
             for job in app.job_queue.get_jobs_by_name(name):
                 job.schedule_removal()
         app.job_queue.run_repeating(
@@ -143,6 +146,9 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
             heartbeat, interval=HEARTBEAT_EVERY_S, first=HEARTBEAT_EVERY_S, name=HEARTBEAT_JOB
         )
         app.job_queue.run_repeating(prune, interval=PRUNE_EVERY_S, first=60, name=PRUNE_JOB)
+        every = data.settings.backup_every
+        if every > 0:
+            app.job_queue.run_repeating(backup_job, interval=every, first=every, name=BACKUP_JOB)
     # Everything built so far (modules, the application, its handlers) lives as long as the
     # bot: take it out of the garbage collector's sight. A full collection walked all of it
     # and stopped the event loop ~50 ms about once a minute (bench/bench_check.py prints the

@@ -62,6 +62,18 @@ class Settings(BaseSettings):
     expire_every_s: float = Field(
         default=30.0, gt=0, description="How often timed-out assignments return to the pool."
     )
+    backup_every: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "Seconds between the bot's own backups of its database (0: none; e.g. 86400 for"
+            " daily). Each is a checked copy in backup_dir; the newest backup_keep are kept."
+        ),
+    )
+    backup_dir: Path | None = Field(
+        default=None, description="Folder of the scheduled backups (default: backups/ beside db)."
+    )
+    backup_keep: int = Field(default=7, ge=1, description="Scheduled backups kept.")
     check_in_process_labels: int = Field(
         default=20_000,
         ge=0,

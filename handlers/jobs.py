@@ -8,6 +8,7 @@ check_every` has passed (`services.checks`); `/check` runs it at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -21,6 +22,7 @@ from bot.texts import duration, t
 from handlers.common import notify
 from services.check_runner import CheckFailed
 from services.checks import check_project
+from storage.backup import BackupError, backup, prune_backups
 from storage.inbox import PreviousRun
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,29 @@ async def heartbeat(context: Context) -> None:
     changed = await context.bot_data.repo.refresh_projects()
     if changed:
         log.info("projects %s were updated; their new files apply from now on", changed)
+
+
+BACKUP_JOB = "backup"
+
+
+async def backup_job(context: Context) -> None:
+    """Back the database up (a checked copy, made in a thread: the online backup reads one
+    snapshot and never stops labeling) and keep the newest `backup_keep`."""
+    settings = context.bot_data.settings
+    folder = settings.backup_dir or settings.db_path.parent / "backups"
+    try:
+        made = await asyncio.to_thread(backup, settings.db_path, f"{folder}/")
+    except BackupError as exc:
+        log.error("scheduled backup failed: %s", exc)
+        return
+    removed = await asyncio.to_thread(prune_backups, folder, settings.backup_keep)
+    log.info(
+        "backup %s: %.1f MB in %.1f s; %d older removed",
+        made.path,
+        made.size / 2**20,
+        made.seconds,
+        len(removed),
+    )
 
 
 async def prune(context: Context) -> None:
