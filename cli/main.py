@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cli import records
 from cli.aggregate import (
     LabelFileError,
     gold_accuracy,
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("file", type=Path)
     create.add_argument("--no-import", action="store_true", help="skip the file's data")
     psub.add_parser("list", help="list projects")
+    records.add_project_update(psub)
 
     imp = sub.add_parser("import", help="import a CSV/TSV/JSONL data file into a project")
     imp.add_argument("project", help="project slug or id")
@@ -187,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write the samples' media files into the export folder",
     )
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
+    records.add_commands(sub)
     return parser
 
 
@@ -231,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings)
         if args.command == "export":
             return _export(args, settings)
+        if args.command in records.COMMANDS:
+            return records.run(args, settings)
         return asyncio.run(_manage(args, settings))
     except (
         ConfigError,
@@ -481,7 +486,11 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
     from services.importing import import_file
 
     async with Repository(settings.db_path) as repo:
+        if args.command == "project" and args.action == "update":
+            return await records.project_update(repo, args.file)
         if args.command == "project" and args.action == "list":
+            if not await repo.list_projects():
+                print("no projects yet: create one with `labelgram project create FILE`")
             for p in await repo.list_projects():
                 status = await repo.project_status(p.id)
                 done = f"{status.states.done}/{status.states.work}"
