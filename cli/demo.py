@@ -180,6 +180,7 @@ async def _run(opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: San
         acc,
         ties,
     )
+    _next_steps(opts.db_path, project.slug)
     errors = [r for r in results if r.error]
     if status.states.done < status.states.work or errors:
         for r in errors:
@@ -187,6 +188,24 @@ async def _run(opts: DemoOptions, spec: ProjectSpec, db_path: Path, sandbox: San
         print("labelgram demo: not every sample got its labels (see above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _next_steps(kept: Path | None, slug: str) -> None:
+    """Where the demo's labels are, and what to try on them."""
+    print()
+    if kept is None:
+        print(
+            "The demo's database was temporary. Keep it with `labelgram --db demo.db demo`,"
+            " then try:"
+        )
+        db = "demo.db"
+    else:
+        print(f"The demo's labels are kept in {kept}. Try:")
+        db = str(kept)
+    print(f"  labelgram --db {db} export {slug}             # labels + dataset card")
+    print(f"  labelgram --db {db} export {slug} --format label-studio -o ls/")
+    print(f"  labelgram --db {db} audit {slug} --kind worker  # who was flagged, and why")
+    print(f"  labelgram --db {db} backup backups/")
 
 
 def _majority_accuracy(labels: list[LabelRow], truths: dict[int, str]) -> tuple[float, int]:

@@ -97,14 +97,24 @@ def test_demo_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--overlap must be between 1 and the number of workers" in capsys.readouterr().err
 
 
-def test_demo_runs_the_whole_job(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--workers", "4", "--samples", "12", "--overlap", "2", "--quiet"]) == 0
+def test_demo_runs_the_whole_job_and_its_labels_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "demo.db")
+    argv = ["--db", db, "demo", "--workers", "4", "--samples", "12", "--overlap", "2", "--quiet"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "Samples finished:   12/12" in out
     assert "Labels:             24 in" in out
     assert "Majority vote:" in out
     assert "p99" in out
     assert out.count("worker0") == 4
+    assert f"The demo's labels are kept in {db}. Try:" in out
+    assert f"labelgram --db {db} export reviews " in out
+    assert main(["--db", db, "export", "reviews", "-o", "out/", "--quiet"]) == 0
+    rows = (tmp_path / "out" / "data.jsonl").read_text().splitlines()
+    assert len(rows) == 12
+    assert "Review sentiment" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_import_headerless_tsv_with_names(
