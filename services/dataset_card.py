@@ -35,8 +35,8 @@ _LABEL_FEATURES = [
     {"name": "worker", "dtype": "string"},
     {"name": "option", "dtype": "string"},
     {"name": "option_text", "dtype": "string"},
-    {"name": "shown_at", "dtype": "string"},
-    {"name": "answered_at", "dtype": "string"},
+    {"name": "shown_at", "dtype": "float64"},
+    {"name": "answered_at", "dtype": "float64"},
     {"name": "seconds", "dtype": "float64"},
     {"name": "guide_version", "dtype": "int64"},
     {"name": "retracted", "dtype": "bool"},
@@ -47,12 +47,12 @@ _REVIEW_FEATURES = [
     {"name": "reviewer", "dtype": "string"},
     {"name": "option", "dtype": "string"},
     {"name": "option_text", "dtype": "string"},
-    {"name": "decided_at", "dtype": "string"},
+    {"name": "decided_at", "dtype": "float64"},
 ]
 _REPORT_FEATURES = [
     {"name": "worker", "dtype": "string"},
     {"name": "reason", "dtype": "string"},
-    {"name": "at", "dtype": "string"},
+    {"name": "at", "dtype": "float64"},
 ]
 
 
@@ -65,6 +65,7 @@ class CardStats:
     answers: list[tuple[str | None, str | None, int]]
     label_counts: dict[str, int]
     guide_versions: list[tuple[int, int, float, float]]
+    guide_texts: list[tuple[int, dict[str, str], float]]
     figures: dict[str, int]
     per_sample: dict[int, int]
     first: float | None
@@ -135,6 +136,7 @@ def card_stats(snap: ExportSnapshot) -> CardStats:
         answers=snap.answer_counts(),
         label_counts=snap.label_counts(),
         guide_versions=snap.guide_versions(),
+        guide_texts=snap.guide_texts(),
         figures=snap.label_figures(),
         per_sample=snap.labels_per_sample(),
         first=first,
@@ -305,11 +307,19 @@ def render_card(card: CardInput) -> str:
     for lang, text in project.guide.items():
         out += [f"**{lang}**", "", text.strip(), ""]
     out += ["Labels per guide version (each label records the version it was made under):", ""]
-    out += ["| version | labels | first | last |", "|---|---|---|---|"]
-    for version, n, first, last in stats.guide_versions:
-        out.append(f"| {version} | {n:,} | {_date(first)} | {_date(last)} |")
-    if not stats.guide_versions:
-        out.append("| — | 0 | — | — |")
+    out += ["| version | since | labels | first label | last label |", "|---|---|---|---|---|"]
+    labelled = {v: (n, first, last) for v, n, first, last in stats.guide_versions}
+    since = {v: at for v, _, at in stats.guide_texts}
+    for version in sorted(set(labelled) | set(since)):
+        n, first, last = labelled.get(version, (0, None, None))
+        start = _date(since[version]) if version in since else "—"
+        out.append(f"| {version} | {start} | {n:,} | {_date(first)} | {_date(last)} |")
+    older = [(v, g) for v, g, _ in stats.guide_texts if v != project.guide_version]
+    for version, guide in older:
+        out += ["", f"Version {version}:", ""]
+        for lang, text in guide.items():
+            out += [f"> **{lang}** " + " ".join(text.split()), ">"]
+        out.pop()
     who = (
         "**Telegram user ids** (exported with --with-worker-ids: personal data, for the"
         " project's own use only; do not publish)"
@@ -388,7 +398,9 @@ def render_card(card: CardInput) -> str:
         "- Only the current guide text is stored; older versions are known by number and by the"
         " labels made under them.",
         "- Problem reports are listed as they were filed; the bot does not mark them resolved.",
-        "- Timestamps are UTC; `seconds` is the time between the card being shown and the tap.",
+        "- Times (`shown_at`, `answered_at`, `decided_at`, `at`) are Unix time in seconds (UTC)"
+        " in the jsonl data, ISO 8601 in labels.csv; `seconds` is the time between the card"
+        " being shown and the tap.",
         "",
         "## Reproducing the consensus",
         "",

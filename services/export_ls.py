@@ -19,6 +19,7 @@ Written against Label Studio's importer, not only its format page
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -27,6 +28,11 @@ from storage.export import ProjectRow
 FROM_NAME = "label"  # the <Choices> tag
 TO_NAME = "text"  # the object tag the choices are about
 _MEDIA_TAGS = {"photo": "Image", "audio": "Audio", "voice": "Audio", "video": "Video"}
+
+
+def _iso(at: float) -> str:
+    """Unix seconds as Label Studio writes times: ISO 8601, UTC."""
+    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _result(option: str, rid: str) -> list[dict[str, Any]]:
@@ -82,7 +88,7 @@ def ls_task(sample: dict[str, Any], first_id: int) -> dict[str, Any]:
                 "exam": label["exam"],
             },
             lead_time=label["seconds"],
-            created_at=label["answered_at"],
+            created_at=_iso(label["answered_at"]),
         )
     for review in sample["reviews"]:
         add(
@@ -90,7 +96,7 @@ def ls_task(sample: dict[str, Any], first_id: int) -> dict[str, Any]:
             False,
             {"kind": "review", "reviewer": review["reviewer"]},
             lead_time=None,  # how long the reviewer looked is not recorded
-            created_at=review["decided_at"],
+            created_at=_iso(review["decided_at"]),
         )
     if gold and sample["answer"] is not None:
         add(sample["answer"], True, {"kind": "gold"}, lead_time=None)

@@ -51,7 +51,7 @@ _DECIDED = (
 )
 _ANSWER = (
     "CASE WHEN s.gold = 1 OR (s.status != 'reviewed' AND s.truth IS NOT NULL) THEN s.truth"
-    " ELSE (SELECT key FROM x_options WHERE id = s.consensus) END"
+    " ELSE c.key END"
 )
 _ISO = "strftime('%Y-%m-%dT%H:%M:%fZ', {}, 'unixepoch')"
 # JSON true/false: constants, so SQLite makes each once for the whole query, not per label.
@@ -67,8 +67,10 @@ def _flag(condition: str) -> str:
 
 
 # One sample as one JSON object, its labels, reviews and reports aggregated by SQLite (in C,
-# with an indexed lookup each): Python only writes the text out. The aggregates take their
-# rows in index order, which for one sample is id order (an index entry ends in the rowid).
+# with an indexed lookup each): Python only writes the text out. Times are Unix seconds (UTC)
+# as stored: formatting two dates per label as ISO text took a quarter of the query's time.
+# The aggregates take their rows in index order, which for one sample is id order (an index
+# entry ends in the rowid).
 SAMPLE_JSON_SQL = (
     "SELECT s.id, s.kind, s.media, s.file_id, CAST(json_object("
     "'id', s.ext_id, 'kind', s.kind, 'text', s.text, 'media', s.media,"
@@ -80,7 +82,7 @@ SAMPLE_JSON_SQL = (
     " 'n_labels', s.n_labels,"
     " 'labels', (SELECT json_group_array(json_object("
     "   'worker', w.name, 'option', o.key, 'option_text', o.text,"
-    f"  'shown_at', {_iso('l.shown_at')}, 'answered_at', {_iso('l.answered_at')},"
+    "   'shown_at', l.shown_at, 'answered_at', l.answered_at,"
     "   'seconds', round(l.answered_at - l.shown_at, 3), 'guide_version', l.guide_version,"
     f"  'retracted', {_flag('l.retracted_at IS NOT NULL')},"
     f"  'worker_suspended', {_flag('w.suspended')},"
@@ -93,23 +95,25 @@ SAMPLE_JSON_SQL = (
     " 'reviews', CASE WHEN s.status != 'reviewed' THEN json('[]') ELSE"
     "  (SELECT json_group_array(json_object("
     "   'reviewer', w.name, 'option', o.key, 'option_text', o.text,"
-    f"  'decided_at', {_iso('r.decided_at')}))"
+    "   'decided_at', r.decided_at))"
     "   FROM reviews AS r JOIN x_options AS o ON o.id = r.option_id"
     "   JOIN x_workers AS w ON w.id = r.reviewer_id WHERE r.sample_id = s.id) END,"
     " 'reports', CASE WHEN s.id NOT IN (SELECT sample_id FROM reports WHERE project_id = :p)"
     "  THEN json('[]') ELSE (SELECT json_group_array(json_object("
-    f"  'worker', w.name, 'reason', r.reason, 'at', {_iso('r.created_at')}))"
+    "   'worker', w.name, 'reason', r.reason, 'at', r.created_at))"
     "   FROM reports AS r JOIN x_workers AS w ON w.id = r.worker_id"
     "   WHERE r.sample_id = s.id) END"
     # As bytes: the UTF-8 SQLite made goes to the file as it is, never decoded and encoded
     # again by Python (a gigabyte of text at a million samples).
-    ") AS BLOB) FROM samples AS s NOT INDEXED WHERE s.project_id = :p{done} ORDER BY s.id"
+    ") AS BLOB) FROM samples AS s NOT INDEXED LEFT JOIN x_options AS c ON c.id = s.consensus"
+    " WHERE s.project_id = :p{done} ORDER BY s.id"
 )
 
 SAMPLE_ROW_SQL = (
     "SELECT s.id, s.file_id, s.ext_id, s.kind, s.text, s.media, "
     f"{_ANSWER}, CASE WHEN s.gold = 1 THEN 1.0 ELSE s.confidence END, s.n_labels, {_STATE},"
-    f" {_DECIDED} FROM samples AS s NOT INDEXED WHERE s.project_id = :p{{done}} ORDER BY s.id"
+    f" {_DECIDED} FROM samples AS s NOT INDEXED LEFT JOIN x_options AS c ON c.id = s.consensus"
+    " WHERE s.project_id = :p{done} ORDER BY s.id"
 )
 
 # The labels the quality check aggregates (`storage.snapshot.read_labels` and
@@ -204,6 +208,7 @@ class ExportSnapshot:
         self.worker_ids = worker_ids
         self._db: sqlite3.Connection | None = None
         self._project: ProjectRow | None = None
+        self._tables: set[str] = set()
 
     def __enter__(self) -> Self:
         if not self.path.is_file():
@@ -255,6 +260,7 @@ class ExportSnapshot:
     def _load_project(self) -> ProjectRow:
         db = self.db
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        self._tables = tables
         if "projects" not in tables:
             raise ExportError(f"{self.path} is not a Labelgram database")
         if "export_secrets" not in tables:
@@ -319,10 +325,26 @@ class ExportSnapshot:
         }
         # Every worker the bot knows (a few thousand at most): cheaper than finding the
         # project's labellers among millions of labels. Not a member: not suspended, no exam.
+        # A forgotten worker (`storage.erasure`) is under a negative id, with the pseudonym
+        # their labels had kept: the same name in every export, and no Telegram id to show.
+        erased: dict[int, str] = {}
+        if "erased_pseudonyms" in self._tables:
+            erased = {
+                int(w): str(name)
+                for w, name in db.execute(
+                    "SELECT worker_id, pseudonym FROM erased_pseudonyms WHERE project_id = ?",
+                    (project.id,),
+                )
+            }
         rows = []
         for (worker_id,) in db.execute("SELECT id FROM workers"):
             suspended, since = members.get(int(worker_id), (False, 0.0))
-            name = str(worker_id) if self.worker_ids else pseudonym(secret, int(worker_id))
+            if int(worker_id) in erased:
+                name = erased[int(worker_id)]
+            elif self.worker_ids:
+                name = str(worker_id)
+            else:
+                name = pseudonym(secret, int(worker_id))
             rows.append((worker_id, name, int(suspended), min(since, 1e308)))
         db.executemany("INSERT INTO temp.x_workers VALUES (?, ?, ?, ?)", rows)
 
@@ -403,6 +425,7 @@ class ExportSnapshot:
         """(answer, how it was decided, samples) over every sample."""
         sql = (
             f"SELECT {_ANSWER}, {_DECIDED}, COUNT(*) FROM samples AS s"
+            " LEFT JOIN x_options AS c ON c.id = s.consensus"
             " WHERE s.project_id = :p GROUP BY 1, 2"
         )
         return [(a, d, int(n)) for a, d, n in self.rows(sql)]
@@ -423,6 +446,18 @@ class ExportSnapshot:
             " WHERE project_id = :p GROUP BY 1 ORDER BY 1"
         )
         return [(int(v), int(n), float(a), float(b)) for v, n, a, b in self.rows(sql)]
+
+    def guide_texts(self) -> list[tuple[int, dict[str, str], float]]:
+        """(version, guide per language, since) of every guide the project had (migration
+        10 keeps them); only the current one for a database without that table."""
+        if "guide_versions" not in self._tables:
+            p = self.project
+            return [(p.guide_version, p.guide, p.created_at)]
+        sql = (
+            "SELECT version, guide, created_at FROM guide_versions WHERE project_id = :p"
+            " ORDER BY version"
+        )
+        return [(int(v), json.loads(g), float(at)) for v, g, at in self.rows(sql)]
 
     def label_figures(self) -> dict[str, int]:
         """Counts of labels by what the check makes of them, and of the people behind them."""

@@ -15,6 +15,7 @@ from storage.repository import Repository
 from tests.conftest import add_worker, make_spec
 
 RED, GREEN, BLUE = 0, 1, 2
+NEW_GUIDE = {"en": "Pick the colour that covers most of it.", "ko": "가장 넓은 색을 골라요."}
 REVIEWER = 90
 SUSPENDED = 3
 
@@ -45,20 +46,19 @@ async def build_world(repo: Repository, slug: str = "colours", n_plain: int = 6)
     """2 gold + `n_plain` plain samples, overlap 3; workers 1, 2 and 4 mostly agree, worker 3
     is wrong on gold (the check suspends them); one label is undone and given again; the
     guide moves to version 2 halfway; a reviewer decides one sample; one card is reported."""
-    project = await repo.create_project(
-        make_spec(
-            slug=slug,
-            name=f"Colours {slug}",
-            overlap=3,
-            license="cc-by-4.0",
-            description="Which colour is each sample? A test project.",
-            quality={
-                "gold_rate": 0.2,
-                "dynamic_overlap": False,
-                "rules": {"min_gold": 2, "min_gold_accuracy": 0.7, "min_seconds": 0.0},
-            },
-        )
+    spec = make_spec(
+        slug=slug,
+        name=f"Colours {slug}",
+        overlap=3,
+        license="cc-by-4.0",
+        description="Which colour is each sample? A test project.",
+        quality={
+            "gold_rate": 0.2,
+            "dynamic_overlap": False,
+            "rules": {"min_gold": 2, "min_gold_accuracy": 0.7, "min_seconds": 0.0},
+        },
     )
+    project = await repo.create_project(spec)
     samples = [SampleIn(ext_id=f"g{i}", text=f"gold {i}", truth="red") for i in range(2)]
     samples += [
         SampleIn(ext_id=f"s{i}", text=f"plain {i}", meta={"source": f"src{i % 2}"})
@@ -89,7 +89,8 @@ async def build_world(repo: Repository, slug: str = "colours", n_plain: int = 6)
     await answer(repo, 2, project, RED, now + 24)
     for _ in range(2):
         await answer(repo, SUSPENDED, project, BLUE, now + 25)
-    await repo.write("UPDATE projects SET guide_version = 2 WHERE id = ?", (project.id,))
+    # A new guide: version 2 (`labelgram project update`).
+    await repo.update_project(spec.model_copy(update={"guide": NEW_GUIDE}), now=now + 28)
     for user, idx in ((4, GREEN), (1, GREEN), (4, RED), (4, GREEN), (1, BLUE), (2, GREEN)):
         await answer(repo, user, project, idx, now + 30)
     card = await repo.next_card(4, project.id, now=now + 40)

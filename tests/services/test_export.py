@@ -106,7 +106,8 @@ async def test_jsonl_carries_every_label_with_its_provenance(world: World, tmp_p
     assert 0.5 < decided["confidence"] <= 1.0
     label = decided["labels"][0]
     assert label["seconds"] == 1.5
-    assert label["answered_at"].endswith("Z")
+    assert label["answered_at"] - label["shown_at"] == pytest.approx(1.5)
+    assert label["answered_at"] > 1.7e9, "Unix seconds"
     versions = {x["guide_version"] for s in samples.values() for x in s["labels"]}
     assert versions == {1, 2}
     assert samples["s5"]["answer"] is None
@@ -170,8 +171,11 @@ async def test_the_card_describes_the_data_file_as_the_hub_reads_it(
             assert _typed(value, features[key]), (sample["id"], key, value)
     assert "Which colour is each sample? A test project." in body
     assert "| `red` | Red / 빨강 | 4 | 8 |" in body
-    assert "| 1 | 13 |" in body
-    assert "| 2 | 6 |" in body
+    assert "| 1 | " in body
+    assert " | 13 | " in body
+    assert " | 6 | " in body
+    assert "Version 1:\n\n> **en** Pick the main colour." in body, "the older guide's text"
+    assert "Pick the colour that covers most of it." in body
     assert "Krippendorff's alpha (nominal): 0.333" in body
     assert "Fleiss' kappa: 0.156" in body
     assert "suspended workers: 1; their 4 live labels" in body
@@ -551,3 +555,22 @@ async def test_a_project_without_meta_columns_declares_meta_null(
     assert features["meta"] == {"name": "meta", "dtype": "null"}
     assert sample["meta"] is None
     assert features["reviews"]["list"][0]["name"] == "reviewer"
+
+
+async def test_a_forgotten_workers_labels_keep_their_pseudonym(
+    world: World, tmp_path: Path
+) -> None:
+    before = names(world)[4]
+    first = jsonl(export(world, "jsonl", tmp_path / "before.jsonl")[0])
+    theirs = [(s["id"], x["option"]) for s in first for x in s["labels"] if x["worker"] == before]
+    assert theirs
+    assert (await world.repo.forget_worker(4)).known
+    after = jsonl(export(world, "jsonl", tmp_path / "after.jsonl")[0])
+    assert [
+        (s["id"], x["option"]) for s in after for x in s["labels"] if x["worker"] == before
+    ] == (theirs)
+    ids = jsonl(export(world, "jsonl", tmp_path / "ids.jsonl", worker_ids=True)[0])
+    shown = {x["worker"] for s in ids for x in s["labels"]}
+    assert before in shown, "no Telegram id is left to show for them"
+    assert "4" not in shown
+    assert {"1", "2"} <= shown
