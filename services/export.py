@@ -255,20 +255,29 @@ def _write_jsonl(
     result: ExportResult,
 ) -> None:
     n = 0
-    for batch in read_ahead(snap.sample_json(options.status, snap.last_method())):
-        if fetcher is None:
-            fh.write(b"\n".join(row[4] for row in batch))
-        else:
-            # The data is an object: one more key goes in before its closing brace.
-            fh.write(
-                b"\n".join(
-                    row[4][:-1]
-                    + b',"media_file":'
-                    + json.dumps(fetcher.fetch(row[0], row[1], row[2], row[3])).encode()
-                    + b"}"
-                    for row in batch
-                )
+    method = snap.last_method()
+    if fetcher is None:
+        # Joined into lines in the reader's thread, while this one writes the last batch.
+        for count, lines in read_ahead(snap.sample_json_only(options.status, method)):
+            fh.write(lines)
+            fh.write(b"\n")
+            before, n = n, n + count
+            if n // PROGRESS_EVERY != before // PROGRESS_EVERY:
+                tick(n)
+        tick(n)
+        result.counts["samples"] = n
+        return
+    for batch in read_ahead(snap.sample_json(options.status, method)):
+        # The data is an object: one more key goes in before its closing brace.
+        fh.write(
+            b"\n".join(
+                row[4][:-1]
+                + b',"media_file":'
+                + json.dumps(fetcher.fetch(row[0], row[1], row[2], row[3])).encode()
+                + b"}"
+                for row in batch
             )
+        )
         fh.write(b"\n")
         before, n = n, n + len(batch)
         if n // PROGRESS_EVERY != before // PROGRESS_EVERY:

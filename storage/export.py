@@ -369,6 +369,18 @@ class ExportSnapshot:
         while batch := cur.fetchmany(_FETCH):
             yield batch
 
+    def sample_json_only(
+        self, status: str = "all", method: str | None = None
+    ) -> Iterator[tuple[int, bytes]]:
+        """`sample_json`'s JSON objects alone: (samples, their lines joined without the last
+        newline) per batch; no Python object per sample but the text itself."""
+        sql = SAMPLE_JSON_SQL.replace("{done}", _DONE if status == "done" else "").replace(
+            "SELECT s.id, s.kind, s.media, s.file_id, CAST(", "SELECT CAST(", 1
+        )
+        cur = self.db.execute(sql, {"p": self.project.id, "method": method})
+        while batch := cur.fetchmany(_FETCH):
+            yield len(batch), b"\n".join([row[0] for row in batch])
+
     def sample_rows(self, status: str = "all") -> Iterator[tuple[Any, ...]]:
         """(sample id, file_id, id, kind, text, media, answer, confidence, n_labels, status,
         decided_by) rows in id order."""
