@@ -122,31 +122,11 @@ def export_project(
         total = snap.count_samples(options.status)
         tick = _ticker(progress, total)
         fetcher = MediaFetcher(target, options.source) if options.media else None
-        if fmt == "jsonl":
-            with _atomic_bytes(data) as fh:
-                _write_jsonl(snap, fh, options, fetcher, tick, result)
-            result.files.append(data)
-        elif fmt == "csv":
-            with _atomic(data) as fh:
-                _write_csv(snap, fh, options, fetcher, tick, result)
-            result.files.append(data)
-        elif fmt == "labels":
-            known = data.with_name(f"{data.stem}.known.csv") if single else target / KNOWN_FILE
-            with _atomic(data) as fh:
-                result.counts["labels"] = _write_labels(snap, fh)
-            with _atomic(known) as fh:
-                result.counts["known"] = _write_known(snap, fh)
-            result.files += [data, known]
-            tick(total)
-        else:
-            with _atomic(data) as fh:
-                _write_label_studio(snap, fh, options, fetcher, tick, result)
-            result.files.append(data)
-            if not single:
-                config = target / "label_config.xml"
-                with _atomic(config) as fh:
-                    fh.write(label_config(snap.project, _kinds(snap)))
-                result.files.append(config)
+        try:
+            _write_data(snap, fmt, target, data, single, options, fetcher, (tick, total), result)
+        finally:
+            if fetcher is not None:
+                fetcher.close()
         if fetcher is not None:
             result.counts.update(fetcher.counts())
             result.warnings += fetcher.problems
@@ -169,6 +149,46 @@ def export_project(
                 )
             result.files.append(card)
     return result
+
+
+def _write_data(
+    snap: ExportSnapshot,
+    fmt: str,
+    target: Path,
+    data: Path,
+    single: bool,
+    options: ExportOptions,
+    fetcher: MediaFetcher | None,
+    progress: tuple[Callable[[int], None], int],
+    result: ExportResult,
+) -> None:
+    """Write the format's data file(s); `progress`: the ticker and the samples in all."""
+    tick, total = progress
+    if fmt == "jsonl":
+        with _atomic_bytes(data) as fh:
+            _write_jsonl(snap, fh, options, fetcher, tick, result)
+        result.files.append(data)
+    elif fmt == "csv":
+        with _atomic(data) as fh:
+            _write_csv(snap, fh, options, fetcher, tick, result)
+        result.files.append(data)
+    elif fmt == "labels":
+        known = data.with_name(f"{data.stem}.known.csv") if single else target / KNOWN_FILE
+        with _atomic(data) as fh:
+            result.counts["labels"] = _write_labels(snap, fh)
+        with _atomic(known) as fh:
+            result.counts["known"] = _write_known(snap, fh)
+        result.files += [data, known]
+        tick(total)
+    else:
+        with _atomic(data) as fh:
+            _write_label_studio(snap, fh, options, fetcher, tick, result)
+        result.files.append(data)
+        if not single:
+            config = target / "label_config.xml"
+            with _atomic(config) as fh:
+                fh.write(label_config(snap.project, _kinds(snap)))
+            result.files.append(config)
 
 
 def _kinds(snap: ExportSnapshot) -> list[str]:
