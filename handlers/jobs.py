@@ -22,7 +22,9 @@ from bot.texts import duration, t
 from handlers.common import notify
 from services.check_runner import CheckFailed
 from services.checks import check_project
-from storage.backup import BackupError, backup, prune_backups
+from services.export_runner import backup_in_child
+from storage.backup import prune_backups
+from storage.export import ExportError
 from storage.inbox import PreviousRun
 
 log = logging.getLogger(__name__)
@@ -51,21 +53,21 @@ BACKUP_JOB = "backup"
 
 
 async def backup_job(context: Context) -> None:
-    """Back the database up (a checked copy, made in a thread: the online backup reads one
-    snapshot and never stops labeling) and keep the newest `backup_keep`."""
+    """Back the database up (a checked copy, made by a niced child process: the online
+    backup reads one snapshot and never stops labeling) and keep the newest `backup_keep`."""
     settings = context.bot_data.settings
     folder = settings.backup_dir or settings.db_path.parent / "backups"
     try:
-        made = await asyncio.to_thread(backup, settings.db_path, f"{folder}/")
-    except BackupError as exc:
+        made = await backup_in_child(settings.db_path, f"{folder}/")
+    except ExportError as exc:  # (the child's failure, with its own message)
         log.error("scheduled backup failed: %s", exc)
         return
     removed = await asyncio.to_thread(prune_backups, folder, settings.backup_keep)
     log.info(
         "backup %s: %.1f MB in %.1f s; %d older removed",
-        made.path,
-        made.size / 2**20,
-        made.seconds,
+        made["path"],
+        made["size"] / 2**20,
+        made["seconds"],
         len(removed),
     )
 

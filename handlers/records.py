@@ -19,7 +19,7 @@ from bot.texts import t
 from handlers.common import choose_project, read_managed
 from services.audit import event_line
 from services.export import FORMATS
-from services.export_runner import PART_BYTES, bundle, export_in_child
+from services.export_runner import export_in_child
 from storage.audit import AuditQuery, read_events
 from storage.export import ExportError
 from storage.models import Project
@@ -66,13 +66,12 @@ async def export(update: Update, context: Context) -> None:
     name = f"{project.slug}-{fmt}-{time.strftime('%Y%m%d-%H%M')}"
     with tempfile.TemporaryDirectory(prefix="labelgram-export-") as tmp:
         try:
-            folder = await export_in_child(
-                data.settings.db_path, project.slug, fmt, Path(tmp) / name
+            files = await export_in_child(
+                data.settings.db_path, project.slug, fmt, Path(tmp) / name, name
             )
         except ExportError as exc:
             await message.reply_text(t(lang, "export_failed", reason=str(exc)))
             return
-        files = await asyncio.to_thread(bundle, folder, name, PART_BYTES)
         status = await data.repo.project_status(project.id)
         states = status.states
         caption = t(

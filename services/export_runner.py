@@ -1,49 +1,104 @@
-"""An export for the bot: `labelgram export` in a child process, zipped for upload.
+"""Heavy record work for the bot, in a child process: an export zipped for upload, a backup.
 
-The export streams a whole project through JSON and CSV writers: seconds of Python for a big
-project. In the bot's process that would hold the GIL and slow every tap; in a child process
-at low priority it takes only the CPU the labeling leaves (the export reads its own snapshot,
-so labeling goes on meanwhile). The folder it writes is zipped into one file, split into
-parts below Telegram's upload limit when it is bigger.
+An export streams a whole project through JSON and CSV writers and a zip: seconds of CPU for
+a big project; a backup copies the database and checks the copy. In the bot's process either
+would compete with the event loop for the GIL and the cores; in a child process at low
+priority it takes only the CPU the labeling leaves. Both read their own snapshot, so labeling
+goes on meanwhile. The child reports its result as one JSON line on stdout, or its error as
+the last line of stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from storage.export import ExportError
 
 # Telegram's limit for a bot's upload is 50 MB; parts stay clear of it.
 PART_BYTES = 45 * 1024 * 1024
-# The child lowers its own priority first thing (a preexec_fn is unsafe in a process with
-# threads, as the bot is).
-_ENTRY = "import os, sys; os.nice(10); from cli.entry import main; sys.exit(main())"
+# The child lowers its own priority to the lowest first thing (a preexec_fn is unsafe in a process with
+# threads, as the bot is), then runs `_child_main` with its arguments as JSON.
+_ENTRY = (
+    "import os, sys; os.nice(19); from services.export_runner import _child_main;"
+    " _child_main(sys.argv[1])"
+)
 
 
-async def export_in_child(db_path: Path, project: str, fmt: str, out: Path) -> Path:
-    """Export `project` in `fmt` into the folder `out` (data file and dataset card) with the
-    command line in a niced child process; the folder. ExportError with the command's own
-    message if it fails. Cancelling kills the child."""
-    command = [sys.executable, "-c", _ENTRY, "--db", str(db_path), "export", project]
-    command += ["--format", fmt, "-o", f"{out}/", "--quiet"]
+class ChildFailed(ExportError):
+    """The child process failed; the message is its own last line."""
+
+
+async def export_in_child(
+    db_path: Path, project: str, fmt: str, out: Path, name: str
+) -> list[Path]:
+    """Export `project` in `fmt` into the folder `out` (data file and dataset card) and zip
+    it as `<name>.zip` (in parts if big: `bundle`), in a niced child process; the files to
+    send. ExportError with the export's own message if it fails. Cancelling kills the child."""
+    result = await _run_child(
+        {
+            "do": "export",
+            "db": str(db_path),
+            "project": project,
+            "fmt": fmt,
+            "out": str(out),
+            "name": name,
+        }
+    )
+    return [Path(p) for p in result["files"]]
+
+
+async def backup_in_child(db_path: Path, dest: str) -> dict[str, Any]:
+    """`storage.backup.backup` in a niced child process: {"path", "size", "seconds"}."""
+    return await _run_child({"do": "backup", "db": str(db_path), "dest": dest})
+
+
+async def _run_child(job: dict[str, Any]) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
-        *command,
-        stdout=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-c",
+        _ENTRY,
+        json.dumps(job),
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        _, err = await proc.communicate()
+        out, err = await proc.communicate()
     except asyncio.CancelledError:  # the bot stopping: the child goes with it
         proc.kill()
         await proc.wait()
         raise
     if proc.returncode != 0:
         lines = err.decode(errors="replace").strip().splitlines()
-        raise ExportError(lines[-1] if lines else f"export exited with {proc.returncode}")
-    return out
+        raise ChildFailed(lines[-1] if lines else f"{job['do']} exited with {proc.returncode}")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+def _child_main(argument: str) -> None:
+    """In the child: do the job, write its result as JSON (exit 1 with one line if not)."""
+    job = json.loads(argument)
+    result: dict[str, Any]
+    try:
+        if job["do"] == "export":
+            from services.export import export_project
+
+            folder = Path(job["out"])
+            export_project(job["db"], job["project"], job["fmt"], folder)
+            result = {"files": [str(f) for f in bundle(folder, job["name"])]}
+        else:
+            from storage.backup import backup
+
+            made = backup(job["db"], job["dest"])
+            result = {"path": str(made.path), "size": made.size, "seconds": made.seconds}
+    except Exception as exc:  # the parent shows the message; no traceback
+        sys.stderr.write(f"{str(exc) or type(exc).__name__}\n")
+        raise SystemExit(1) from None
+    sys.stdout.write(json.dumps(result) + "\n")
 
 
 def bundle(folder: Path, name: str, part_bytes: int = PART_BYTES) -> list[Path]:

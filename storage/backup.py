@@ -32,12 +32,16 @@ BACKUP_GLOB = "labelgram-*.db"
 _ALIVE_S = 30.0
 
 # Rows the triggers keep in step: a sample's counters must match its labels and cards.
+# (Grouped once each, not a subquery per sample: linear in the labels, not quadratic.)
 COUNTER_ERRORS_SQL = """
 SELECT COUNT(*) FROM samples AS s
-WHERE s.n_labels != (SELECT COUNT(*) FROM labels AS l
-                     WHERE l.sample_id = s.id AND l.retracted_at IS NULL)
-   OR s.n_open != (SELECT COUNT(*) FROM assignments AS a
-                   WHERE a.sample_id = s.id AND a.status = 'open')
+LEFT JOIN (SELECT project_id, sample_id, COUNT(*) AS n FROM labels
+           WHERE retracted_at IS NULL GROUP BY project_id, sample_id) AS l
+       ON l.project_id = s.project_id AND l.sample_id = s.id
+LEFT JOIN (SELECT sample_id, COUNT(*) AS n FROM assignments
+           WHERE status = 'open' GROUP BY sample_id) AS a
+       ON a.sample_id = s.id
+WHERE s.n_labels != COALESCE(l.n, 0) OR s.n_open != COALESCE(a.n, 0)
    OR s.need != s.target - s.n_labels - s.n_open
 """
 # A worker holds at most one live label per sample.

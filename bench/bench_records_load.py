@@ -1,0 +1,216 @@
+"""Benchmark: taps while the bot backs up and exports a big project (issue 14).
+
+A database with a big project (default 1,000,000 samples with 3,000,000 labels, built by
+bench.bench_export's bulk SQL) and a small live one that 20 simulated workers label through
+the sandbox Bot API. Two phases of the same length, each with a fresh crowd:
+
+1. quiet: the workers label; nothing else happens;
+2. loaded: the same, while an admin asks the bot for `/export` of the big project (made by
+   `labelgram export` in a niced child process, zipped and sent as documents) and the bot's
+   scheduled backup runs (in a niced child process, as `handlers.jobs.backup_job` runs it).
+
+Tap latency is what a worker feels: from the tap to the next card on screen. Target: p99 of
+the loaded phase within 1.2x + 10 ms of the quiet phase's. Prints figures; exits 0.
+
+    python -m bench.bench_records_load                       # full size (build: minutes)
+    python -m bench.bench_records_load --samples 100000 --seconds 20
+    python -m bench.bench_records_load --db /tmp/big.db      # build once, reuse
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from app import build_application, polling
+from bench.bench_export import SLUG, build
+from bench.machine import cpu_busy, cpu_model, others_load
+from config.project import ProjectSpec
+from config.settings import Settings
+from sandbox.client import SandboxUser
+from sandbox.crowd import PROFILES, Crowd
+from sandbox.server import RateLimits, SandboxServer
+from services.export_runner import backup_in_child
+from storage.errors import NotFound
+from storage.models import Role, SampleIn
+from storage.repository import Repository
+
+ADMIN = 900_000
+LIVE = "live"
+
+
+def live_spec() -> ProjectSpec:
+    """The project the crowd labels while the big one is exported."""
+    return ProjectSpec.model_validate(
+        {
+            "name": "Live",
+            "slug": LIVE,
+            "question": {"en": "Which?"},
+            "guide": {"en": "Pick one."},
+            "overlap": 3,
+            "options": [{"id": f"o{i}", "text": {"en": f"Option {i}"}} for i in range(3)],
+            "quality": {"gold_rate": 0},
+        }
+    )
+
+
+async def _live_project(db: Path, samples: int) -> str:
+    async with Repository(db) as repo:
+        try:
+            project = await repo.get_project(LIVE)
+        except NotFound:  # the first run on this database
+            project = await repo.create_project(live_spec())
+        await repo.import_samples(
+            project.id,
+            [
+                SampleIn(ext_id=f"l{time.time_ns()}-{i}", text=f"live sample {i}")
+                for i in range(samples)
+            ],
+        )
+        return await repo.create_invite(project.id, Role.WORKER)
+
+
+async def _phase(
+    sandbox: SandboxServer, invite: str, workers: int, seconds: float, first_user: int
+) -> list[float]:
+    """Let a fresh crowd label for `seconds`; the tap latencies it felt."""
+    crowd = Crowd(
+        sandbox.url,
+        invite,
+        {},
+        [PROFILES["careful"]] * workers,
+        first_user_id=first_user,
+        min_read_s=0.3,
+        card_timeout_s=60,
+    )
+    task = asyncio.create_task(crowd.run())
+    await asyncio.sleep(seconds)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    latencies = [x for r in crowd.results for x in r.latencies]
+    return latencies[len(latencies) // 10 :]  # the joins' first cards are not taps
+
+
+async def _load(sandbox: SandboxServer, db: Path, folder: Path) -> dict[str, float]:
+    """An admin's /export of the big project, and a backup, at once; their times."""
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=600, trust_env=False) as http:
+        admin = SandboxUser(sandbox.url, ADMIN, "Admin", client=http)
+        await admin.create()
+        t0 = time.perf_counter()
+        await admin.send(f"/export {SLUG}")
+        backup_task = asyncio.create_task(backup_in_child(db, f"{folder}/"))
+        documents = 0
+        while True:
+            message = await admin.next_message(timeout=1800)
+            if "document" in message:
+                documents += 1
+                if message.get("caption"):  # the first part carries the caption
+                    break
+            elif "failed" in (message.get("text") or ""):
+                raise RuntimeError(message["text"])
+        export_s = time.perf_counter() - t0
+        made = await backup_task
+        return {"export_s": export_s, "backup_s": made["seconds"], "documents": documents}
+
+
+def _true_counters(db: Path) -> None:
+    """The bulk build counts the labels /undo took back in n_labels; the triggers would not
+    (and the backup's check would refuse the copy): count live labels only."""
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        con.execute(
+            "UPDATE samples SET n_labels = n_labels - r.n, need = need + r.n"
+            " FROM (SELECT sample_id, COUNT(*) AS n FROM labels"
+            "       WHERE retracted_at IS NOT NULL GROUP BY sample_id) AS r"
+            " WHERE r.sample_id = samples.id"
+        )
+        con.commit()
+
+
+def _p(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000 if values else float("nan")
+
+
+async def run(args: argparse.Namespace, db: Path, tmp: Path) -> int:
+    """The two phases on `db`; prints the table."""
+    invite = await _live_project(db, args.live_samples)
+    async with SandboxServer(limits=RateLimits(None, 30, None, 20)) as sandbox:
+        settings = Settings(
+            token=sandbox.token,
+            bot_api_url=sandbox.bot_api_url,
+            bot_file_url=sandbox.file_url,
+            db_path=db,
+            admins=[ADMIN],
+            rate_limit=False,
+        )
+        repo = Repository(db)
+        await repo.open()
+        app = build_application(settings, repo)
+        async with polling(app):
+            await _phase(sandbox, invite, args.workers, 5, 10_000)  # warm-up
+            busy = cpu_busy()
+            quiet = await _phase(sandbox, invite, args.workers, args.seconds, 20_000)
+            quiet_load = others_load(busy)
+            loading = asyncio.create_task(_load(sandbox, db, tmp / "backups"))
+            busy = cpu_busy()
+            loaded = await _phase(sandbox, invite, args.workers, args.seconds, 30_000)
+            loaded_load = others_load(busy)
+            timing = await loading
+        await repo.close()
+    bound = 1.2 * _p(quiet, 99) + 10
+    verdict = "PASS" if _p(loaded, 99) <= bound else "FAIL"
+    print(f"phase    taps   p50 ms   p99 ms   ({args.workers} workers, {args.seconds:g} s each)")
+    for name, values, load in (("quiet", quiet, quiet_load), ("loaded", loaded, loaded_load)):
+        print(f"{name:<7} {len(values):>5} {_p(values, 50):>8.1f} {_p(values, 99):>8.1f}   {load}")
+    print(
+        f"load     /export of {SLUG} as jsonl: {timing['export_s']:.1f} s to the first"
+        f" document ({timing['documents']:.0f} sent); backup {timing['backup_s']:.1f} s"
+    )
+    print(
+        f"result   loaded p99 {_p(loaded, 99):.1f} ms vs 1.2 x {_p(quiet, 99):.1f} + 10 ="
+        f" {bound:.1f} ms: {verdict}"
+    )
+    return 0
+
+
+def main() -> int:
+    """Build or reuse the big database, then measure on a copy of it."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--samples", type=int, default=1_000_000, help="big project's samples")
+    parser.add_argument("--per-sample", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
+    parser.add_argument("--live-samples", type=int, default=20_000)
+    parser.add_argument("--db", type=Path, help="the big database: built if missing, reused")
+    args = parser.parse_args()
+    print(f"command  {' '.join(sys.orig_argv)}")
+    print(f"machine  {platform.platform()}; {cpu_model()}; {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="labelgram-records-") as tmp:
+        db = args.db or Path(tmp) / "big.db"
+        if not db.exists():
+            t0 = time.perf_counter()
+            build(db, args.samples, args.per_sample)
+            _true_counters(db)
+            took = time.perf_counter() - t0
+            print(f"build    {args.samples:,} samples x {args.per_sample}: {took:.0f} s")
+        else:
+            print(f"database {db}: reused")
+        work = Path(tmp) / "run.db"
+        shutil.copyfile(db, work)
+        return asyncio.run(run(args, work, Path(tmp)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
