@@ -21,8 +21,8 @@ from storage.export import ExportError
 
 # Telegram's limit for a bot's upload is 50 MB; parts stay clear of it.
 PART_BYTES = 45 * 1024 * 1024
-# The child lowers its own priority to the lowest first thing (a preexec_fn is unsafe in a process with
-# threads, as the bot is), then runs `_child_main` with its arguments as JSON.
+# The child lowers its own priority to the lowest first thing (a preexec_fn is unsafe in a
+# process with threads, as the bot is), then runs `_child_main` with its arguments as JSON.
 _ENTRY = (
     "import os, sys; os.nice(19); from services.export_runner import _child_main;"
     " _child_main(sys.argv[1])"
