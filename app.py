@@ -138,9 +138,10 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         app.job_queue.run_repeating(
             checkpoint, interval=CHECKPOINT_EVERY_S, first=CHECKPOINT_EVERY_S, name=CHECKPOINT_JOB
         )
-        # first=0: cards claimed before a crash and never delivered go out at once.
+        # Cards claimed before a crash and never delivered go out at once: `polling` runs the
+        # job once as soon as the job queue has started (see `_deliver_pending_now`).
         app.job_queue.run_repeating(
-            deliver_pending, interval=PENDING_EVERY_S, first=0, name=PENDING_JOB
+            deliver_pending, interval=PENDING_EVERY_S, first=PENDING_EVERY_S, name=PENDING_JOB
         )
         app.job_queue.run_repeating(
             heartbeat, interval=HEARTBEAT_EVERY_S, first=HEARTBEAT_EVERY_S, name=HEARTBEAT_JOB
@@ -202,6 +203,19 @@ async def on_error(update: object, context: Context) -> None:
 App = Application[Any, Any, Any, Any, Any, Any]
 
 
+def _deliver_pending_now(app: App) -> None:
+    """Send the cards a crash left undelivered now that the job queue runs.
+
+    Not with first=0 in `_post_init`: a repeating job added before the scheduler starts gets
+    its first run computed at the start, one whole interval later (PENDING_EVERY_S).
+    """
+    if app.job_queue is not None:
+        # However late the loop gets to it (a busy start), it runs: no misfire grace.
+        app.job_queue.run_once(
+            deliver_pending, 0, name=PENDING_JOB, job_kwargs={"misfire_grace_time": None}
+        )
+
+
 @asynccontextmanager
 async def polling(app: App, *, poll_timeout: int = 1) -> AsyncIterator[asyncio.Task[None]]:
     """Initialise, start and long-poll; stop and shut down on exit.
@@ -219,6 +233,7 @@ async def polling(app: App, *, poll_timeout: int = 1) -> AsyncIterator[asyncio.T
 
         poller = InboxPoller(app, app.bot_data.inbox, timeout=poll_timeout, on_caught_up=caught_up)
         await app.start()
+        _deliver_pending_now(app)
         task = asyncio.create_task(poller.run(), name="inbox-poller")
         try:
             yield task

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from app import build_application, polling
+from bot.delivery import PENDING_EVERY_S
 from config.settings import Settings
 from sandbox.client import JSON, SandboxUser, buttons
 from sandbox.server import SandboxServer
@@ -108,7 +109,8 @@ async def test_after_a_crash_stored_updates_are_handled_cards_delivered_admins_t
         await Inbox(repo).store([(10_000, json.dumps(tap))])
         seen_one, seen_two = one.last_seen, two.last_seen
         async with bot(sandbox, repo, db):
-            resent = await one.next_message()
+            # at once after the start, not at the pending-card job's first repeat
+            resent = await one.next_message(timeout=PENDING_EVERY_S / 2)
             assert resent["message_id"] > seen_one
             assert label_buttons(resent)
             nxt = await two.next_message()
