@@ -107,6 +107,24 @@ async def expire(db: aiosqlite.Connection, now: float) -> int:
     return count
 
 
+async def release_open(
+    db: aiosqlite.Connection, now: float, *, worker: int | None = None, project: int | None = None
+) -> int:
+    """Give open cards back to the pool, in the caller's transaction: a worker's, a project's,
+    or a worker's in a project (the triggers return their samples' places); how many."""
+    where = ["status = 'open'"]
+    params: list[Any] = [now]
+    for column, value in (("worker_id", worker), ("project_id", project)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    cur = await db.execute(
+        f"UPDATE assignments SET status = 'released', closed_at = ? WHERE {' AND '.join(where)}",
+        params,
+    )
+    return int(cur.rowcount)
+
+
 async def claim(
     db: aiosqlite.Connection,
     project: Project,

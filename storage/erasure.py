@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from config.project import ProjectSpec
+from storage.assignments import release_open
 from storage.db import Database, fetch_all, fetch_one
 from storage.effects import once, remember
 from storage.events import append_event
@@ -76,11 +77,7 @@ class Erasure(Database):
             )
             if cur.rowcount == 0:
                 return False
-            await db.execute(
-                "UPDATE assignments SET status = 'released', closed_at = ?"
-                " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
-                (now, user_id, project_id),
-            )
+            await release_open(db, now, worker=user_id, project=project_id)
             await db.execute(
                 "UPDATE workers SET current_project_id = NULL"
                 " WHERE id = ? AND current_project_id = ?",
@@ -122,11 +119,7 @@ class Erasure(Database):
                     " VALUES (?, ?, ?)",
                     (surrogate, project_id, pseudonym(secret, user_id)),
                 )
-            await db.execute(
-                "UPDATE assignments SET status = 'released', closed_at = ?"
-                " WHERE worker_id = ? AND status = 'open'",
-                (now, user_id),
-            )
+            await release_open(db, now, worker=user_id)
             for table, column in _WORKER_COLUMNS:
                 await db.execute(
                     f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (surrogate, user_id)
@@ -182,11 +175,7 @@ async def _delete_labels(
     undecided again and take labels from others. The number of live labels deleted."""
     params = {"w": user_id, "p": project_id, "now": now}
     # Open cards first: the triggers give their samples back what they held.
-    await db.execute(
-        "UPDATE assignments SET status = 'released', closed_at = :now"
-        " WHERE worker_id = :w AND project_id = :p AND status = 'open'",
-        params,
-    )
+    await release_open(db, now, worker=user_id, project=project_id)
     live = await fetch_all(
         db,
         "SELECT sample_id FROM labels WHERE worker_id = :w AND project_id = :p"

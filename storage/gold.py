@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from config.project import ProjectSpec, RulesSpec
+from storage.assignments import release_open
 from storage.db import fetch_one
 from storage.events import append_event
 from storage.models import Option
@@ -169,12 +170,7 @@ async def write_suspension(
     )
     if cur.rowcount == 0:
         return False
-    # Their open card goes back to the pool.
-    await db.execute(
-        "UPDATE assignments SET status = 'released', closed_at = ?"
-        " WHERE worker_id = ? AND project_id = ? AND status = 'open'",
-        (now, user_id, project_id),
-    )
+    await release_open(db, now, worker=user_id, project=project_id)  # back to the pool
     data = {"worker": user_id, "rule": rule, "reason": reason}
     await append_event(db, "worker.suspended", actor, project_id, data, now)
     return True

@@ -24,6 +24,7 @@ from typing import Any
 import aiosqlite
 
 from config.project import ProjectSpec
+from storage.assignments import release_open
 from storage.db import fetch_all, fetch_one
 from storage.errors import Conflict, NotFound
 from storage.events import append_event
@@ -226,10 +227,5 @@ async def _options(
     if moved:
         # Cards on screen show the old numbers: released, so their buttons are refused and
         # their workers get fresh cards.
-        cur = await db.execute(
-            "UPDATE assignments SET status = 'released', closed_at = ?"
-            " WHERE project_id = ? AND status = 'open'",
-            (now, project_id),
-        )
-        released = cur.rowcount
+        released = await release_open(db, now, project=project_id)
     return added, removed, released
