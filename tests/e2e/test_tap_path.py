@@ -116,9 +116,19 @@ async def slow_world(
     request: pytest.FixtureRequest, sandbox: SandboxServer, tmp_path: Path
 ) -> AsyncIterator[World]:
     async for w in start_world(
-        sandbox, tmp_path, samples(6), overlap=1, card_flow=request.param, min_read=0.6
+        sandbox, tmp_path, samples(6), overlap=1, card_flow=request.param, min_read=MIN_READ
     ):
         yield w
+
+
+MIN_READ = 5.0  # long enough that a test's double tap lands within it on any machine
+
+
+async def read_for_a_while(world: World) -> None:
+    """The worker's card has been on screen longer than min_read (without waiting for it)."""
+    await world.repo.write(
+        "UPDATE assignments SET shown_at = shown_at - ? WHERE status = 'open'", (MIN_READ + 1,)
+    )
 
 
 async def test_a_tap_sooner_than_min_read_is_not_recorded_and_the_card_stays(
@@ -126,7 +136,7 @@ async def test_a_tap_sooner_than_min_read_is_not_recorded_and_the_card_stays(
 ) -> None:
     world = slow_world
     user, card = await world.first_card(1)
-    await asyncio.sleep(0.6)
+    await read_for_a_while(world)
     await user.press(card, data=label_buttons(card)[0])
     shown = await next_card(user, card)
     # A double tap: the second lands on the card that has just come.
@@ -138,7 +148,7 @@ async def test_a_tap_sooner_than_min_read_is_not_recorded_and_the_card_stays(
     labels = await world.repo.live_labels(world.project.id)
     assert [lb.option_key for lb in labels] == ["red"]  # only the first tap counted
     # Read, then tap: it counts, and the next card comes.
-    await asyncio.sleep(0.6)
+    await read_for_a_while(world)
     cb = await user.press(shown, data=label_buttons(shown)[1])
     assert (await user.answer(cb))["text"] == "Saved: Green"
     await next_card(user, shown)

@@ -33,4 +33,4 @@ async def test_a_429_storm_then_kill_9s_under_load_lose_nothing_and_strand_nobod
     assert report.problems() == [], report.summary()
     assert report.kills == 5
     assert report.sandbox["too_many_requests"] > 0, report.summary()
-    assert report.acknowledged >= 30, report.summary()  # the workers really labeled
+    assert report.acknowledged >= 20, report.summary()  # the workers really labeled
