@@ -74,8 +74,13 @@ def build_application(
     *,
     token: str | None = None,
     request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
 ) -> LabelgramApp:
-    """Wire the bot: settings and repository in, an Application ready to start out."""
+    """Wire the bot: settings and repository in, an Application ready to start out.
+
+    `request` and `get_updates_request` replace python-telegram-bot's own (tests fake or share
+    them); without them the builder makes both, as in production.
+    """
     secret = token or (settings.token.get_secret_value() if settings.token else None)
     if not secret:
         raise ValueError("a bot token is required")
@@ -94,6 +99,8 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
     # Keeps sends under Telegram's overall limit (rate_limit) and waits out a 429 instead of
     # failing the handler that met it.
     guard = FloodGuard(30.0 if settings.rate_limit else None)

@@ -14,6 +14,7 @@ from sandbox.server import RateLimits, SandboxServer
 from storage.models import Project, Role, SampleIn
 from storage.repository import Repository
 from tests.conftest import make_spec
+from tests.tls import bot_requests, http_client
 
 ADMIN_ID = 900
 
@@ -69,8 +70,8 @@ async def start_world(
         admins=[ADMIN_ID],
         rate_limit=False,
     )
-    app = build_application(settings, repo)
-    async with httpx.AsyncClient(timeout=10) as http, polling(app):
+    app = build_application(settings, repo, **bot_requests())
+    async with http_client(timeout=10) as http, polling(app):
         yield World(sandbox, repo, app, project, invite, http)
 
 

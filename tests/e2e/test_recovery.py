@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
-
 from app import build_application, polling
 from bot.delivery import PENDING_EVERY_S
 from config.settings import Settings
@@ -22,6 +20,7 @@ from storage.models import Project, Role, SampleIn
 from storage.repository import Repository
 from tests.conftest import make_spec
 from tests.e2e.conftest import ADMIN_ID, World
+from tests.tls import bot_requests, http_client
 
 
 def label_buttons(card: JSON) -> list[tuple[str, str]]:
@@ -38,7 +37,7 @@ async def bot(sandbox: SandboxServer, repo: Repository, db: Path) -> AsyncIterat
         admins=[ADMIN_ID],
         rate_limit=False,
     )
-    async with polling(build_application(settings, repo)):
+    async with polling(build_application(settings, repo, **bot_requests())):
         yield
 
 
@@ -74,7 +73,7 @@ async def test_after_a_crash_stored_updates_are_handled_cards_delivered_admins_t
 ) -> None:
     db = tmp_path / "crash.db"
     repo, project, invite = await project_db(db, samples=4, overlap=2)
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with http_client(timeout=10) as http:
         admin = SandboxUser(sandbox.url, ADMIN_ID, "Admin", client=http)
         await admin.create()
         await admin.send("/help")
@@ -135,7 +134,7 @@ async def test_a_tap_handled_after_its_query_expired_still_counts_and_gets_its_c
     db = tmp_path / "late.db"
     repo, project, invite = await project_db(db, samples=3, overlap=1)
     sandbox.callback_ttl = 0.2
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with http_client(timeout=10) as http:
         user = SandboxUser(sandbox.url, 1, "One", client=http)
         await user.create()
         async with bot(sandbox, repo, db):

@@ -9,6 +9,7 @@ from typing import Any
 from telegram.ext import Application, ApplicationBuilder, BaseHandler
 
 from sandbox.server import SandboxServer
+from tests.tls import bot_requests
 
 
 @asynccontextmanager
@@ -16,11 +17,14 @@ async def polling_app(
     server: SandboxServer, *handlers: BaseHandler[Any, Any, Any]
 ) -> AsyncIterator[Application]:  # type: ignore[type-arg]
     """An Application with `handlers`, long-polling `server` until the block ends."""
+    requests = bot_requests()
     application = (
         ApplicationBuilder()
         .token(server.token)
         .base_url(server.bot_api_url)
         .base_file_url(server.file_url)
+        .request(requests["request"])
+        .get_updates_request(requests["get_updates_request"])
         .build()
     )
     for handler in handlers:

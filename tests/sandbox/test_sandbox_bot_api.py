@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from sandbox import RateLimits, SandboxServer
+from tests.tls import http_client
 
 UNLIMITED = RateLimits(global_rate=None, chat_rate=None)
 
@@ -23,7 +24,7 @@ async def server() -> AsyncIterator[SandboxServer]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with http_client(timeout=10) as client:
         yield client
 
 

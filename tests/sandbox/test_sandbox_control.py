@@ -18,6 +18,7 @@ from sandbox import (
     calls,
     reset_calls,
 )
+from tests.tls import http_client
 
 KEYBOARD = {
     "inline_keyboard": [
@@ -63,7 +64,7 @@ class Bot:
 
 @pytest.fixture
 async def bot(server: SandboxServer) -> AsyncIterator[Bot]:
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         yield Bot(server, http)
 
 
@@ -163,7 +164,7 @@ async def test_call_counter(server: SandboxServer, bot: Bot, user: SandboxUser) 
 
 
 async def test_many_users_share_one_client(server: SandboxServer, bot: Bot) -> None:
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=None)) as shared:
+    async with http_client(limits=httpx.Limits(max_connections=None)) as shared:
         crowd = [SandboxUser(server.url, 1000 + i, f"U{i}", client=shared) for i in range(60)]
         await asyncio.gather(*(u.create() for u in crowd))
         await asyncio.gather(*(u.send("/start") for u in crowd))
@@ -181,12 +182,10 @@ async def test_many_users_share_one_client(server: SandboxServer, bot: Bot) -> N
 
 
 async def test_user_sends_a_document_the_bot_can_download() -> None:
-    import httpx
-
     from sandbox.client import SandboxUser
     from sandbox.server import SandboxServer
 
-    async with SandboxServer() as server, httpx.AsyncClient() as http:
+    async with SandboxServer() as server, http_client() as http:
         user = SandboxUser(server.url, 7, "Coord", client=http)
         await user.create()
         message = await user.send_document("data.csv", b"text\nhello\n", caption="text=text")

@@ -29,6 +29,7 @@ from telegram.error import BadRequest, RetryAfter
 
 from sandbox import RateLimits, SandboxServer, SandboxUser
 from sandbox.client import content_kind, storm
+from tests.tls import http_client
 
 UNLIMITED = RateLimits(global_rate=None, chat_rate=None)
 KEYBOARD = {"inline_keyboard": [[{"text": "Cat", "callback_data": "v1:l:1:0"}]]}
@@ -116,7 +117,7 @@ async def ann(server: SandboxServer) -> AsyncIterator[SandboxUser]:
 
 @pytest.fixture
 async def bot(server: SandboxServer, ann: SandboxUser) -> AsyncIterator[BotSide]:
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
+    async with http_client(timeout=10, trust_env=False) as http:
         yield BotSide(server, http)
 
 
@@ -471,7 +472,7 @@ async def test_edits_share_the_chats_bucket_with_sends() -> None:
     async with (
         SandboxServer(limits=limits) as server,
         SandboxUser(server.url, 7, "Ann") as user,
-        httpx.AsyncClient(timeout=10, trust_env=False) as http,
+        http_client(timeout=10, trust_env=False) as http,
     ):
         await user.create()
         await user.send("/start")
@@ -497,7 +498,7 @@ async def test_edits_take_from_the_bots_bucket() -> None:
     async with (
         SandboxServer(limits=limits) as server,
         SandboxUser(server.url, 7, "Ann") as user,
-        httpx.AsyncClient(timeout=10, trust_env=False) as http,
+        http_client(timeout=10, trust_env=False) as http,
     ):
         await user.create()
         await user.send("/start")

@@ -27,6 +27,7 @@ from sandbox.client import (
     updates,
 )
 from sandbox.server import QUERY_INVALID, RateLimits, SandboxServer
+from tests.tls import bot_requests, http_client
 
 UNLIMITED = RateLimits.parse("off")
 KEYBOARD = {"inline_keyboard": [[{"text": "Cat", "callback_data": "v1:l:1:0"}]]}
@@ -40,7 +41,7 @@ async def server() -> AsyncIterator[SandboxServer]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+    async with http_client(timeout=10, trust_env=False) as client:
         yield client
 
 
@@ -284,11 +285,14 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @pytest.fixture
 async def ptb_app(server: SandboxServer) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    requests = bot_requests()
     application = (
         ApplicationBuilder()
         .token(server.token)
         .base_url(server.bot_api_url)
         .base_file_url(server.file_url)
+        .request(requests["request"])
+        .get_updates_request(requests["get_updates_request"])
         .build()
     )
     application.add_handler(CommandHandler("start", start))

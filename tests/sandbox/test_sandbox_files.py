@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from sandbox import RateLimits, SandboxServer
+from tests.tls import http_client
 
 
 def png(width: int, height: int) -> bytes:
@@ -45,7 +46,7 @@ async def server() -> AsyncIterator[SandboxServer]:
 
 @pytest.fixture
 async def http(server: SandboxServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"{server.bot_api_url}{server.token}/") as client:
+    async with http_client(base_url=f"{server.bot_api_url}{server.token}/") as client:
         await client.post(f"{server.url}/sandbox/users", json={"id": 7, "first_name": "Ann"})
         await client.post(f"{server.url}/sandbox/users/7/messages", json={"text": "/start"})
         yield client
@@ -82,7 +83,7 @@ async def test_photo_upload_reuse_and_download(
 
     file = (await http.post("getFile", json={"file_id": size["file_id"]})).json()["result"]
     assert file["file_size"] == len(image)
-    async with httpx.AsyncClient() as downloader:
+    async with http_client() as downloader:
         download = await downloader.get(f"{server.file_url}{server.token}/{file['file_path']}")
         assert download.content == image
         denied = await downloader.get(f"{server.file_url}1:WRONG/{file['file_path']}")
@@ -137,6 +138,6 @@ async def test_url_files_are_not_downloaded(
     size = sent["result"]["photo"][0]
     assert "file_size" not in size
     file = (await http.post("getFile", json={"file_id": size["file_id"]})).json()["result"]
-    async with httpx.AsyncClient() as downloader:
+    async with http_client() as downloader:
         download = await downloader.get(f"{server.file_url}{server.token}/{file['file_path']}")
     assert download.status_code == 404

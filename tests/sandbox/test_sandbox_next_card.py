@@ -19,6 +19,7 @@ from telegram.ext import (
 from sandbox import RateLimits, SandboxServer, SandboxUser, buttons, calls
 from sandbox.client import content_kind
 from tests.sandbox.ptb import polling_app
+from tests.tls import http_client
 
 UNLIMITED = RateLimits(global_rate=None, chat_rate=None)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(4) + b"IHDR" + (3).to_bytes(4, "big") + (2).to_bytes(4, "big")
@@ -69,7 +70,7 @@ async def ann(server: SandboxServer) -> AsyncIterator[SandboxUser]:
 
 @pytest.fixture
 async def bot(server: SandboxServer, ann: SandboxUser) -> AsyncIterator[BotSide]:
-    async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
+    async with http_client(timeout=10, trust_env=False) as http:
         yield BotSide(server, http)
 
 
@@ -181,7 +182,7 @@ async def test_buttons_that_go_and_come_back_are_the_next_card(
 
     hooks = {"request": [count]}
     async with (
-        httpx.AsyncClient(trust_env=False, event_hooks=hooks) as http,
+        http_client(trust_env=False, event_hooks=hooks) as http,
         SandboxUser(server.url, 7, "Ann", client=http) as ann,
     ):
         await bot.card(1)
