@@ -157,22 +157,14 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         every = data.settings.backup_every
         if every > 0:
             app.job_queue.run_repeating(backup_job, interval=every, first=every, name=BACKUP_JOB)
-    # Everything built so far (modules, the application, its handlers) lives as long as the
-    # bot: take it out of the garbage collector's sight. A full collection walked all of it
-    # and stopped the event loop ~50 ms about once a minute (bench/bench_check.py prints the
-    # collections): the slowest taps, check or no check. Memory freed by reference counting
-    # is freed as before; `_post_shutdown` gives the objects back to the collector.
-    gc.collect()
-    gc.freeze()
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
-    """Record a clean stop, close the database; hand the frozen objects back to the collector."""
+    """Record a clean stop, close the database."""
     data: BotData = app.bot_data
     if data.run_id:
         await data.inbox.end_run(data.run_id)
     await data.repo.close()
-    gc.unfreeze()
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -224,16 +216,29 @@ def _deliver_pending_now(app: App) -> None:
 
 
 @asynccontextmanager
-async def polling(app: App, *, poll_timeout: int = 1) -> AsyncIterator[asyncio.Task[None]]:
+async def polling(
+    app: App, *, poll_timeout: int = 1, freeze_heap: bool = True
+) -> AsyncIterator[asyncio.Task[None]]:
     """Initialise, start and long-poll; stop and shut down on exit.
 
     Raises what the first Bot API call raises (InvalidToken, NetworkError) before anything
-    is started.
+    is started. `freeze_heap`: once initialised, take everything built so far (modules, the
+    application, its handlers), which lives as long as the bot, out of the garbage
+    collector's sight until the bot stops. A full collection walked all of it and stopped the
+    event loop ~50 ms about once a minute (bench/bench_check.py prints the collections): the
+    slowest taps, check or no check. Memory freed by reference counting is freed as before.
+    A process that starts many bots leaves it out: the tests (their start would walk the
+    whole test session's heap, ~80 ms of CPU each).
     """
+    frozen = False
     await app.initialize()
     try:
         if app.post_init is not None:
             await app.post_init(app)
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
+            frozen = True
 
         async def caught_up(counts: CaughtUp) -> None:
             await report_restart(app, counts)
@@ -255,6 +260,8 @@ async def polling(app: App, *, poll_timeout: int = 1) -> AsyncIterator[asyncio.T
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
+        if frozen:
+            gc.unfreeze()  # the objects go back to the collector
 
 
 async def serve(app: App, *, poll_timeout: int = 10) -> None:

@@ -71,7 +71,8 @@ async def start_world(
         rate_limit=False,
     )
     app = build_application(settings, repo, **bot_requests())
-    async with http_client(timeout=10) as http, polling(app):
+    # freeze_heap=False: each start would walk this worker's heap (see app.polling)
+    async with http_client(timeout=10) as http, polling(app, freeze_heap=False):
         yield World(sandbox, repo, app, project, invite, http)
 
 

@@ -37,7 +37,8 @@ async def bot(sandbox: SandboxServer, repo: Repository, db: Path) -> AsyncIterat
         admins=[ADMIN_ID],
         rate_limit=False,
     )
-    async with polling(build_application(settings, repo, **bot_requests())):
+    app = build_application(settings, repo, **bot_requests())
+    async with polling(app, freeze_heap=False):  # see tests/e2e/conftest.py
         yield
 
 
