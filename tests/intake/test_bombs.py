@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,34 +117,22 @@ def _import(db: Path, data: Path) -> Outcome:
     return Outcome(done.returncode, done.stdout, done.stderr, peak)
 
 
-@pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Outcome]]:
-    folder = tmp_path_factory.mktemp("bombs")
+def _outcome(bomb: Bomb, folder: Path) -> tuple[Path, Outcome]:
+    """Build one bomb and import it into a project of its own in a child process."""
     project = folder / "project.toml"
     project.write_text(PROJECT)
-    places = {}
-    for bomb in BOMBS:  # a project of its own per bomb, so the children run side by side
-        place = places[bomb.file] = folder / bomb.file.replace(".", "-")
-        place.mkdir()
-        assert (
-            main(["--db", str(place / "l.db"), "project", "create", str(project), "--no-import"])
-            == 0
-        )
-
-    def one(bomb: Bomb) -> tuple[str, tuple[Path, Outcome]]:
-        place = places[bomb.file]
-        data = bomb.build(place / bomb.file)
-        return bomb.file, (place / "l.db", _import(place / "l.db", data))
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return dict(pool.map(one, BOMBS))
+    db = folder / "l.db"
+    assert main(["--db", str(db), "project", "create", str(project), "--no-import"]) == 0
+    # One bomb per test (not all of them in a module fixture): with pytest-xdist spreading
+    # the tests over workers, a module fixture built and imported every bomb in each worker.
+    return db, _import(db, bomb.build(folder / bomb.file))
 
 
 @pytest.mark.parametrize("bomb", BOMBS, ids=[b.file for b in BOMBS])
 def test_each_bomb_is_refused_in_one_line_within_the_memory_limit(
-    bomb: Bomb, outcomes: dict[str, tuple[Path, Outcome]]
+    bomb: Bomb, tmp_path: Path
 ) -> None:
-    db, got = outcomes[bomb.file]
+    db, got = _outcome(bomb, tmp_path)
     lines = got.stderr.strip().splitlines()
     assert got.code == 2, got.stderr[-2000:]
     assert len(lines) == 1, got.stderr[-2000:]
