@@ -62,6 +62,8 @@ async def export(update: Update, context: Context) -> None:
     if project is None:
         return
     data = context.bot_data
+    if await data.inbox.effect(update.update_id, "export") is not None:
+        return  # this /export, handled again after a crash: its file was sent
     await message.reply_text(t(lang, "export_started", project=project.name, format=fmt))
     name = f"{project.slug}-{fmt}-{time.strftime('%Y%m%d-%H%M')}"
     with tempfile.TemporaryDirectory(prefix="labelgram-export-") as tmp:
@@ -99,6 +101,7 @@ async def export(update: Update, context: Context) -> None:
         project_id=project.id,
         data={"format": fmt, "files": len(files)},
     )
+    await data.inbox.record_effect(update.update_id, "export", {"files": len(files)})
 
 
 async def audit(update: Update, context: Context) -> None:
