@@ -37,6 +37,7 @@ from storage.quality import QualityStore
 from storage.repository import Repository
 from storage.snapshot import read_labels
 from tests.conftest import add_worker, make_spec
+from tests.services import normal_priority
 
 RED, GREEN, BLUE = 0, 1, 2
 
@@ -44,8 +45,12 @@ RED, GREEN, BLUE = 0, 1, 2
 @pytest.fixture
 def unthrottled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Check children run unsliced: throttled, one takes ~5 s of wall time just to import
-    numpy. The throttle keeps its own tests (the first check below and the Throttle's)."""
+    numpy. Nor at nice 19 in the idle class: behind the other tests, which keep both cores
+    busy, one waited 10-20 s for a core. The throttle and the lowering keep their own tests
+    (the first check below, the Throttle's and the nice 19 one)."""
     monkeypatch.setattr(check_runner, "CHILD_CPU_SHARE", 1.0)
+    monkeypatch.setattr(check_runner, "_lower", normal_priority._not_lowered)
+    monkeypatch.setattr(check_runner, "_child", normal_priority.child)
 
 
 class Crash:
