@@ -3,10 +3,14 @@ shows the log with names, /leave and /forget do what they say, once."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
 import zipfile
+from typing import Any
+
+from telegram import Update
 
 from sandbox.client import JSON, SandboxUser, buttons
 from tests.e2e.conftest import ADMIN_ID, World
@@ -57,11 +61,27 @@ async def test_export_sends_the_labels_and_the_dataset_card_as_a_zip(world: Worl
     assert len(workers) == 1
     assert workers.isdisjoint({1, "1"})  # a pseudonym, not the Telegram id
     assert "Colours" in archive.read(f"{folder}/README.md").decode()
-    (event,) = [
-        e for e in await world.repo.events(world.project.id) if e["kind"] == "project.exported"
-    ]
+    (event,) = await exported(world)
     assert event["actor"] == ADMIN_ID
     assert event["data"]["format"] == "jsonl"
+    # The same /export handled again (after a crash): no second file, no second event.
+    rows = await world.repo.all("SELECT data FROM inbox WHERE data LIKE '%/export colours%'")
+    await world.app.process_update(Update.de_json(json.loads(rows[0][0]), world.app.bot))
+    assert not await boss.messages_after(boss.last_seen, 0.5)
+    assert len(await exported(world)) == 1
+
+
+async def exported(world: World) -> list[dict[str, Any]]:
+    """The project.exported events, once the handler has logged one (it does so after the
+    file is out, so a moment after the user has it)."""
+    for _ in range(100):
+        events = [
+            e for e in await world.repo.events(world.project.id) if e["kind"] == "project.exported"
+        ]
+        if events:
+            return events
+        await asyncio.sleep(0.05)
+    return []
 
 
 async def test_export_says_what_to_do_with_a_wrong_project_or_format(world: World) -> None:
