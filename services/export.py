@@ -23,7 +23,7 @@ import io
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,24 +336,23 @@ def _round(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-def _write_labels(snap: ExportSnapshot, fh: TextIO) -> int:
+def _write_rows(fh: TextIO, header: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> int:
+    """A CSV file of `rows` under `header`; how many rows."""
     writer = csv.writer(fh, lineterminator="\n")
-    writer.writerow(LABEL_COLUMNS)
+    writer.writerow(header)
     n = 0
-    for row in snap.check_labels():
+    for row in rows:
         writer.writerow(row)
         n += 1
     return n
+
+
+def _write_labels(snap: ExportSnapshot, fh: TextIO) -> int:
+    return _write_rows(fh, LABEL_COLUMNS, snap.check_labels())
 
 
 def _write_known(snap: ExportSnapshot, fh: TextIO) -> int:
-    writer = csv.writer(fh, lineterminator="\n")
-    writer.writerow(KNOWN_COLUMNS)
-    n = 0
-    for row in snap.known_answers():
-        writer.writerow(row)
-        n += 1
-    return n
+    return _write_rows(fh, KNOWN_COLUMNS, snap.known_answers())
 
 
 def _write_label_studio(
