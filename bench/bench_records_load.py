@@ -2,12 +2,13 @@
 
 A database with a big project (default 1,000,000 samples with 3,000,000 labels, built by
 bench.bench_export's bulk SQL) and a small live one that 20 simulated workers label through
-the sandbox Bot API. Two phases of the same length, each with a fresh crowd:
+the sandbox Bot API. Two phases, each with a fresh crowd:
 
-1. quiet: the workers label; nothing else happens;
-2. loaded: the same, while an admin asks the bot for `/export` of the big project (made by
-   `labelgram export` in a niced child process, zipped and sent as documents) and the bot's
-   scheduled backup runs (in a niced child process, as `handlers.jobs.backup_job` runs it).
+1. quiet (`--seconds`): the workers label; nothing else happens;
+2. loaded (at least as long, until both are done): the same, while an admin asks the bot for
+   `/export` of the big project (made by `labelgram export` in a low-priority child process,
+   zipped, then sent as documents) and the bot's scheduled backup runs (in a low-priority child
+   process, as `handlers.jobs.backup_job` runs it). `--load` runs one of the two only.
 
 Tap latency is what a worker feels: from the tap to the next card on screen. Target: p99 of
 the loaded phase within 1.2x + 10 ms of the quiet phase's. Prints figures; exits 0.
@@ -30,6 +31,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ from config.settings import Settings
 from sandbox.client import SandboxUser
 from sandbox.crowd import PROFILES, Crowd
 from sandbox.server import RateLimits, SandboxServer
+from services import export_runner
 from services.export_runner import backup_in_child
 from storage.errors import NotFound
 from storage.models import Role, SampleIn
@@ -100,9 +103,9 @@ async def _live_project(db: Path, samples: int) -> str:
 
 
 async def _phase(
-    url: str, invite: str, workers: int, seconds: float, first_user: int
+    url: str, invite: str, workers: int, first_user: int, until: Awaitable[Any]
 ) -> list[float]:
-    """Let a fresh crowd label for `seconds`; the tap latencies it felt."""
+    """Let a fresh crowd label `until` it is done; the tap latencies it felt."""
     crowd = Crowd(
         url,
         invite,
@@ -113,7 +116,7 @@ async def _phase(
         card_timeout_s=60,
     )
     task = asyncio.create_task(crowd.run())
-    await asyncio.sleep(seconds)
+    await until
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -152,13 +155,12 @@ async def _world_serve(conn: Connection) -> None:
             order = await asyncio.to_thread(conn.recv)
             if order[0] == "stop":
                 return
-            _, invite, workers, seconds, first_user, export = order
-            phase = _phase(sandbox.url, invite, workers, seconds, first_user)
-            if export:
-                latencies, timing = await asyncio.gather(phase, _export(sandbox.url))
-            else:
-                latencies, timing = await phase, {}
-            conn.send((latencies, timing))
+            _, invite, workers, first_user, export = order
+            exporting = asyncio.create_task(_export(sandbox.url)) if export else None
+            # The phase ends when the bot's side says so (its backup done) and the export too.
+            ended = asyncio.gather(asyncio.to_thread(conn.recv), *filter(None, [exporting]))
+            latencies = await _phase(sandbox.url, invite, workers, first_user, ended)
+            conn.send((latencies, exporting.result() if exporting else {}))
 
 
 def _true_counters(db: Path) -> None:
@@ -182,6 +184,7 @@ async def run(args: argparse.Namespace, db: Path, tmp: Path) -> int:
     """The two phases on `db`; prints the table. The sandbox and the crowds run in a child
     process, so that the bot has this one to itself (as it has with Telegram)."""
     invite = await _live_project(db, args.live_samples)
+    export_runner.CPU_SHARE = args.cpu_share
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
     world = ctx.Process(target=_world, args=(theirs,), daemon=True)
@@ -196,9 +199,19 @@ async def run(args: argparse.Namespace, db: Path, tmp: Path) -> int:
         rate_limit=False,
     )
 
-    async def phase(seconds: float, first_user: int, export: bool) -> tuple[Any, Any]:
-        ours.send(("phase", invite, args.workers, seconds, first_user, export))
-        return await asyncio.to_thread(ours.recv)
+    async def phase(
+        seconds: float, first_user: int, export: bool, backup: bool = False
+    ) -> tuple[list[float], dict[str, float], dict[str, Any], float]:
+        """A crowd labels for `seconds`, or until the export and the backup are done."""
+        t0 = time.perf_counter()
+        ours.send(("phase", invite, args.workers, first_user, export))
+        made: dict[str, Any] = {"seconds": float("nan")}
+        if backup:
+            made = await backup_in_child(db, f"{tmp / 'backups'}/")
+        await asyncio.sleep(seconds - (time.perf_counter() - t0))
+        ours.send(("end",))
+        latencies, timing = await asyncio.to_thread(ours.recv)
+        return latencies, timing, made, time.perf_counter() - t0
 
     repo = Repository(db)
     await repo.open()
@@ -207,25 +220,40 @@ async def run(args: argparse.Namespace, db: Path, tmp: Path) -> int:
         async with polling(app):
             await phase(5, 10_000, False)  # warm-up
             busy = cpu_busy()
-            quiet, _ = await phase(args.seconds, 20_000, False)
+            quiet, _, _, quiet_s = await phase(args.seconds, 20_000, False)
             quiet_load = others_load(busy)
             busy = cpu_busy()
-            backing_up = asyncio.create_task(backup_in_child(db, f"{tmp / 'backups'}/"))
-            loaded, timing = await phase(args.seconds, 30_000, True)
+            loaded, timing, made, loaded_s = await phase(
+                args.seconds,
+                30_000,
+                export=args.load in ("both", "export"),
+                backup=args.load in ("both", "backup"),
+            )
             loaded_load = others_load(busy)
-            made = await backing_up
     finally:
         ours.send(("stop",))
         world.join(10)
         await repo.close()
     bound = 1.2 * _p(quiet, 99) + 10
     verdict = "PASS" if _p(loaded, 99) <= bound else "FAIL"
-    print(f"phase    taps   p50 ms   p99 ms   ({args.workers} workers, {args.seconds:g} s each)")
-    for name, values, load in (("quiet", quiet, quiet_load), ("loaded", loaded, loaded_load)):
-        print(f"{name:<7} {len(values):>5} {_p(values, 50):>8.1f} {_p(values, 99):>8.1f}   {load}")
+    print(f"phase    taps   p50 ms   p99 ms   seconds   ({args.workers} workers)")
+    for name, values, took, load in (
+        ("quiet", quiet, quiet_s, quiet_load),
+        ("loaded", loaded, loaded_s, loaded_load),
+    ):
+        print(
+            f"{name:<7} {len(values):>5} {_p(values, 50):>8.1f} {_p(values, 99):>8.1f}"
+            f" {took:>9.0f}   {load}"
+        )
+    export = (
+        f"/export of {SLUG} as jsonl: {timing['export_s']:.1f} s to the first document"
+        f" ({timing['documents']:.0f} sent)"
+        if timing
+        else "no export"
+    )
     print(
-        f"load     /export of {SLUG} as jsonl: {timing['export_s']:.1f} s to the first"
-        f" document ({timing['documents']:.0f} sent); backup {made['seconds']:.1f} s"
+        f"load     {export}; backup {made['seconds']:.1f} s;"
+        f" the children ran {args.cpu_share:g} of the time"
     )
     print(
         f"result   loaded p99 {_p(loaded, 99):.1f} ms vs 1.2 x {_p(quiet, 99):.1f} + 10 ="
@@ -243,6 +271,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
     parser.add_argument("--live-samples", type=int, default=20_000)
     parser.add_argument("--db", type=Path, help="the big database: built if missing, reused")
+    parser.add_argument(
+        "--cpu-share",
+        type=float,
+        default=export_runner.CPU_SHARE,
+        help="the share of time the export and backup children run (1 = unsliced)",
+    )
+    parser.add_argument(
+        "--load",
+        choices=("both", "export", "backup"),
+        default="both",
+        help="what runs in the loaded phase (both, as the target asks; one, to see its share)",
+    )
     args = parser.parse_args()
     print(f"command  {' '.join(sys.orig_argv)}")
     print(f"machine  {platform.platform()}; {cpu_model()}; {os.cpu_count()} cores")

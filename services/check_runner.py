@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import pickle
-import signal
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -35,9 +32,11 @@ from pathlib import Path
 from quality.agreement import ConfusedPair
 from quality.check import CheckInput, CheckResult, CheckSettings, run_check
 from quality.workers import Finding
+from services.background import LOWEST_NICE, Throttle, die_with_parent
+from services.background import lower as _lower
 from storage.snapshot import STATUS_CODES, ProjectLabels, read_labels, sample_changes
 
-CHILD_NICE = 19  # the lowest priority: the check gets the CPU the bot and Bot API leave over
+CHILD_NICE = LOWEST_NICE  # the check gets the CPU the bot and Bot API leave over
 # Even at the lowest priority a busy child slows the bot down on a 2-core machine (measured:
 # an idle-class CPU spinner took tap p50 from 140 to 228 ms: the cores share caches and, on a
 # VM, maybe a physical core). So the child also runs in short slices: CHILD_CPU_SHARE of every
@@ -47,7 +46,6 @@ CHILD_NICE = 19  # the lowest priority: the check gets the CPU the bot and Bot A
 # Read at each check, so tests can set it to 1.0 (no slicing: a throttled child takes ~5 s
 # of wall time just to import numpy); one check test and the Throttle's own keep the slicing.
 CHILD_CPU_SHARE = 0.1
-THROTTLE_PERIOD_S = 0.05
 
 Span = tuple[str, float, float]  # (phase, wall-clock start, end)
 
@@ -138,39 +136,6 @@ def check_here(path: Path | str, project_id: int, settings: CheckSettings) -> Ch
     result = run_check(check_input(data), settings)
     t2 = time.time()
     return outcome_of(data, result, [("load", t0, t1), ("aggregate", t1, t2)])
-
-
-def _lower(pid: int) -> None:
-    """Nice 19 and SCHED_IDLE: any task of the bot or the Bot API that wakes preempts it.
-
-    (Both may be refused, e.g. by a container's seccomp policy; the check then just runs at
-    the priority it has.)
-    """
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, pid, CHILD_NICE)
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-
-
-def die_with_parent(parent: int) -> bool:
-    """Linux: have the kernel SIGKILL this process when `parent` dies; False if unsupported.
-
-    The throttle keeps the child stopped 90% of the time: if the bot were killed then, the
-    child would stay stopped for ever, holding its read snapshot (and with it the WAL, which
-    could no longer be checkpointed). SIGKILL ends a stopped process too.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            return False
-    except (OSError, AttributeError):
-        return False
-    if os.getppid() != parent:  # the parent died before the call above
-        os._exit(1)
-    return True
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _child(
@@ -280,41 +245,3 @@ async def check_in_thread(
             f"the quality check of project {project_id} failed; nothing was written:\n"
             + "".join(traceback.format_exception(exc))
         ) from exc
-
-
-class Throttle(threading.Thread):
-    """Let a process run `share` of every THROTTLE_PERIOD_S, stopped (SIGSTOP) the rest.
-
-    A thread, not the event loop: the slices stay short when the loop is busy. `stop` always
-    leaves the process running (SIGCONT), so it can exit or be killed.
-    """
-
-    def __init__(self, pid: int, share: float, period: float = THROTTLE_PERIOD_S) -> None:
-        """Throttle process `pid` (once started); share >= 1 or no SIGSTOP: do nothing."""
-        super().__init__(name=f"throttle-{pid}", daemon=True)
-        self.pid, self.share, self.period = pid, share, period
-        self._done = threading.Event()
-        self.stops = 0  # how many times the process was stopped (for tests)
-
-    def run(self) -> None:
-        """Stop and continue the process until `stop` is called or it is gone."""
-        stop_sig, cont_sig = getattr(signal, "SIGSTOP", None), getattr(signal, "SIGCONT", None)
-        if self.share >= 1.0 or stop_sig is None or cont_sig is None:
-            return
-        on, off = self.period * self.share, self.period * (1.0 - self.share)
-        try:
-            while not self._done.wait(on):
-                os.kill(self.pid, stop_sig)
-                self.stops += 1
-                self._done.wait(off)
-                os.kill(self.pid, cont_sig)
-        except ProcessLookupError:
-            pass  # it ended
-
-    def stop(self) -> None:
-        """End the slicing and leave the process running (call before reaping it)."""
-        self._done.set()
-        if self.is_alive():
-            self.join()
-        with contextlib.suppress(ProcessLookupError, AttributeError):
-            os.kill(self.pid, signal.SIGCONT)

@@ -12,19 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from services.background import Throttle, lower
 from storage.export import ExportError
 
 # Telegram's limit for a bot's upload is 50 MB; parts stay clear of it.
 PART_BYTES = 45 * 1024 * 1024
-# The child lowers its own priority to the lowest first thing (a preexec_fn is unsafe in a
-# process with threads, as the bot is), then runs `_child_main` with its arguments as JSON.
+# The child runs at the lowest priority (services.background: nice 19 and SCHED_IDLE). Measured
+# with `bench.bench_records_load` (1M samples, 20 workers, docs/benchmarks.md): at nice 19
+# alone, an export and a backup took the workers' tap p99 from 54 to 82 ms; with SCHED_IDLE
+# it stays within noise of the quiet phase's (78 vs 81, 101 vs 94 ms). Slicing the child as
+# well (a share < 1: stopped the rest of the time) did no better at 0.5 or 0.3 and made the
+# 1M-sample export 2x slower (155 s instead of 73). Read at each start, so a bench can set it.
+CPU_SHARE = 1.0
+# The child's first act: die with the bot (a stopped child would otherwise outlive it,
+# holding its read snapshot); then `_child_main` with its arguments as JSON.
 _ENTRY = (
-    "import os, sys; os.nice(19); from services.export_runner import _child_main;"
+    "import sys; from services.background import die_with_parent;"
+    " die_with_parent(int(sys.argv[2])); from services.export_runner import _child_main;"
     " _child_main(sys.argv[1])"
 )
 
@@ -37,7 +47,7 @@ async def export_in_child(
     db_path: Path, project: str, fmt: str, out: Path, name: str
 ) -> list[Path]:
     """Export `project` in `fmt` into the folder `out` (data file and dataset card) and zip
-    it as `<name>.zip` (in parts if big: `bundle`), in a niced child process; the files to
+    it as `<name>.zip` (in parts if big: `bundle`), in a low-priority child process; the files to
     send. ExportError with the export's own message if it fails. Cancelling kills the child."""
     result = await _run_child(
         {
@@ -53,7 +63,7 @@ async def export_in_child(
 
 
 async def backup_in_child(db_path: Path, dest: str) -> dict[str, Any]:
-    """`storage.backup.backup` in a niced child process: {"path", "size", "seconds"}."""
+    """`storage.backup.backup` in a low-priority child process: {"path", "size", "seconds"}."""
     return await _run_child({"do": "backup", "db": str(db_path), "dest": dest})
 
 
@@ -63,15 +73,23 @@ async def _run_child(job: dict[str, Any]) -> dict[str, Any]:
         "-c",
         _ENTRY,
         json.dumps(job),
+        str(os.getpid()),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    # Lowered from here at once (a preexec_fn is unsafe in a process with threads, as the
+    # bot is), so even the child's imports run at the lowest priority.
+    lower(proc.pid)
+    throttle = Throttle(proc.pid, CPU_SHARE)
+    throttle.start()
     try:
         out, err = await proc.communicate()
     except asyncio.CancelledError:  # the bot stopping: the child goes with it
+        throttle.stop()
         proc.kill()
         await proc.wait()
         raise
+    throttle.stop()  # (SIGCONT, harmless to whatever process has the pid by now)
     if proc.returncode != 0:
         lines = err.decode(errors="replace").strip().splitlines()
         raise ChildFailed(lines[-1] if lines else f"{job['do']} exited with {proc.returncode}")
