@@ -18,7 +18,7 @@ def child(
     conn: Connection, out: str, path: str, project_id: int, settings: CheckSettings, parent: int
 ) -> None:
     """check_runner's child, at the priority it was started with: nice 0, not SCHED_IDLE."""
-    check_runner._lower = _not_lowered
+    setattr(check_runner, "_lower", _not_lowered)  # noqa: B010 (not exported)
     _CHILD(conn, out, path, project_id, settings, parent)
 
 

@@ -21,12 +21,12 @@ import services.checks as checks
 from bot.context import BotData
 from config.settings import Settings
 from quality.check import CheckSettings, run_check
+from services.background import Throttle
+from services.background import lower as _lower
 from services.check_runner import (
     CHILD_CPU_SHARE,
     CHILD_NICE,
     CheckFailed,
-    Throttle,
-    _lower,
     check_in_child,
     check_in_thread,
     check_input,

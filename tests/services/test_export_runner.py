@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services import export_runner
+from services import background, export_runner
 from services.export_runner import ChildFailed, backup_in_child
 from storage.repository import Repository
 
@@ -19,10 +19,9 @@ async def test_a_backup_child_runs_at_sched_idle_and_reports_its_copy(
     async with Repository(db):
         pass  # a Labelgram database, as the backup's check wants
     policies: list[tuple[int, int]] = []
-    real_lower = export_runner.lower
 
     def lower(pid: int) -> None:
-        real_lower(pid)
+        background.lower(pid)
         policies.append((os.sched_getscheduler(pid), os.getpriority(os.PRIO_PROCESS, pid)))
 
     monkeypatch.setattr(export_runner, "lower", lower)
