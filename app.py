@@ -37,7 +37,18 @@ from bot.flood import FloodGuard
 from bot.poller import CaughtUp, InboxApplication, InboxPoller, PerUserOrder
 from bot.texts import COMMANDS, LANGUAGES, t
 from config.settings import Settings
-from handlers import coordinator, intake, labeling, membership, quality, records
+from handlers import (
+    broadcast,
+    coordinator,
+    digest,
+    intake,
+    labeling,
+    membership,
+    quality,
+    records,
+    reports,
+    roster,
+)
 from handlers.jobs import (
     BACKUP_JOB,
     CHECKPOINT_EVERY_S,
@@ -115,6 +126,10 @@ def build_application(
         + quality.build_handlers()
         + membership.build_handlers()
         + records.build_handlers()
+        + reports.build_handlers()
+        + roster.build_handlers()
+        + broadcast.build_handlers()
+        + digest.build_handlers()
         + labeling.build_fallbacks()
     )
     app.add_error_handler(on_error)
@@ -157,6 +172,8 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         every = data.settings.backup_every
         if every > 0:
             app.job_queue.run_repeating(backup_job, interval=every, first=every, name=BACKUP_JOB)
+        for feature in (reports, roster, broadcast, digest):
+            feature.schedule(app.job_queue)
 
 
 async def _post_shutdown(app: Application) -> None:  # type: ignore[type-arg]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from string import Formatter
 
+from bot.texts_broadcast import BROADCAST_TEXTS
+from bot.texts_digest import DIGEST_TEXTS
+from bot.texts_menus import MENU_TEXTS
 from bot.texts_records import RECORD_TEXTS
+from bot.texts_reports import REPORT_TEXTS
+from bot.texts_roster import ROSTER_TEXTS
 
 LANGUAGES = ("en", "ko")
 
@@ -495,7 +500,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "cmd_help": {"en": "What this bot can do", "ko": "도움말"},
 }
 
-TEXTS.update(RECORD_TEXTS)
+for _part in (RECORD_TEXTS, REPORT_TEXTS, ROSTER_TEXTS, BROADCAST_TEXTS, DIGEST_TEXTS, MENU_TEXTS):
+    TEXTS.update(_part)
 
 COMMANDS = ("start", "guide", "undo", "me", "lang", "leave", "forget", "help")
 

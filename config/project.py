@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -197,12 +198,34 @@ class ProjectSpec(BaseModel):
     forget_labels: Literal["keep", "delete"] = "keep"
     license: str | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=5000)
+    # Problem reports: a sample reported by this many workers is held out of the pool until a
+    # coordinator decides on it (/reports); 0 never holds one.
+    report_hold: int = Field(default=2, ge=0, le=100)
+    # The daily digest goes out at this local time ("HH:MM") in the project's time zone (an
+    # IANA name such as "Asia/Seoul").
+    digest_time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    timezone: str = "UTC"
+    # The work report (what a coordinator pays a crowd by): an amount per label kept after the
+    # quality rules, in `currency` (e.g. "KRW"); none: the report shows counts only.
+    pay_per_label: float | None = Field(default=None, ge=0, le=1_000_000)
+    currency: str | None = Field(default=None, min_length=1, max_length=8)
     data: Path | None = None
     cleaning: CleaningSpec = Field(default_factory=CleaningSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)
 
     _question = field_validator("question", mode="before")(_localised)
     _guide = field_validator("guide", mode="before")(_localised)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Asia/Seoul' or 'UTC'"
+            ) from None
+        return value
 
     @field_validator("assignment_timeout", mode="before")
     @classmethod

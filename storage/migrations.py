@@ -404,4 +404,20 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (worker_id, project_id)
     );
     """,
+    # 11: the problem-report inbox (notes, holds, decisions) and project life (pause, close).
+    """
+    -- reserved (issue 15)
+    """,
+    # 12: the persistent outbox (one row per recipient) and broadcasts.
+    """
+    -- reserved (issue 15)
+    """,
+    # 13: the roster: notices sent once per change, invite expiry and use limits.
+    """
+    -- reserved (issue 15)
+    """,
+    # 14: daily digests: what each digest covered, worker opt-outs.
+    """
+    -- reserved (issue 15)
+    """,
 )

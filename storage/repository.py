@@ -15,11 +15,15 @@ from storage.assignments import (
     PICK_SQL,
     SWEEP_EVERY_S,
 )
+from storage.digests import Digests
 from storage.erasure import Erasure
 from storage.events import Events
 from storage.imports import STAGE_ABANDONED_AFTER, Imports, ImportSession
+from storage.outbox import Outbox
+from storage.problem_reports import ProblemReports
 from storage.project_updates import ProjectUpdates
 from storage.reports import Reports
+from storage.roster import Roster
 from storage.samples import SAMPLE_COLS, SAMPLE_STATES, sample_counts_of
 from storage.taps import Taps
 from storage.workers import IDLE_WITH_WORK_SQL, Workers
@@ -41,7 +45,19 @@ __all__ = [
 ]
 
 
-class Repository(Taps, ProjectUpdates, Imports, Reports, Workers, Erasure, Events):
+class Repository(
+    Taps,
+    ProjectUpdates,
+    Imports,
+    Reports,
+    Workers,
+    Erasure,
+    ProblemReports,
+    Outbox,
+    Roster,
+    Digests,
+    Events,
+):
     """Typed async access to the Labelgram database: projects, samples, workers, cards (claims,
     labels, /undo, the label tap), imports, reports and the audit log, over one connection
     (`Database`)."""

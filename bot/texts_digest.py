@@ -1,0 +1,10 @@
+"""Texts of daily digests (/digest) for coordinators and workers.
+
+Kept beside `bot.texts` (which merges them into TEXTS); the same rules hold: every text in
+English and Korean, the Korean written as a Korean product team writes it (해요체, see
+../shared/KOREAN.md), the same {placeholders} in both.
+"""
+
+from __future__ import annotations
+
+DIGEST_TEXTS: dict[str, dict[str, str]] = {}

@@ -1,0 +1,18 @@
+"""Daily digests: to coordinators (text and chart) and to each worker who labeled that day, at
+the project's local digest time; /digest [project], /digest off|on."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, JobQueue
+
+from bot.context import Context
+
+
+def build_handlers() -> list[BaseHandler[Update, Context, None]]:
+    """This feature's handlers."""
+    return []
+
+
+def schedule(job_queue: JobQueue[Context]) -> None:
+    """This feature's jobs (called at start-up, after the bot's own)."""

@@ -1,0 +1,18 @@
+"""Problem reports and project life: /reports (one card per reported sample: fix its text,
+exclude it, dismiss the reports, edit the guide), /pause, /resume, /close."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, JobQueue
+
+from bot.context import Context
+
+
+def build_handlers() -> list[BaseHandler[Update, Context, None]]:
+    """This feature's handlers."""
+    return []
+
+
+def schedule(job_queue: JobQueue[Context]) -> None:
+    """This feature's jobs (called at start-up, after the bot's own)."""

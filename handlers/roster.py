@@ -1,0 +1,18 @@
+"""The worker roster: /workers (a paged list; a worker's card with Suspend, Reinstate, Remove)
+and the work report per worker for a period."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, JobQueue
+
+from bot.context import Context
+
+
+def build_handlers() -> list[BaseHandler[Update, Context, None]]:
+    """This feature's handlers."""
+    return []
+
+
+def schedule(job_queue: JobQueue[Context]) -> None:
+    """This feature's jobs (called at start-up, after the bot's own)."""
