@@ -44,6 +44,7 @@ from handlers import (
     intake,
     labeling,
     membership,
+    menus,
     quality,
     records,
     reports,
@@ -130,6 +131,7 @@ def build_application(
         + roster.build_handlers()
         + broadcast.build_handlers()
         + digest.build_handlers()
+        + menus.build_handlers()
         + labeling.build_fallbacks()
     )
     app.add_error_handler(on_error)
@@ -172,7 +174,7 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         every = data.settings.backup_every
         if every > 0:
             app.job_queue.run_repeating(backup_job, interval=every, first=every, name=BACKUP_JOB)
-        for feature in (reports, roster, broadcast, digest):
+        for feature in (reports, roster, broadcast, digest, menus):
             feature.schedule(app.job_queue)
 
 

@@ -406,18 +406,18 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 11: the problem-report inbox (notes, holds, decisions) and project life (pause, close).
     """
-    -- reserved (issue 15)
+    -- reserved for migration 11 (issue 15)
     """,
     # 12: the persistent outbox (one row per recipient) and broadcasts.
     """
-    -- reserved (issue 15)
+    -- reserved for migration 12 (issue 15)
     """,
     # 13: the roster: notices sent once per change, invite expiry and use limits.
     """
-    -- reserved (issue 15)
+    -- reserved for migration 13 (issue 15)
     """,
     # 14: daily digests: what each digest covered, worker opt-outs.
     """
-    -- reserved (issue 15)
+    -- reserved for migration 14 (issue 15)
     """,
 )
