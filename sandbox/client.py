@@ -351,6 +351,12 @@ class SandboxUser:
         answer: JSON = _result(response)
         return answer
 
+    async def bot_profile(self) -> JSON:
+        """The bot as this user's client shows it: ``{commands, description,
+        short_description}`` (their command menu and descriptions, Telegram's fallbacks)."""
+        profile: JSON = _result(await self._client.get(f"{self._path}/profile"))
+        return profile
+
     async def block(self) -> None:
         """Block the bot: its sends to this user now fail with 403."""
         _result(await self._client.post(f"{self._path}/block"))

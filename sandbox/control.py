@@ -92,6 +92,7 @@ class ControlApi:
             ("GET", "/sandbox/users/{id}/messages/{message_id}", self._user_message_state),
             ("POST", "/sandbox/users/{id}/block", self._block),
             ("POST", "/sandbox/users/{id}/unblock", self._unblock),
+            ("GET", "/sandbox/users/{id}/profile", self._user_profile),
             ("GET", "/sandbox/callbacks/{callback_query_id}", self._callback_answer),
             ("GET", "/sandbox/calls", self._get_calls),
             ("POST", "/sandbox/calls/reset", self._reset_calls),
@@ -319,6 +320,18 @@ class ControlApi:
         return True
 
     # --- faults and counters -----------------------------------------------------------------
+
+    async def _user_profile(self, request: web.Request) -> JSON:
+        """The bot as this user's client shows it: the command menu of their private chat
+        and the (short) description, each in their language with Telegram's fallbacks."""
+        chat = self._user_chat(request)
+        language = chat.user.get("language_code")
+        profile = self._state.profile
+        return {
+            "commands": profile.visible_commands(chat.chat_id, language),
+            "description": profile.visible_description(language),
+            "short_description": profile.visible_description(language, short=True),
+        }
 
     async def _get_calls(self, request: web.Request) -> dict[str, int]:
         return dict(self._state.calls)

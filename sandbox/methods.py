@@ -7,8 +7,6 @@ edit* methods live in :mod:`sandbox.edits`.
 
 from __future__ import annotations
 
-import json
-import re
 import time
 
 from sandbox.chats import Chat
@@ -43,7 +41,6 @@ _CHAT_ACTIONS = frozenset(
         "upload_video_note",
     }
 )
-_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 
 
 def _reply_to(chat: Chat, params: Params) -> JSON | None:
@@ -65,14 +62,6 @@ def _reply_to(chat: Chat, params: Params) -> JSON | None:
     return {key: value for key, value in original.items() if key != "reply_to_message"}
 
 
-def _commands_key(params: Params) -> tuple[str, str]:
-    """Return the (scope, language) a command list is stored under."""
-    scope = params.decoded("scope") or {"type": "default"}
-    if not isinstance(scope, dict) or not isinstance(scope.get("type"), str):
-        raise bad("can't parse BotCommandScope JSON object")
-    return json.dumps(scope, sort_keys=True), params.text("language_code") or ""
-
-
 class BotApi:
     """The Bot API methods of the sandbox, except the edit* ones."""
 
@@ -88,9 +77,9 @@ class BotApi:
             "getUpdates": self._get_updates,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
-            "setMyCommands": self._set_my_commands,
-            "getMyCommands": self._get_my_commands,
-            "deleteMyCommands": self._delete_my_commands,
+            # setMyCommands, getMyCommands, deleteMyCommands, set/getMyDescription,
+            # set/getMyShortDescription: sandbox.commands.BotProfile
+            **self._state.profile.methods(),
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
             "sendAnimation": self._send_animation,
@@ -104,7 +93,7 @@ class BotApi:
             "getFile": self._get_file,
         }
 
-    # --- the bot, updates, commands ----------------------------------------------------------
+    # --- the bot, updates ----------------------------------------------------------------------
 
     async def _get_me(self, params: Params) -> JSON:
         """getMe: the bot's User with its capabilities."""
@@ -146,33 +135,6 @@ class BotApi:
             "has_custom_certificate": False,
             "pending_update_count": self._state.updates.pending,
         }
-
-    async def _set_my_commands(self, params: Params) -> bool:
-        """setMyCommands: store the list under its scope and language."""
-        commands = params.decoded("commands")
-        if not isinstance(commands, list) or len(commands) > 100:
-            raise bad("can't parse commands JSON object")
-        stored = []
-        for command in commands:
-            if not isinstance(command, dict):
-                raise bad("can't parse BotCommand JSON object")
-            name, description = command.get("command"), command.get("description")
-            if not isinstance(name, str) or not _COMMAND_NAME.fullmatch(name.removeprefix("/")):
-                raise bad("BOT_COMMAND_INVALID")
-            if not isinstance(description, str) or not 1 <= len(description) <= 256:
-                raise bad("BOT_COMMAND_DESCRIPTION_INVALID")
-            stored.append({"command": name.removeprefix("/"), "description": description})
-        self._state.commands[_commands_key(params)] = stored
-        return True
-
-    async def _get_my_commands(self, params: Params) -> list[JSON]:
-        """getMyCommands: the list stored under exactly this scope and language."""
-        return self._state.commands.get(_commands_key(params), [])
-
-    async def _delete_my_commands(self, params: Params) -> bool:
-        """deleteMyCommands: forget the list of this scope and language."""
-        self._state.commands.pop(_commands_key(params), None)
-        return True
 
     # --- messages ----------------------------------------------------------------------------
 

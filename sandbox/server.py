@@ -6,7 +6,8 @@ The real bot runs against it unchanged, over HTTP, by pointing python-telegram-b
 control API under ``/sandbox/``. The server listens on 127.0.0.1 and keeps everything in memory.
 
 Bot API methods: getMe, getUpdates, deleteWebhook, getWebhookInfo, setMyCommands,
-getMyCommands, deleteMyCommands, sendMessage, sendPhoto, sendAnimation, sendAudio, sendVoice,
+getMyCommands, deleteMyCommands, setMyDescription, getMyDescription, setMyShortDescription,
+getMyShortDescription, sendMessage, sendPhoto, sendAnimation, sendAudio, sendVoice,
 sendVideo, sendDocument, editMessageText, editMessageCaption, editMessageMedia,
 editMessageReplyMarkup, deleteMessage, answerCallbackQuery, getFile, sendChatAction, logOut,
 close (names are case-insensitive).
@@ -60,7 +61,6 @@ What it does not emulate:
 - thumbnails and extra photo sizes (a photo has one ``PhotoSize``), media durations and video
   dimensions (taken from the request or the InputMedia, else 0), re-encoding of photos;
   ``has_spoiler``, ``show_caption_above_media`` and ``link_preview_options`` (accepted, not kept);
-- the scope/language fallback of getMyCommands (a list is found only under its exact key);
 - the 48-hour limit on deleting messages, and limits other than the ``RateLimits`` buckets
   (which apply to ``send*`` except ``sendChatAction``, and to ``edit*``) and storms;
 - re-delivery on its own: an update is repeated only when asked through the control API (or

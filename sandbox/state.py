@@ -1,9 +1,10 @@
 """Everything the sandbox server knows, shared by the Bot API and the control API.
 
 One :class:`SandboxState` per server: the bot's identity, the chats, the button presses, the
-files, the update queue, the flood limits, the command lists and the counters. The Bot API
-methods (:mod:`sandbox.methods`, :mod:`sandbox.edits`) and the simulated users
-(:mod:`sandbox.control`) read and change it; nothing else does.
+files, the update queue, the flood limits, the bot profile (command lists, descriptions) and
+the counters. The Bot API methods (:mod:`sandbox.methods`, :mod:`sandbox.edits`,
+:mod:`sandbox.commands`) and the simulated users (:mod:`sandbox.control`) read and change
+it; nothing else does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import math
 
 from sandbox.chats import CallbackQuery, Chat, Signal
+from sandbox.commands import BotProfile
 from sandbox.files import FileStore
 from sandbox.limits import FloodGate, RateLimits
 from sandbox.updates import UpdateQueue
@@ -38,7 +40,7 @@ class SandboxState:
         self.updates = UpdateQueue(update_history, closing=lambda: self.closing)
         self.flood = FloodGate(limits)
         self.files = FileStore()
-        self.commands: dict[tuple[str, str], list[JSON]] = {}
+        self.profile = BotProfile()  # command lists and descriptions
         self.callbacks: dict[str, CallbackQuery] = {}
         self.callback_ids = itertools.count(4_000_000_000_000_000_001)
         self.callbacks_signal = Signal()  # a callback query was answered
