@@ -406,11 +406,92 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 11: the problem-report inbox (notes, holds, decisions) and project life (pause, close).
     """
-    -- reserved for migration 11 (issue 15)
+    -- A report can carry the worker's note; a decision closes it (fixed: the sample's text was
+    -- corrected; excluded: the sample is out of the data; dismissed: nothing wrong).
+    -- announced: counted in a batched notice to the coordinators (one per batch, not one per
+    -- report). samples.held: NULL in the pool; 'held' reported by report_hold workers and out
+    -- of the pool until a coordinator decides; 'excluded' out for good (with its reason). The
+    -- pick index carries `held`, so the pick skips held samples without reading their rows.
+    ALTER TABLE reports ADD COLUMN note TEXT;
+    ALTER TABLE reports ADD COLUMN decision TEXT
+        CHECK (decision IN ('fixed', 'excluded', 'dismissed'));
+    ALTER TABLE reports ADD COLUMN decided_at REAL;
+    ALTER TABLE reports ADD COLUMN decided_by INTEGER;
+    ALTER TABLE reports ADD COLUMN announced INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX reports_open ON reports (project_id, sample_id) WHERE decided_at IS NULL;
+    CREATE INDEX reports_unannounced ON reports (project_id) WHERE announced = 0;
+    ALTER TABLE samples ADD COLUMN held TEXT CHECK (held IN ('held', 'excluded'));
+    ALTER TABLE samples ADD COLUMN excluded_reason TEXT;
+    DROP INDEX samples_pick;
+    CREATE INDEX samples_pick ON samples (project_id, need, id, held) WHERE need > 0;
+    -- A project's life: no row while it runs; paused (no cards go out), closed (read-only,
+    -- still exportable) or archived (closed and put away). A tiny table of its own: every
+    -- claim looks it up, and the projects row carries the whole project file.
+    CREATE TABLE project_life (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        state      TEXT NOT NULL CHECK (state IN ('paused', 'closed', 'archived')),
+        since      REAL NOT NULL,
+        actor      INTEGER
+    ) WITHOUT ROWID;
+    -- The next text message a user sends answers the bot's question: a note to a report, the
+    -- corrected text of a sample, a new guide. One at a time per user.
+    CREATE TABLE pending_replies (
+        user_id INTEGER PRIMARY KEY,
+        kind    TEXT NOT NULL CHECK (kind IN ('note', 'fix', 'guide')),
+        ref     INTEGER NOT NULL,                  -- the report, the sample, the project
+        mode    TEXT,                              -- fix: keep | clear; guide: the language
+        at      REAL NOT NULL
+    ) WITHOUT ROWID;
     """,
-    # 12: the persistent outbox (one row per recipient) and broadcasts.
+    # 12: the persistent outbox (one row per recipient) and broadcasts. A row is 'sending'
+    # only while its message is in flight: one found so at start was in flight at a crash and
+    # goes again, flagged maybe_twice (sendMessage has no idempotency key). guide_announced:
+    # the guide version the project's workers were last told about. workers.unreachable_at:
+    # when a send met 403 (the user blocked the bot).
     """
-    -- reserved for migration 12 (issue 15)
+    CREATE TABLE broadcasts (
+        id           INTEGER PRIMARY KEY,
+        project_id   INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        sender_id    INTEGER NOT NULL,             -- who wrote it; gets the delivery report
+        status       TEXT NOT NULL CHECK (status IN
+                     ('compose', 'draft', 'sending', 'done', 'cancelled', 'dropped')),
+        from_chat_id INTEGER,                      -- the message copied to each recipient
+        message_id   INTEGER,
+        audience     TEXT,                         -- e.g. 'all', 'active:7', 'lang:ko'
+        total        INTEGER NOT NULL DEFAULT 0,   -- recipients, fixed when sent
+        created_at   REAL NOT NULL,
+        started_at   REAL,
+        finished_at  REAL
+    );
+    CREATE INDEX broadcasts_sender ON broadcasts (sender_id, status);
+    CREATE INDEX broadcasts_project ON broadcasts (project_id, id);
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY,
+        broadcast_id INTEGER REFERENCES broadcasts(id) ON DELETE CASCADE,  -- NULL: a notice
+        chat_id      INTEGER NOT NULL,
+        kind         TEXT NOT NULL,                -- 'copy' (a broadcast) or a notice's text
+        payload      TEXT NOT NULL DEFAULT '{}',   -- JSON: the notice's values
+        dedup        TEXT UNIQUE,                  -- a notice that goes once per key
+        status       TEXT NOT NULL DEFAULT 'queued' CHECK (status IN
+                     ('queued', 'sending', 'sent', 'unreachable', 'failed', 'cancelled')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        maybe_twice  INTEGER NOT NULL DEFAULT 0,   -- in flight at a crash: may have gone twice
+        next_at      REAL NOT NULL,
+        created_at   REAL NOT NULL,
+        done_at      REAL,
+        message_id   INTEGER,                      -- Telegram's, once confirmed
+        error        TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (next_at, id) WHERE status = 'queued';
+    CREATE INDEX outbox_sending ON outbox (id) WHERE status = 'sending';
+    CREATE INDEX outbox_broadcast ON outbox (broadcast_id, status);
+    CREATE INDEX outbox_chat ON outbox (chat_id, kind) WHERE status = 'queued';
+    CREATE TABLE guide_announced (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        version    INTEGER NOT NULL
+    );
+    INSERT INTO guide_announced (project_id, version) SELECT id, guide_version FROM projects;
+    ALTER TABLE workers ADD COLUMN unreachable_at REAL;  -- the bot was blocked (403)
     """,
     # 13: the roster: notices sent once per change, invite expiry and use limits.
     """
@@ -418,6 +499,27 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 14: daily digests: what each digest covered, worker opt-outs.
     """
-    -- reserved for migration 14 (issue 15)
+    CREATE TABLE digest_runs (                     -- one coordinators' digest per local day
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        day        TEXT NOT NULL,                  -- the local date, YYYY-MM-DD
+        since      REAL NOT NULL,                  -- news (flags, suspensions, exams) after this
+        until      REAL NOT NULL,                  -- ... up to this: the next run's since
+        created_at REAL NOT NULL,
+        PRIMARY KEY (project_id, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE digest_sends (                    -- one row per recipient and day: sent once
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        day        TEXT NOT NULL,
+        user_id    INTEGER NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('coordinator', 'worker')),
+        state      TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'unreachable', 'failed')),
+        attempts   INTEGER NOT NULL DEFAULT 1,
+        at         REAL NOT NULL,
+        PRIMARY KEY (project_id, day, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE digest_optouts (                  -- /digest off: no worker digest
+        worker_id INTEGER PRIMARY KEY REFERENCES workers(id),
+        at        REAL NOT NULL
+    );
     """,
 )
