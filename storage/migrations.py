@@ -495,7 +495,40 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 13: the roster: notices sent once per change, invite expiry and use limits.
     """
-    -- reserved for migration 13 (issue 15)
+    -- (workers.unreachable_at, which the roster shows, comes with migration 12)
+    -- A worker flag a coordinator was told about: open while the check keeps finding it
+    -- (told once), closed when a check no longer does (told again if it comes back). The
+    -- rows are also the worker's recent flags on their roster card.
+    CREATE TABLE worker_flags (
+        id         INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        worker_id  INTEGER NOT NULL REFERENCES workers(id),
+        rule       TEXT NOT NULL,                  -- what fired (the reason without figures)
+        reason     TEXT NOT NULL,                  -- the reason as first told
+        first_at   REAL NOT NULL,
+        last_at    REAL NOT NULL,
+        cleared_at REAL
+    );
+    CREATE UNIQUE INDEX worker_flags_open ON worker_flags (project_id, worker_id, rule)
+        WHERE cleared_at IS NULL;
+    CREATE INDEX worker_flags_worker ON worker_flags (project_id, worker_id, id);
+    -- A worker removed from a project by a coordinator: an invite made before the removal
+    -- does not bring them back.
+    CREATE TABLE removals (
+        worker_id  INTEGER NOT NULL REFERENCES workers(id),
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        removed_at REAL NOT NULL,
+        removed_by INTEGER,
+        PRIMARY KEY (worker_id, project_id)
+    ) WITHOUT ROWID;
+    -- Invites: an expiry, a use limit, revocation, and a number for buttons (/invites).
+    ALTER TABLE invites ADD COLUMN expires_at REAL;        -- NULL: never
+    ALTER TABLE invites ADD COLUMN max_uses INTEGER;       -- NULL: unlimited
+    ALTER TABLE invites ADD COLUMN revoked_at REAL;
+    ALTER TABLE invites ADD COLUMN seq INTEGER;
+    UPDATE invites SET seq = (SELECT COUNT(*) FROM invites AS i WHERE i.code <= invites.code);
+    CREATE UNIQUE INDEX invites_seq ON invites (seq);
+    CREATE INDEX invites_project ON invites (project_id);
     """,
     # 14: daily digests: what each digest covered, worker opt-outs.
     """

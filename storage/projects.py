@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from pydantic import BaseModel, ConfigDict
 
 from config.project import ProjectSpec
 from storage.db import Database, Row
@@ -98,6 +99,71 @@ async def insert_project(
     )
     await append_event(db, "project.created", actor, new_id, {"slug": spec.slug}, now)
     return new_id
+
+
+# Invites: the role in the code's prefix, and each role's default (days valid, uses): a
+# worker link is shared with a crowd; a coordinator's or reviewer's is for one person.
+INVITE_PREFIX = {Role.WORKER: "worker", Role.REVIEWER: "reviewer", Role.COORDINATOR: "coord"}
+INVITE_DEFAULTS: dict[Role, tuple[float, int]] = {
+    Role.WORKER: (30, 0),
+    Role.REVIEWER: (7, 1),
+    Role.COORDINATOR: (7, 1),
+}
+ROLE_RANK = {Role.WORKER: 0, Role.REVIEWER: 1, Role.COORDINATOR: 2}
+_RANK_SQL = "(CASE {0} WHEN 'coordinator' THEN 2 WHEN 'reviewer' THEN 1 ELSE 0 END)"
+INVITE_COLS = "seq, code, project_id, role, created_by, created_at, uses, max_uses, expires_at"
+
+
+class Invite(BaseModel):
+    """An invite link's code and limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    code: str
+    project_id: int
+    role: Role
+    created_by: int | None
+    created_at: float
+    uses: int
+    max_uses: int | None
+    expires_at: float | None
+
+
+def invite_of(row: Row) -> Invite:
+    """An `INVITE_COLS` row as a model."""
+    return Invite(**dict(zip(INVITE_COLS.split(", "), row, strict=True)))
+
+
+class InviteRefused(NotFound):
+    """An invite that exists but lets no one (or not this person) in; `why` says which:
+    "revoked", "expired", "used_up" or "removed"."""
+
+    def __init__(self, why: str) -> None:
+        """Name why the invite was refused."""
+        super().__init__(f"this invite link is {why.replace('_', ' ')}; ask for a new one")
+        self.why = why
+
+
+async def _check_invite(
+    db: aiosqlite.Connection, row: Row, user_id: int, project_id: int, now: float
+) -> None:
+    """Refuse (InviteRefused) an invite `row` of `redeem_invite` that must not let this
+    user in now."""
+    _, _, revoked_at, expires_at, max_uses, uses, created_at = row
+    if revoked_at is not None:
+        raise InviteRefused("revoked")
+    if expires_at is not None and now >= expires_at:
+        raise InviteRefused("expired")
+    if max_uses is not None and uses >= max_uses:
+        raise InviteRefused("used_up")
+    async with db.execute(
+        "SELECT removed_at FROM removals WHERE worker_id = ? AND project_id = ?",
+        (user_id, project_id),
+    ) as cur:
+        removed = await cur.fetchone()
+    if removed is not None and removed[0] >= created_at:
+        raise InviteRefused("removed")
 
 
 class Projects(Database):
@@ -228,48 +294,120 @@ class Projects(Database):
         *,
         actor: int | None = None,
         update_id: int | None = None,
+        days: float | None = None,
+        uses: int | None = None,
     ) -> str:
-        """A new invite code (valid as a t.me deep-link start parameter); a replay of the same
-        update gets the code the first one made."""
+        """A new invite code (valid as a t.me deep-link start parameter, its role readable in
+        its prefix: `worker-…`, `reviewer-…`, `coord-…`); a replay of the same update gets the
+        code the first one made.
+
+        days: how long it stays valid (None: the role's default, `INVITE_DEFAULTS`; 0: for
+        ever). uses: how many people may join with it (None: the role's default; 0: any).
+        """
         await self.get_project(project_id)
-        code = f"{'c' if role is Role.COORDINATOR else 'w'}{secrets.token_urlsafe(12)}"
+        default_days, default_uses = INVITE_DEFAULTS[role]
+        days = default_days if days is None else days
+        uses = default_uses if uses is None else uses
+        code = f"{INVITE_PREFIX[role]}-{secrets.token_urlsafe(12)}"
+        now = time.time()
         async with self.transaction() as db:
             made = await once(db, update_id, "invite")
             if made is not None:
                 return str(made)
-            await remember(db, update_id, "invite", code, time.time())
+            await remember(db, update_id, "invite", code, now)
             await db.execute(
-                "INSERT INTO invites (code, project_id, role, created_by, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (code, project_id, role.value, actor, time.time()),
+                "INSERT INTO invites (code, project_id, role, created_by, created_at,"
+                " expires_at, max_uses, seq) VALUES (?, ?, ?, ?, ?, ?, ?,"
+                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM invites))",
+                (
+                    code,
+                    project_id,
+                    role.value,
+                    actor,
+                    now,
+                    now + days * 86400 if days else None,
+                    uses or None,
+                ),
             )
-            await append_event(db, "invite.created", actor, project_id, {"role": role.value}, None)
+            data = {"role": role.value, "days": days, "uses": uses}
+            await append_event(db, "invite.created", actor, project_id, data, now)
         return code
+
+    async def invites(self, project_ids: list[int], now: float | None = None) -> list[Invite]:
+        """The invites of these projects that still let someone in, newest first."""
+        if not project_ids:
+            return []
+        now = time.time() if now is None else now
+        marks = ",".join("?" * len(project_ids))
+        rows = await self.all(
+            f"SELECT {INVITE_COLS} FROM invites WHERE project_id IN ({marks})"
+            " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)"
+            " AND (max_uses IS NULL OR uses < max_uses) ORDER BY seq DESC",
+            (*project_ids, now),
+        )
+        return [invite_of(r) for r in rows]
+
+    async def invite_by_seq(self, seq: int) -> Invite | None:
+        """An invite by its number (the one its /invites button carries)."""
+        row = await self.one(f"SELECT {INVITE_COLS} FROM invites WHERE seq = ?", (seq,))
+        return None if row is None else invite_of(row)
+
+    async def revoke_invite(self, seq: int, *, actor: int | None = None) -> bool:
+        """Stop an invite letting anyone in (False: it already was revoked, or is unknown)."""
+        now = time.time()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE invites SET revoked_at = ? WHERE seq = ? AND revoked_at IS NULL",
+                (now, seq),
+            )
+            if cur.rowcount == 0:
+                return False
+            async with db.execute(
+                "SELECT project_id, role FROM invites WHERE seq = ?", (seq,)
+            ) as c:
+                row = await c.fetchone()
+            assert row is not None
+            await append_event(db, "invite.revoked", actor, row[0], {"role": row[1]}, now)
+        return True
 
     async def redeem_invite(
         self, code: str, user_id: int, *, update_id: int | None = None
     ) -> tuple[Project, Role]:
-        """Join the invite's project (a coordinator is never demoted by a worker link).
+        """Join the invite's project. A link never lowers a role (a reviewer or coordinator
+        who opens a worker link keeps theirs); a member whose role the link would not raise
+        just switches to the project, and uses nothing of the link's limit.
 
+        Raises NotFound for an unknown code, InviteRefused (a NotFound) for a revoked,
+        expired or used-up one, or for a worker removed from the project after it was made.
         With `update_id`, a replay of the same /start counts the use once.
         """
         now = time.time()
         async with self.transaction() as db:
             async with db.execute(
-                "SELECT project_id, role FROM invites WHERE code = ?", (code,)
+                "SELECT project_id, role, revoked_at, expires_at, max_uses, uses, created_at"
+                " FROM invites WHERE code = ?",
+                (code,),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 raise NotFound("this invite link is not valid; ask your coordinator for a new one")
             project_id, role = int(row[0]), Role(row[1])
+            async with db.execute(
+                "SELECT role FROM memberships WHERE worker_id = ? AND project_id = ?",
+                (user_id, project_id),
+            ) as cur:
+                held = await cur.fetchone()
+            raises = held is None or ROLE_RANK[Role(held[0])] < ROLE_RANK[role]
             first = await once(db, update_id, "redeem") is None
-            if first:
+            if first and raises:
+                await _check_invite(db, tuple(row), user_id, project_id, now)
                 await remember(db, update_id, "redeem", code, now)
                 await db.execute("UPDATE invites SET uses = uses + 1 WHERE code = ?", (code,))
             await db.execute(
                 "INSERT INTO memberships (worker_id, project_id, role, joined_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (worker_id, project_id) DO UPDATE SET"
-                " role = CASE WHEN role = 'coordinator' THEN role ELSE excluded.role END",
+                f" role = CASE WHEN {_RANK_SQL.format('role')}"
+                f" >= {_RANK_SQL.format('excluded.role')} THEN role ELSE excluded.role END",
                 (user_id, project_id, role.value, now),
             )
             await db.execute(
@@ -281,7 +419,7 @@ class Projects(Database):
             ) as cur:
                 got = await cur.fetchone()
             assert got is not None
-            if first:
+            if first and raises:
                 await append_event(db, "member.joined", user_id, project_id, {"role": got[0]}, now)
         return await self.get_project(project_id), Role(got[0])
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from config.project import ProjectSpec
+from storage.effects import once, remember
 from storage.events import append_event
 from storage.gold import Gate as Gate  # re-exported: handlers import these here
 from storage.gold import GoldResult as GoldResult
@@ -35,6 +36,7 @@ from storage.gold import (
 )
 from storage.models import Role, Sample, SampleCounts
 from storage.repository import Repository
+from storage.roster import reinstate_in
 from storage.samples import SAMPLE_COLS, SAMPLE_STATES, sample_counts_of, sample_of
 from storage.snapshot import FloatArray, IntArray, ProjectLabels, read_labels, sample_changes
 
@@ -113,25 +115,19 @@ class QualityStore:
         async with self.repo.transaction() as db:
             return await write_suspension(db, user_id, project_id, reason, rule, actor, now)
 
-    async def reinstate(self, user_id: int, project_id: int, actor: int) -> bool:
-        """Lift a suspension or a failed exam (False if there was neither)."""
+    async def reinstate(
+        self, user_id: int, project_id: int, actor: int, *, update_id: int | None = None
+    ) -> bool:
+        """Lift a suspension or a failed exam (False if there was neither; the same update
+        handled again gets what the first handling did)."""
         now = time.time()
         async with self.repo.transaction() as db:
-            cur = await db.execute(
-                "UPDATE memberships SET suspended_at = NULL, suspended_reason = NULL,"
-                " exam_status = CASE WHEN exam_status = 'failed' THEN NULL ELSE exam_status END,"
-                " exam_started_at = CASE WHEN exam_status = 'failed' THEN ?"
-                " ELSE exam_started_at END"
-                " WHERE worker_id = ? AND project_id = ?"
-                " AND (suspended_at IS NOT NULL OR exam_status = 'failed')",
-                (now, user_id, project_id),
-            )
-            if cur.rowcount == 0:
-                return False
-            await append_event(
-                db, "worker.reinstated", actor, project_id, {"worker": user_id}, now
-            )
-        return True
+            done = await once(db, update_id, "reinstate")
+            if done is not None:
+                return bool(done)
+            changed = await reinstate_in(db, user_id, project_id, actor, now)
+            await remember(db, update_id, "reinstate", changed, now)
+        return changed
 
     async def members(self, project_id: int, role: Role) -> list[int]:
         """User ids with a role in the project."""
