@@ -25,6 +25,7 @@ from bot.cards import TEXT_LIMIT, SampleUnavailable, cut, shows_text
 from bot.context import Context, lang_of
 from bot.delivery import Slot, deliver, retire
 from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
+from bot.replies import expect_reply
 from bot.texts import t
 from config.project import pick_text
 from handlers.common import (
@@ -193,6 +194,12 @@ async def _send_next(
                 card = await repo.next_card(user_id, project_id)
             if card is None:
                 project = await repo.get_project(project_id)
+                if (state := await repo.project_state(project_id)) != "active":
+                    # Paused or closed: no cards go out (and the worker is not idle: /resume
+                    # tells them itself).
+                    key = "project_paused" if state == "paused" else "project_closed"
+                    await tell(t(lang, key, project=project.name))
+                    return
                 await tell(t(lang, "all_done", project=project.name))
                 await repo.mark_idle(user_id, project_id)
                 return
@@ -446,12 +453,16 @@ async def skip_or_report(update: Update, context: Context) -> None:
     if isinstance(tap, SkipTap):
         status, reason, done_key, mark_key = "skipped", None, "skipped", "mark_skipped"
     else:
-        status, reason, done_key, mark_key = "reported", tap.reason, "reported", "mark_reported"
+        # The worker's next text message becomes the report's note (bot.replies).
+        status, reason, mark_key = "reported", tap.reason, "mark_reported"
+        done_key = "report_filed"
     repo = context.bot_data.repo
     result = await repo.close_assignment(tap.assignment_id, user.id, status, reason)
     if result.status is LabelStatus.NOT_YOURS or result.project_id is None:
         await reject(query, lang)
     elif result.status is LabelStatus.RECORDED:
+        if status == "reported":
+            expect_reply(context, user.id)
         slot = await slot_of(context, query, result.project_id, t(lang, mark_key))
         await asyncio.gather(
             safe_answer(query, t(lang, done_key)),

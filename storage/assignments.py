@@ -32,10 +32,13 @@ from storage.projects import Projects
 from storage.samples import SAMPLE_COLS, Samples, sample_of
 
 # The next sample for a worker: walk the pick index in priority order (fewest labels still
-# needed first, so started samples finish), skipping samples this worker was ever shown.
+# needed first, so started samples finish), skipping samples this worker was ever shown and
+# samples held or excluded after problem reports (`held`, read from the index). Nothing while
+# the project is paused or closed (`project_life`: one lookup, evaluated once per statement).
 _PICK = """
 FROM samples AS s
-WHERE s.project_id = :project AND s.need > 0
+WHERE s.project_id = :project AND s.need > 0 AND s.held IS NULL
+  AND NOT EXISTS (SELECT 1 FROM project_life AS p WHERE p.project_id = :project)
   AND NOT EXISTS (SELECT 1 FROM assignments AS a
                   WHERE a.sample_id = s.id AND a.worker_id = :worker)
 ORDER BY s.need, s.id
@@ -57,7 +60,8 @@ INSERT INTO assignments
     (sample_id, project_id, worker_id, status, shown_at, expires_at, message_id)
 SELECT s.id, s.project_id, :worker, 'open', :now, :expires, :message
 FROM samples AS s
-WHERE s.project_id = :project AND s.gold = 1
+WHERE s.project_id = :project AND s.gold = 1 AND s.held IS NULL
+  AND NOT EXISTS (SELECT 1 FROM project_life AS p WHERE p.project_id = :project)
   AND NOT EXISTS (SELECT 1 FROM assignments AS a
                   WHERE a.sample_id = s.id AND a.worker_id = :worker)
 ORDER BY s.n_labels, s.id
@@ -270,6 +274,47 @@ async def label(
     return LabelOutcome(status=status, project_id=project_id), row
 
 
+async def file_report(
+    db: aiosqlite.Connection,
+    assignment_id: int,
+    project_id: int,
+    sample_id: int,
+    user_id: int,
+    reason: str,
+    hold: int,
+    now: float,
+) -> int:
+    """Store a problem report, in the caller's transaction; the worker's next text message
+    becomes its note. The sample is held out of the pool once `hold` workers (0: never) have
+    open reports on it. The report's id."""
+    cur = await db.execute(
+        "INSERT INTO reports (assignment_id, project_id, sample_id, worker_id, reason,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (assignment_id, project_id, sample_id, user_id, reason, now),
+    )
+    report_id = int(cur.lastrowid or 0)
+    await db.execute(
+        "INSERT OR REPLACE INTO pending_replies (user_id, kind, ref, mode, at)"
+        " VALUES (?, 'note', ?, NULL, ?)",
+        (user_id, report_id, now),
+    )
+    if hold > 0:
+        row = await fetch_one(
+            db,
+            "SELECT COUNT(DISTINCT worker_id) FROM reports"
+            " WHERE sample_id = ? AND decided_at IS NULL",
+            (sample_id,),
+        )
+        if row is not None and int(row[0]) >= hold:
+            cur = await db.execute(
+                "UPDATE samples SET held = 'held' WHERE id = ? AND held IS NULL", (sample_id,)
+            )
+            if cur.rowcount:
+                data = {"sample": sample_id, "reporters": int(row[0])}
+                await append_event(db, "sample.held", None, project_id, data, now)
+    return report_id
+
+
 async def _no_min_read(project_id: int) -> float:
     return 0.0
 
@@ -392,10 +437,9 @@ class Assignments(Projects, Samples):
                 (status, now, assignment_id),
             )
             if status == "reported":
-                await db.execute(
-                    "INSERT INTO reports (assignment_id, project_id, sample_id, worker_id,"
-                    " reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (assignment_id, project_id, sample_id, user_id, reason or "other", now),
+                hold = (await self.project_spec(project_id)).report_hold
+                await file_report(
+                    db, assignment_id, project_id, sample_id, user_id, reason or "other", hold, now
                 )
             data = {"assignment": assignment_id, "sample": sample_id, "reason": reason}
             await append_event(db, f"assignment.{status}", user_id, project_id, data, now)

@@ -17,9 +17,10 @@ IDLE_WITH_WORK_SQL = """
 SELECT m.worker_id, m.project_id FROM memberships AS m
 WHERE m.idle_since IS NOT NULL
   AND EXISTS (SELECT 1 FROM samples AS s
-              WHERE s.project_id = m.project_id AND s.need > 0
+              WHERE s.project_id = m.project_id AND s.need > 0 AND s.held IS NULL
                 AND NOT EXISTS (SELECT 1 FROM assignments AS a
                                 WHERE a.sample_id = s.id AND a.worker_id = m.worker_id))
+  AND NOT EXISTS (SELECT 1 FROM project_life AS p WHERE p.project_id = m.project_id)
 """
 
 

@@ -1,0 +1,73 @@
+"""Questions the bot asks in chat ("send your note", "send the corrected text"): the user's
+next plain text message answers them.
+
+The question itself is stored (`pending_replies`, see storage.problem_reports), so it
+survives a restart; `ReplyHandler` keeps a copy of who is being asked in memory, because a
+handler decides synchronously whether an update is its own: text from anyone else goes on to
+the handlers after it (menus' hints, a broadcast being written). Loaded at start-up
+(`load_waiting`), kept up to date by `expect_reply` and `reply_done`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, BaseHandler
+
+from bot.context import Context
+from storage.problem_reports import REPLY_TTL_S
+
+ReplyCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+class ReplyHandler(BaseHandler[Update, Context, None]):
+    """Plain text (no command) in a private chat from a user the bot asked something."""
+
+    def __init__(self, callback: ReplyCallback) -> None:
+        """`callback` handles the answer."""
+        super().__init__(callback)
+        self.waiting: dict[int, float] = {}  # user id -> when they were asked
+
+    def check_update(self, update: object) -> bool:
+        """Whether this is an answer to a question still open."""
+        if not isinstance(update, Update) or update.message is None:
+            return False
+        message, user = update.message, update.effective_user
+        if user is None or not message.text or message.text.startswith("/"):
+            return False
+        if message.chat.type != "private":
+            return False
+        asked = self.waiting.get(user.id)
+        return asked is not None and asked > time.time() - REPLY_TTL_S
+
+
+def _handler(application: Application) -> ReplyHandler | None:  # type: ignore[type-arg]
+    for group in application.handlers.values():
+        for handler in group:
+            if isinstance(handler, ReplyHandler):
+                return handler
+    return None
+
+
+def expect_reply(context: Context, user_id: int, asked: float | None = None) -> None:
+    """The user's next text message answers the question just stored for them."""
+    handler = _handler(context.application)
+    if handler is not None:
+        handler.waiting[user_id] = time.time() if asked is None else asked
+
+
+def reply_done(context: Context, user_id: int) -> None:
+    """The user answered (or the question was cancelled): their text goes elsewhere again."""
+    handler = _handler(context.application)
+    if handler is not None:
+        handler.waiting.pop(user_id, None)
+
+
+async def load_waiting(context: Context) -> None:
+    """At start-up: who was asked something before the restart."""
+    handler = _handler(context.application)
+    if handler is not None:
+        handler.waiting.update(await context.bot_data.repo.awaiting_users())
