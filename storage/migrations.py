@@ -538,6 +538,7 @@ MIGRATIONS: tuple[str, ...] = (
         since      REAL NOT NULL,                  -- news (flags, suspensions, exams) after this
         until      REAL NOT NULL,                  -- ... up to this: the next run's since
         created_at REAL NOT NULL,
+        done_at    REAL,                           -- every recipient was tried
         PRIMARY KEY (project_id, day)
     ) WITHOUT ROWID;
     CREATE TABLE digest_sends (                    -- one row per recipient and day: sent once

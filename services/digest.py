@@ -1,0 +1,250 @@
+"""Building a daily digest, off the event loop: its local days, figures and charts.
+
+When: a project's digest is due once its local clock (`timezone`) has passed `digest_time`;
+the day it belongs to is that local date (`due_day`), so a digest missed while the bot was
+down goes out when it is back the same local day, and never for a day already past.
+
+What: `read_figures` (storage.digests: aggregate queries on a read-only connection) and a PNG
+chart per language (services.charts). On a small project both run in a thread (tens of ms of
+SQLite with the GIL released, then the chart); on a big one in a fresh child process at the
+lowest priority (services.background: nice 19 and SCHED_IDLE), as the quality check and the
+export do: a million labels' figures and matplotlib's drawing then take no CPU the bot or the
+Bot API want, and the child's memory (matplotlib, the figures) goes back to the system when it
+ends. Neither Telegram nor SQL here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import pickle
+import resource
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from services.background import die_with_parent, lower
+from services.charts import ChartWords, draw
+from storage.digests import DigestFigures, read_figures
+
+DAYS = 7  # days of the per-day series
+FIRST_NEWS_S = 86400.0  # a project's first digest names what happened in the last day
+
+
+class DigestFailed(Exception):
+    """The digest could not be built (its child died, or reading failed); nothing was sent."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The local days a digest shows and the window of news it covers."""
+
+    day: str  # the digest's local date (YYYY-MM-DD)
+    days: list[str]  # the DAYS local dates of the series, oldest first, `day` last
+    bounds: list[float]  # each day's start (epoch s), then `until`
+    since: float  # news after this...
+    until: float  # ... up to this
+
+
+@dataclass
+class Digest:
+    """A built digest: the figures, one chart per language asked for, and what it cost."""
+
+    period: Period
+    figures: DigestFigures
+    charts: dict[str, bytes] = field(default_factory=dict)
+    seconds: float = 0.0
+    child_peak_rss_mb: float = 0.0  # 0 when built in this process
+
+
+def local_day(timezone: str, at: float) -> str:
+    """The local date at epoch `at` in `timezone`."""
+    return datetime.fromtimestamp(at, ZoneInfo(timezone)).date().isoformat()
+
+
+def due_day(digest_time: str, timezone: str, now: float) -> str | None:
+    """The local date whose digest is due at `now` (its local time is past `digest_time`),
+    or None before that time of day."""
+    local = datetime.fromtimestamp(now, ZoneInfo(timezone))
+    hour, minute = (int(x) for x in digest_time.split(":"))
+    if (local.hour, local.minute) < (hour, minute):
+        return None
+    return local.date().isoformat()
+
+
+def period(timezone: str, until: float, since: float, days: int = DAYS) -> Period:
+    """The `days` local dates up to the one of `until`, their starts (DST-correct: each
+    local midnight in the zone), and the news window."""
+    zone = ZoneInfo(timezone)
+    last = datetime.fromtimestamp(until, zone).date()
+    dates = [last - timedelta(days=days - 1 - i) for i in range(days)]
+    starts = [datetime(d.year, d.month, d.day, tzinfo=zone).timestamp() for d in dates]
+    return Period(
+        day=last.isoformat(),
+        days=[d.isoformat() for d in dates],
+        bounds=[*starts, until],
+        since=since,
+        until=until,
+    )
+
+
+def pace(figures: DigestFigures) -> float:
+    """Labels per day at the current pace: the mean of the series' full days (today is not
+    over), or today's count if there is nothing else."""
+    full = figures.labels_per_day[:-1]
+    if any(full):
+        return sum(full) / len(full)
+    return float(figures.labels_per_day[-1])
+
+
+def eta(figures: DigestFigures, today: str) -> tuple[int, date] | None:
+    """(days, local date) at which the open samples get their labels at the current pace;
+    None when there is no pace yet or nothing is left to do."""
+    speed = pace(figures)
+    if figures.remaining <= 0 or speed <= 0:
+        return None
+    days = max(1, int(-(-figures.remaining // speed)))
+    return days, date.fromisoformat(today) + timedelta(days=days)
+
+
+def trend(series: list[float | None]) -> tuple[float | None, float | None]:
+    """(latest value, change from the value before it) of a per-day series with gaps."""
+    known = [v for v in series if v is not None]
+    if not known:
+        return None, None
+    return known[-1], (known[-1] - known[-2]) if len(known) > 1 else None
+
+
+def gold_series(figures: DigestFigures) -> list[float | None]:
+    """Gold accuracy per day (None: no gold answer that day)."""
+    return [r / a if a else None for a, r in figures.gold_per_day]
+
+
+def build_here(
+    path: Path | str,
+    project_id: int,
+    when: Period,
+    words: dict[str, tuple[ChartWords, ChartWords]],
+) -> Digest:
+    """Read the figures and draw a chart per language, in this thread (blocking)."""
+    started = time.perf_counter()
+    figures = read_figures(path, project_id, when.bounds, when.since, when.until)
+    charts = {
+        lang: draw(figures, when.days, mine, fallback) for lang, (mine, fallback) in words.items()
+    }
+    return Digest(when, figures, charts, time.perf_counter() - started)
+
+
+async def build_in_thread(
+    path: Path | str,
+    project_id: int,
+    when: Period,
+    words: dict[str, tuple[ChartWords, ChartWords]],
+) -> Digest:
+    """`build_here` in a worker thread: for small projects, where a child's start-up would
+    cost more than the work."""
+    try:
+        return await asyncio.to_thread(build_here, path, project_id, when, words)
+    except Exception as exc:
+        raise DigestFailed("".join(traceback.format_exception(exc))) from exc
+
+
+def _child(
+    conn: Connection,
+    out: str,
+    path: str,
+    project_id: int,
+    when: Period,
+    words: dict[str, tuple[ChartWords, ChartWords]],
+    parent: int,
+) -> None:
+    """The child process: build, pickle the digest to `out`, say "ok" (or "error")."""
+    die_with_parent(parent)
+    try:
+        lower(os.getpid())
+        digest = build_here(path, project_id, when, words)
+        digest.child_peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        with open(out, "wb") as f:
+            pickle.dump(digest, f, pickle.HIGHEST_PROTOCOL)
+        conn.send(("ok", None))
+    except BaseException as exc:  # everything goes back to the parent, which reports it
+        conn.send(("error", "".join(traceback.format_exception(exc))))
+    finally:
+        conn.close()
+
+
+def _load(out: str) -> Digest:
+    with open(out, "rb") as f:
+        digest = pickle.loads(f.read())
+    assert isinstance(digest, Digest)
+    return digest
+
+
+async def build_in_child(
+    path: Path | str,
+    project_id: int,
+    when: Period,
+    words: dict[str, tuple[ChartWords, ChartWords]],
+) -> Digest:
+    """`build_here` in a fresh lowest-priority process; DigestFailed if it dies or raises.
+
+    Killed if the caller is cancelled (the bot stopping).
+    """
+    started = time.perf_counter()
+    fd, out = tempfile.mkstemp(prefix=f"labelgram-digest-{project_id}-", suffix=".pickle")
+    os.close(fd)
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe(duplex=False)
+    proc = ctx.Process(
+        target=_child,
+        args=(theirs, out, str(path), project_id, when, words, os.getpid()),
+        name=f"digest-{project_id}",
+        daemon=True,
+    )
+    proc.start()
+    theirs.close()
+    assert proc.pid is not None
+    lower(proc.pid)  # now, before the child's imports run at the bot's priority
+    try:
+        try:
+            kind, error = await asyncio.to_thread(ours.recv)
+        except EOFError:
+            await asyncio.to_thread(proc.join)
+            raise DigestFailed(
+                f"the digest of project {project_id} died in its child process"
+                f" (exit code {proc.exitcode})"
+            ) from None
+        if kind != "ok":
+            raise DigestFailed(f"the digest of project {project_id} failed:\n{error}")
+        await asyncio.to_thread(proc.join)
+        digest = await asyncio.to_thread(_load, out)
+        digest.seconds = time.perf_counter() - started
+        return digest
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1)
+        ours.close()
+        with contextlib.suppress(OSError):
+            os.unlink(out)
+
+
+async def build_digest(
+    path: Path | str,
+    project_id: int,
+    when: Period,
+    words: dict[str, tuple[ChartWords, ChartWords]],
+    *,
+    in_child: bool,
+) -> Digest:
+    """The digest of a project for `when`: in a child process (big projects) or a thread."""
+    if in_child:
+        return await build_in_child(path, project_id, when, words)
+    return await build_in_thread(path, project_id, when, words)

@@ -1,0 +1,161 @@
+"""Building a digest: local days and due times, pace and trends, the chart (a real PNG), the
+child process, and matplotlib staying out of the bot until a chart is drawn."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from PIL import Image
+
+from services.charts import PNG_SIGNATURE, ChartWords, draw
+from services.digest import (
+    build_in_child,
+    build_in_thread,
+    due_day,
+    eta,
+    period,
+    trend,
+)
+from storage.digests import DigestFigures
+from storage.models import SampleCounts
+from storage.repository import Repository
+from tests.conftest import add_project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def at(zone: str, year: int, month: int, day: int, hour: int, minute: int) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def test_the_digest_is_due_from_its_local_time_on_that_local_day() -> None:
+    assert due_day("09:00", "Asia/Seoul", at("Asia/Seoul", 2026, 12, 7, 8, 59)) is None
+    assert due_day("09:00", "Asia/Seoul", at("Asia/Seoul", 2026, 12, 7, 9, 0)) == "2026-12-07"
+    # down at 9:00 and back at 23:30: still that day's digest
+    assert due_day("09:00", "Asia/Seoul", at("Asia/Seoul", 2026, 12, 7, 23, 30)) == "2026-12-07"
+    # 00:30 UTC on the 7th is 09:30 in Seoul but 00:30 in UTC
+    now = at("UTC", 2026, 12, 7, 0, 30)
+    assert due_day("09:00", "Asia/Seoul", now) == "2026-12-07"
+    assert due_day("09:00", "UTC", now) is None
+
+
+def test_local_days_follow_the_zone_across_a_dst_change() -> None:
+    # New York left DST on 2026-11-01: that local day has 25 hours.
+    until = at("America/New_York", 2026, 11, 3, 12, 0)
+    p = period("America/New_York", until, until - 86400)
+    assert p.days[-3:] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert p.bounds[-3] - p.bounds[-4] == 25 * 3600  # 1 Nov
+    assert p.bounds[-2] - p.bounds[-3] == 24 * 3600
+    assert p.bounds[-1] == until
+    assert len(p.days) == 7
+    assert len(p.bounds) == 8
+
+
+def figures(per_day: list[int], remaining: int = 100) -> DigestFigures:
+    return DigestFigures(
+        project_id=1,
+        options=[{"en": "Red", "ko": "빨강"}, {"en": "Green", "ko": "초록"}],
+        labels_per_day=per_day,
+        gold_per_day=[(0, 0)] * 6 + [(4, 3)],
+        alpha_per_day=[None, 0.5, None, None, 0.55, None, 0.6],
+        states=SampleCounts(done=10, open=5, review=1, control=2),
+        remaining=remaining,
+        total_labels=sum(per_day),
+        confusion=[[30, 4], [6, 20]],
+        pairs=[],
+        workers=[],
+        members=3,
+    )
+
+
+def test_pace_eta_and_trend() -> None:
+    f = figures([0, 0, 0, 0, 0, 60, 7])
+    assert eta(f, "2026-12-07") == (10, date(2026, 12, 17))  # 60/6 a day
+    assert eta(figures([0] * 7), "2026-12-07") is None
+    assert eta(figures([1] * 7, remaining=0), "2026-12-07") is None
+    value, change = trend(f.alpha_per_day)
+    assert value == 0.6
+    assert change == pytest.approx(0.05)
+    assert trend([None, None]) == (None, None)
+
+
+def words(lang: str) -> ChartWords:
+    ko = lang == "ko"
+    return ChartWords(
+        "일별 라벨 수" if ko else "Labels per day",
+        "quality",
+        "alpha",
+        "gold",
+        "confusion",
+        "consensus",
+        "given",
+        ["빨강", "초록"] if ko else ["Red", "Green"],
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_the_chart_is_a_png_that_reads_back(lang: str) -> None:
+    png = draw(figures([5, 0, 3, 9, 12, 60, 7]), [f"2026-12-0{i}" for i in range(1, 8)],
+               words(lang), words("en"))  # fmt: skip
+    assert png.startswith(PNG_SIGNATURE)
+    image = Image.open(io.BytesIO(png))
+    image.verify()
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG"
+    assert image.size == (1000, 750)
+    lo, hi = image.convert("L").getextrema()
+    assert isinstance(lo, int)
+    assert isinstance(hi, int)
+    assert lo < 100 < hi  # dark lines on white: something was drawn
+
+
+def test_building_the_bot_does_not_import_matplotlib(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from app import build_application\n"
+        "from config.settings import Settings\n"
+        "from storage.repository import Repository\n"
+        f"s = Settings(token='1:x', db_path={str(tmp_path / 'x.db')!r})\n"
+        f"build_application(s, Repository({str(tmp_path / 'x.db')!r}))\n"
+        "import handlers.digest, services.digest, services.charts\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.stdout.strip() == "False"
+
+
+async def small_project(tmp_path: Path) -> tuple[Path, int]:
+    path = tmp_path / "d.db"
+    async with Repository(path) as repo:
+        project = await add_project(repo)
+    return path, project.id
+
+
+async def test_a_digest_builds_in_a_thread_and_in_a_child(tmp_path: Path) -> None:
+    path, project_id = await small_project(tmp_path)
+    now = at("Asia/Seoul", 2026, 12, 7, 9, 0)
+    when = period("Asia/Seoul", now, now - 86400)
+    asked = {"en": (words("en"), words("en")), "ko": (words("ko"), words("en"))}
+    here = await build_in_thread(path, project_id, when, asked)
+    there = await build_in_child(path, project_id, when, asked)
+    for digest in (here, there):
+        assert sorted(digest.charts) == ["en", "ko"]
+        assert all(c.startswith(PNG_SIGNATURE) for c in digest.charts.values())
+        assert digest.figures.states.open == 5
+        assert digest.period.day == "2026-12-07"
+    assert there.child_peak_rss_mb > 0
