@@ -51,9 +51,10 @@ class GoldAccuracy:
 def read_labels(path: Path, classes: Sequence[str] | None = None) -> Labels:
     """The labels of a `worker,task,label` CSV; tasks and workers in order of first appearance.
 
-    Classes are sorted by name, as `Labels.from_strings` does, so a method's tie-break (the
-    lowest class index) does not depend on row order; `classes` gives another order (the
-    bot's option order, to reproduce its check) and must name every label used.
+    Classes are sorted by name, as `Labels.from_strings` does, so a method's last tie-break
+    (the lowest class index, after the crowd's option frequencies) does not depend on row
+    order; `classes` gives another order (the bot's option order, to reproduce its check) and
+    must name every label used.
     """
     tasks: dict[str, int] = {}
     workers: dict[str, int] = {}
@@ -154,18 +155,24 @@ def gold_accuracy(labels: Labels, consensus: Consensus, gold: dict[str, str]) ->
 
 
 def write_consensus(out: TextIO, labels: Labels, consensus: Consensus) -> None:
-    """`task,label,confidence,n_labels` rows, tasks in order of first appearance."""
+    """`task,label,confidence,n_labels,tie` rows, tasks in order of first appearance.
+
+    `tie` is 1 where the top answers tie (the label is then the tied answer the crowd gives
+    most often overall: see `quality.methods`), else 0.
+    """
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("task", "label", "confidence", "n_labels"))
+    writer.writerow(("task", "label", "confidence", "n_labels", "tie"))
     classes = labels.classes
-    for task, chosen, confidence, n in zip(
+    for task, chosen, confidence, n, tie in zip(
         labels.tasks,
         consensus.label.tolist(),
         consensus.confidence.tolist(),
         consensus.n_labels.tolist(),
+        consensus.tie.tolist(),
         strict=True,
     ):
-        writer.writerow((task, classes[chosen] if chosen >= 0 else "", f"{confidence:.4f}", n))
+        label = classes[chosen] if chosen >= 0 else ""
+        writer.writerow((task, label, f"{confidence:.4f}", n, int(tie)))
 
 
 def write_consensus_file(path: Path, labels: Labels, consensus: Consensus) -> None:

@@ -339,6 +339,8 @@ def _aggregate(
         f"{labels.n_classes} classes; method {consensus.method}",
         file=sys.stderr,
     )
+    if consensus.choice:  # auto: which method it chose and why, one line
+        print(consensus.choice, file=sys.stderr)
     if gold is not None:
         score = gold_accuracy(labels, consensus, gold)
         skipped = f" ({score.unlabelled:,} gold tasks without labels)" if score.unlabelled else ""

@@ -14,7 +14,9 @@ Per sample the status codes are those of storage: 0 open (wants labels), 1 done,
   (`quality.overlap.stop_confidence`, by default the probability that the labels still to
   come up to the maximum would not change its answer) reaches the target with at least the
   minimum overlap; otherwise it asks for one more label, up to the maximum; at the maximum
-  without the target it goes to review. Without dynamic overlap a sample is
+  without the target it goes to review. A sample whose top answers tie (`Consensus.tie`) is
+  never done: it asks for another label below the maximum and goes to review at it. Without
+  dynamic overlap a sample is
   done when it has its fixed number of labels, and nothing goes to review.
 - Gold (control) samples are never re-targeted: they are served by the gold rate, not the
   pick index.
@@ -120,6 +122,10 @@ def run_check(inp: CheckInput, settings: CheckSettings) -> CheckResult:
         )
         confidence = stop_confidence(labels, consensus, policy, known=known >= 0)
         decision = decide(n_labels, confidence, policy)
+        # A tie is never settled: below max_overlap it asks for another label, at max_overlap
+        # a reviewer decides (whatever confidence the rule reported for the tied answer).
+        tied = consensus.tie & (known < 0)
+        decision[tied] = np.where(n_labels[tied] >= policy.max_overlap, REVIEW, MORE)
         want = wanted(n_labels, decision, policy)
         new_status = np.select(
             [decision == DONE, decision == REVIEW, decision == MORE],

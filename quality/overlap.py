@@ -95,15 +95,38 @@ def stop_confidence(
     top = np.full(labels.n_tasks, policy.max_overlap, dtype=np.int64) if cap is None else cap
     remaining = np.maximum(np.asarray(top, dtype=np.int64) - n, 0)
     conf = predictive_confidence(counts, consensus.label, remaining, fit_prior(counts))
-    if policy.rule == "hybrid" and consensus.method not in VOTE_SHARE_METHODS:
+    if (
+        policy.rule == "hybrid"
+        and consensus.method.removeprefix("auto:") not in VOTE_SHARE_METHODS
+    ):
         per_worker = labels.labels_per_worker()
         unknown = per_worker[labels.worker] < KNOWN_WORKER_LABELS
         trusted = np.bincount(labels.task, weights=unknown, minlength=labels.n_tasks) == 0
-        scaled = 1.0 - POSTERIOR_ERROR_FACTOR * (1.0 - consensus.confidence)
+        scaled = 1.0 - POSTERIOR_ERROR_FACTOR * (1.0 - raw_confidence(consensus))
         conf = np.where(trusted & (n > 0), np.maximum(conf, scaled), conf)
     if known is not None:
         conf[np.asarray(known, dtype=np.bool_)] = 1.0
     return conf
+
+
+def raw_confidence(consensus: Consensus) -> FloatArray:
+    """The method's own posterior of each answer, before `auto`'s calibration (temperature).
+
+    `hybrid`'s posterior arm reads this one: POSTERIOR_ERROR_FACTOR was measured on it, and
+    the dynamic-overlap replay with the calibrated confidence instead spends more labels for
+    no accuracy (docs/benchmarks.md, consensus section).
+    """
+    if consensus.temperature == 1.0:
+        return consensus.confidence
+    log_post = np.log(np.maximum(consensus.posterior, 1e-300)) * consensus.temperature
+    log_post -= log_post.max(axis=1, keepdims=True)
+    raw = np.exp(log_post)
+    raw /= raw.sum(axis=1, keepdims=True)
+    chosen = np.maximum(consensus.label, 0)
+    out: FloatArray = np.where(
+        consensus.label >= 0, raw[np.arange(len(chosen)), chosen], consensus.confidence
+    )
+    return out
 
 
 def decide(n_labels: npt.ArrayLike, confidence: npt.ArrayLike, policy: OverlapPolicy) -> IntArray:

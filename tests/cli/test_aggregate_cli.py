@@ -8,7 +8,7 @@ import pytest
 import cli.aggregate
 from cli.main import main
 
-# t1: a a b, t2: b b, t3: a b (a tie; mv takes the first class), t4: c
+# t1: a a b, t2: b b, t3: a b (a tie; mv takes the class the crowd gives most: b, 4 of 8), t4: c
 LABELS = """worker,task,label
 w1,t1,a
 w2,t1,a
@@ -19,11 +19,11 @@ w1,t3,a
 w2,t3,b
 w3,t4,c
 """
-MV_OUT = """task,label,confidence,n_labels
-t1,a,0.6667,3
-t2,b,1.0000,2
-t3,a,0.5000,2
-t4,c,1.0000,1
+MV_OUT = """task,label,confidence,n_labels,tie
+t1,a,0.6667,3,0
+t2,b,1.0000,2,0
+t3,b,0.5000,2,1
+t4,c,1.0000,1,0
 """
 
 
@@ -52,8 +52,9 @@ def test_default_method_is_auto_and_output_file(
     code, out, err = run(capsys, str(labels), "-o", str(tmp_path / "out.csv"))
     assert (code, out) == (0, "")
     assert "method auto:" in err
+    assert err.splitlines()[1].startswith("auto: hds (too few labels, 8, to compare methods)")
     lines = (tmp_path / "out.csv").read_text().splitlines()
-    assert lines[0] == "task,label,confidence,n_labels"
+    assert lines[0] == "task,label,confidence,n_labels,tie"
     assert [line.split(",")[0] for line in lines[1:]] == ["t1", "t2", "t3", "t4"]
     assert [line.split(",")[3] for line in lines[1:]] == ["3", "2", "2", "1"]
     assert all(len(line.split(",")[2]) == 6 for line in lines[1:])  # 4 decimals
@@ -98,7 +99,7 @@ def test_quoted_values_and_blank_lines(tmp_path: Path, capsys: pytest.CaptureFix
     text = 'worker,task,label\n"w, 1","task\n1",yes\n\n w2 ,"task\n1", yes\n'
     code, out, _ = run(capsys, str(write(tmp_path / "l.csv", text)), "--method", "mv")
     assert code == 0
-    assert out == 'task,label,confidence,n_labels\n"task\n1",yes,1.0000,2\n'
+    assert out == 'task,label,confidence,n_labels,tie\n"task\n1",yes,1.0000,2,0\n'
 
 
 def test_gold_accuracy_without_using_gold(
@@ -109,8 +110,9 @@ def test_gold_accuracy_without_using_gold(
     code, out, err = run(capsys, str(labels), "--method", "mv", "--gold", str(gold))
     assert code == 0
     assert out == MV_OUT  # t3 stays a 0.5 tie: gold was only compared, never given
+    # ... and so t3's b (the crowd's favourite) is scored against gold's b: 2 of 2 now
     assert err.splitlines()[-1] == (
-        "accuracy on 2 gold tasks: 50.00% (1 gold tasks without labels)"
+        "accuracy on 2 gold tasks: 100.00% (1 gold tasks without labels)"
     )
     only_unlabelled = write(tmp_path / "g2.csv", "task,label\nt9,a\n")
     code, _, err = run(capsys, str(labels), "--gold", str(only_unlabelled))

@@ -106,16 +106,20 @@ def test_known_answers_are_fixed_in_the_fit(
     known.write_text("task,label,source\nt1,b,review\nt9,a,gold\n")
     assert main(["aggregate", str(labels), "--method", "mv"]) == 0
     plain = capsys.readouterr().out
-    assert "t1,a,0.5000,2" in plain, "a tie goes to the first class by name"
-    assert main(["aggregate", str(labels), "--method", "mv", "--classes", "b,a"]) == 0
-    assert "t1,b,0.5000,2" in capsys.readouterr().out, "--classes orders the tie-break"
+    assert "t1,b,0.5000,2,1" in plain, "a tie goes to the option the crowd chose most (b: 3 of 4)"
+    even = tmp_path / "even.csv"
+    even.write_text("worker,task,label\nw1,t1,a\nw2,t1,b\n")
+    assert main(["aggregate", str(even), "--method", "mv"]) == 0
+    assert "t1,a,0.5000,2,1" in capsys.readouterr().out, "equally frequent: first by name"
+    assert main(["aggregate", str(even), "--method", "mv", "--classes", "b,a"]) == 0
+    assert "t1,b,0.5000,2,1" in capsys.readouterr().out, "--classes orders the last tie-break"
     assert main(["aggregate", str(labels), "--method", "mv", "--known", str(known)]) == 0
     fixed = capsys.readouterr().out.splitlines()
     assert fixed == [
-        "task,label,confidence,n_labels",
-        "t1,b,1.0000,2",
-        "t2,b,1.0000,2",
-        "t9,a,1.0000,0",
+        "task,label,confidence,n_labels,tie",
+        "t1,b,1.0000,2,0",
+        "t2,b,1.0000,2,0",
+        "t9,a,1.0000,0,0",
     ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quality import aggregate as agg
+from quality import methods
 from quality.aggregate import METHODS, AggregateError, Consensus, aggregate
 from quality.labels import FloatArray, IntArray, Labels
 
@@ -186,14 +186,51 @@ def test_random_data_invariants_and_label_order(method: str) -> None:
     assert np.array_equal(r.label, r2.label)
 
 
-def test_auto_says_what_it_ran() -> None:
+def test_auto_says_what_it_chose_and_keeps_its_answers() -> None:
     rng = np.random.default_rng(3)
     conf = np.broadcast_to(np.full((3, 3), 0.1) + 0.7 * np.eye(3), (8, 3, 3))
     labels, _ = simulate(rng, conf, 60, 3)
     auto = aggregate(labels)
-    hds = aggregate(labels, "hds")
-    assert auto.method == "auto:hds"
-    assert np.array_equal(auto.posterior, hds.posterior)
+    chosen = auto.method.removeprefix("auto:")
+    assert auto.method.startswith("auto:")
+    assert chosen in CONCRETE
+    assert auto.choice.startswith("auto ")
+    assert chosen in auto.choice
+    plain = aggregate(labels, chosen)
+    assert np.array_equal(auto.label, plain.label)  # tempering changes confidence only
+    tempered = plain.posterior ** (1 / auto.temperature)
+    tempered /= tempered.sum(axis=1, keepdims=True)
+    assert np.allclose(auto.posterior, tempered)
+    assert plain.choice == ""
+    assert plain.temperature == 1.0
+
+
+def test_mv_tie_goes_to_the_crowds_most_frequent_option() -> None:
+    # task 0: 0 vs 2 tied; over all tasks class 2 is given 4 times, class 0 once
+    labels = labels_of([(0, 0, 0), (0, 1, 2), (1, 0, 2), (1, 1, 2), (2, 2, 2), (2, 0, 1)])
+    r = aggregate(labels, "mv")
+    assert r.label[0] == 2
+    assert r.tie[0]
+    assert r.label[2] == 2
+    assert r.tie[2]
+    assert not r.tie[1]
+    # equally frequent options: the lowest index, as before
+    even = aggregate(labels_of([(0, 0, 0), (0, 1, 1)]), "mv")
+    assert even.label.tolist() == [0]
+    assert even.tie.tolist() == [True]
+
+
+def test_zbs_is_majority_vote_weighted_by_learnt_skill() -> None:
+    # w0 and w1 agree everywhere, w2 always disagrees: zbs follows w0/w1 on the 1-1 task
+    rows = [(t, w, 0) for t in range(6) for w in (0, 1)] + [(t, 2, 1) for t in range(6)]
+    rows += [(6, 0, 0), (6, 2, 1)]
+    r = aggregate(labels_of(rows), "zbs")
+    check_invariants(r, labels_of(rows))
+    assert r.label[6] == 0
+    assert not r.tie[6]
+    assert r.worker_skill[0] > 0.9
+    assert r.worker_skill[2] < 0.1
+    assert r.iterations > 1
 
 
 def test_bad_requests() -> None:
@@ -417,10 +454,10 @@ def test_em_stops_when_converged() -> None:
 def test_digamma() -> None:
     x = np.array([0.5, 1.0, 2.0, 10.0, 123.4])
     expected = [-1.9635100260214235, -0.5772156649015329, 0.42278433509846713, 2.251752589066721]
-    got = agg._digamma(x)
+    got = methods._digamma(x)
     assert np.allclose(got[:4], expected, atol=1e-12)
     # psi(x + 1) - psi(x) = 1 / x
-    assert np.isclose(agg._digamma(np.array([124.4]))[0] - got[4], 1 / 123.4, atol=1e-12)
+    assert np.isclose(methods._digamma(np.array([124.4]))[0] - got[4], 1 / 123.4, atol=1e-12)
 
 
 # --- crowd-kit 1.4.2 on real slices (recorded by bench.bench_quality record-fixture) ---------

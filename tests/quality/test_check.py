@@ -175,3 +175,18 @@ def test_careless_worker_and_gold_misses_are_found() -> None:
     )
     assert all(f.worker != 1 for f in again.findings)
     assert any(f.worker == 0 for f in again.findings)
+
+
+def test_a_tie_is_never_done_even_when_its_confidence_reaches_the_target() -> None:
+    # target 0.3: the tied answers' vote shares (0.5, 0.33) reach it, the tie rule still wins
+    low = CheckSettings(
+        method="mv", min_overlap=2, max_overlap=3, target_confidence=0.3, stop_rule="posterior"
+    )
+    rows = [(0, 0, 0), (0, 1, 1), (1, 0, 0), (1, 1, 1), (1, 2, 2), (2, 0, 2), (2, 1, 2)]
+    result = run_check(make_input(rows, n_tasks=3, n_workers=3), low)
+    assert result.consensus.tie.tolist() == [True, True, False]
+    assert result.status.tolist() == [OPEN, IN_REVIEW, FINISHED]
+    assert result.target.tolist() == [3, 3, 2]
+    # a reviewer's answer settles a tie for good
+    reviewed = make_input(rows, n_tasks=3, n_workers=3, reviewed=[1, -1, -1])
+    assert run_check(reviewed, low).status.tolist()[0] == FINISHED

@@ -101,3 +101,18 @@ def test_mismatched_shapes_are_refused() -> None:
 def test_unknown_status_is_refused() -> None:
     with pytest.raises(ValueError, match=r"MORE \(0\), DONE \(1\) or REVIEW \(2\)"):
         wanted(np.array([1]), np.array([3]), POLICY)
+
+
+def test_raw_confidence_undoes_autos_calibration() -> None:
+    from quality.aggregate import aggregate
+    from quality.overlap import raw_confidence
+    from tests.quality.test_choose import crowd, one_coin
+
+    rng = np.random.default_rng(3)  # the crowd on which auto tempers (test_choose)
+    labels, _ = crowd(3, 2000, 7, one_coin(rng.uniform(0.7, 0.9, 40), 2), hard=0.2)
+    auto = aggregate(labels)
+    plain = aggregate(labels, auto.method.removeprefix("auto:"))
+    assert auto.temperature > 1.0
+    assert not np.allclose(auto.confidence, plain.confidence)
+    assert np.allclose(raw_confidence(auto), plain.confidence)
+    assert raw_confidence(plain) is plain.confidence
