@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Bot, Update
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import BaseHandler, CommandHandler, JobQueue
+from telegram.ext import BaseHandler, CommandHandler, Job, JobQueue
 
 from bot.context import BotData, Context, lang_of, language_of
 from bot.texts import TEXTS, t
@@ -359,11 +359,11 @@ def build_handlers() -> list[BaseHandler[Update, Context, None]]:
     return [CommandHandler("digest", digest_command)]
 
 
-def schedule(job_queue: JobQueue[Context], clock: Clock = time.time) -> None:
+def schedule(job_queue: JobQueue[Context], clock: Clock = time.time) -> Job[Context]:
     """The digest job, every DIGEST_EVERY_S (called at start-up, after the bot's own; a
     second call replaces it: tests give it a clock of their own)."""
     for job in job_queue.get_jobs_by_name(DIGEST_JOB):
         job.schedule_removal()
-    job_queue.run_repeating(
+    return job_queue.run_repeating(
         digest_job, interval=DIGEST_EVERY_S, first=5.0, name=DIGEST_JOB, data=clock
     )
