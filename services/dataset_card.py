@@ -209,6 +209,7 @@ def jsonl_features(meta_keys: list[str], media_file: bool) -> list[dict[str, Any
         features.append({"name": "meta", "dtype": "null"})
     features += [
         {"name": "status", **_STRING},
+        {"name": "excluded_reason", **_STRING},
         {"name": "answer", **_STRING},
         {"name": "decided_by", **_STRING},
         {"name": "method", **_STRING},
@@ -334,7 +335,7 @@ def render_card(card: CardInput) -> str:
         "",
         f"- samples: {stats.samples:,} (done {states.get('done', 0):,}, needs labels"
         f" {states.get('needs_labels', 0):,}, in review {states.get('in_review', 0):,},"
-        f" control {states.get('control', 0):,})",
+        f" control {states.get('control', 0):,}, excluded {states.get('excluded', 0):,})",
         f"- collected: {_date(stats.first)} to {_date(stats.last)}",
         f"- workers who labeled: {figures['workers']:,}; members {figures['members']:,}"
         f" ({figures['reviewers']:,} reviewers)",
@@ -362,6 +363,9 @@ def render_card(card: CardInput) -> str:
         "",
         f"- reviewer decisions: {figures['reviews']:,}; samples waiting for a reviewer:"
         f" {states.get('in_review', 0):,}",
+        f"- samples excluded after problem reports: {states.get('excluded', 0):,} (kept in the"
+        " data with their labels, status `excluded` and the reports' reasons in"
+        " `excluded_reason`; leave them out of training)",
         f"- suspended workers: {figures['suspended_workers']:,}; their"
         f" {figures['suspended_labels']:,} live labels are kept (`worker_suspended`) but left"
         " out of the consensus",

@@ -32,15 +32,16 @@ _FETCH = 2_000  # rows per fetchmany: big enough to amortise, small enough to st
 # way, at the cost of a table scan.
 
 # A sample's state as the export names it: the one definition of `storage.samples
-# .SAMPLE_STATES` (control, in review, done, needs labels), spelled for readers.
+# .SAMPLE_STATES` (control, in review, done, needs labels), spelled for readers; and
+# excluded: a coordinator took it out after problem reports (`excluded_reason` says why).
 _STATE = (
-    "CASE WHEN s.gold = 1 THEN 'control'"
+    "CASE WHEN s.held = 'excluded' THEN 'excluded' WHEN s.gold = 1 THEN 'control'"
     " WHEN s.status = 'review' THEN 'in_review'"
     " WHEN s.status IN ('done', 'reviewed') OR s.n_labels >= s.target THEN 'done'"
     " ELSE 'needs_labels' END"
 )
 _DONE = (
-    " AND s.gold = 0 AND (s.status IN ('done', 'reviewed')"
+    " AND s.gold = 0 AND s.held IS NOT 'excluded' AND (s.status IN ('done', 'reviewed')"
     " OR (s.status = 'open' AND s.n_labels >= s.target))"
 )
 # How a sample's answer was decided: a gold answer, a reviewer's decision, an answer known
@@ -75,7 +76,8 @@ SAMPLE_JSON_SQL = (
     "SELECT s.id, s.kind, s.media, s.file_id, CAST(json_object("
     "'id', s.ext_id, 'kind', s.kind, 'text', s.text, 'media', s.media,"
     " 'meta', json(s.meta),"
-    f" 'status', {_STATE}, 'answer', {_ANSWER}, 'decided_by', {_DECIDED},"
+    f" 'status', {_STATE}, 'excluded_reason', s.excluded_reason,"
+    f" 'answer', {_ANSWER}, 'decided_by', {_DECIDED},"
     " 'method', CASE WHEN s.gold = 0 AND s.status != 'reviewed' AND s.truth IS NULL"
     "   AND s.consensus IS NOT NULL THEN :method END,"
     " 'confidence', CASE WHEN s.gold = 1 THEN 1.0 ELSE s.confidence END,"
@@ -263,7 +265,7 @@ class ExportSnapshot:
         self._tables = tables
         if "projects" not in tables:
             raise ExportError(f"{self.path} is not a Labelgram database")
-        if "export_secrets" not in tables:
+        if "export_secrets" not in tables or "project_life" not in tables:
             raise ExportError(
                 f"{self.path} predates exports; open it once with this Labelgram to upgrade it"
             )
@@ -429,7 +431,7 @@ class ExportSnapshot:
         return str(method) if method else None
 
     def state_counts(self) -> dict[str, int]:
-        """Samples per exported status (done, needs_labels, in_review, control)."""
+        """Samples per exported status (done, needs_labels, in_review, control, excluded)."""
         sql = f"SELECT {_STATE}, COUNT(*) FROM samples AS s WHERE s.project_id = :p GROUP BY 1"
         return {str(k): int(n) for k, n in self.rows(sql)}
 
