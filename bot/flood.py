@@ -9,6 +9,14 @@ after that does the request fail; cards are then sent by the pending-card job
 come within seconds, and is not what Telegram throttles. Only calls that put a message on
 someone's screen (send*, edit*, copy*, forward*) count against the overall rate: getUpdates,
 getMe or answerCallbackQuery spending the budget would take it from the cards.
+
+The overall rate has two lanes. Handlers' sends (cards, answers to commands) take a token as
+soon as one is free. The outbox (`bot.outbox`: broadcasts and mass notices) sends with
+`rate_limit_args=SPARE` and takes only what they leave: a token while no handler's send is
+waiting and the bucket keeps `reserve` tokens free, so a burst of taps finds the budget at
+once instead of queueing behind 10,000 broadcast messages. In steady state the two lanes
+together still use the whole rate (the reserve is a buffer that stays full, not a share),
+and the bucket never runs as full as Telegram's, which absorbs the jitter between the two.
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from telegram._utils.types import JSONDict
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -28,6 +35,14 @@ log = logging.getLogger(__name__)
 
 _UNPAUSED = frozenset({"answerCallbackQuery"})
 _PACED = ("send", "edit", "copy", "forward")
+
+
+SPARE = 1
+"""`rate_limit_args` of a send that may use only what handlers leave of the rate (the outbox)."""
+PREPAID = 2
+"""`rate_limit_args` of a send that took its spare token already (`SharedRate.take_spare`):
+the outbox takes it before marking its row in flight, so that only rows really in flight are
+marked so."""
 
 
 def _paced(endpoint: str) -> bool:
@@ -41,16 +56,70 @@ def retry_seconds(exc: RetryAfter) -> float:
     return float(value) if isinstance(value, int | float) else value.total_seconds()
 
 
+class SharedRate:
+    """A leaky bucket of `rate` tokens a second holding at most `capacity`, with a first lane
+    (`take`) and a spare lane (`take_spare`) that never touches the last `reserve` tokens nor
+    overtakes a waiting `take`."""
+
+    def __init__(self, rate: float, capacity: float | None = None, reserve: float = 3.0) -> None:
+        self.rate = rate
+        self.capacity = capacity if capacity is not None else max(rate, 1.0)
+        self.reserve = min(reserve, self.capacity - 1)
+        # Full at start: Telegram does not forget what a previous process (killed a moment
+        # ago, or restarted) sent, so a new one starts at the steady rate, not with a burst.
+        self._level = self.capacity
+        self._stamp = time.monotonic()
+        self.waiting = 0  # first-lane sends waiting for a token
+        self.taken = 0  # tokens given to the first lane
+        self.spare_taken = 0  # tokens given to the spare lane
+
+    def _leak(self) -> None:
+        now = time.monotonic()
+        self._level = max(0.0, self._level - (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    async def take(self) -> None:
+        """Wait for a token (first lane)."""
+        self.waiting += 1
+        try:
+            while True:
+                self._leak()
+                if self._level + 1 <= self.capacity:
+                    self._level += 1
+                    self.taken += 1
+                    return
+                await asyncio.sleep((self._level + 1 - self.capacity) / self.rate)
+        finally:
+            self.waiting -= 1
+
+    async def take_spare(self) -> None:
+        """Wait for a token nobody in the first lane wants, above the reserve."""
+        room = self.capacity - self.reserve
+        while True:
+            self._leak()
+            if not self.waiting and self._level + 1 <= room:
+                self._level += 1
+                self.spare_taken += 1
+                return
+            await asyncio.sleep(max((self._level + 1 - room) / self.rate, 0.25 / self.rate))
+
+
 class FloodGuard(BaseRateLimiter[int]):
-    """An overall send rate (None: no pacing) and patient retries after a 429."""
+    """An overall send rate (None: no pacing) shared by two lanes, and patient retries after
+    a 429."""
 
     def __init__(self, overall_per_s: float | None = 30.0, patience_s: float = 300.0) -> None:
-        self._overall = AsyncLimiter(overall_per_s, 1) if overall_per_s else None
+        self._overall = SharedRate(overall_per_s) if overall_per_s else None
         self.patience_s = patience_s
         self._resume = asyncio.Event()
         self._resume.set()
         self._paused_until = 0.0
         self._sleeping = 0  # requests waiting out a 429 in _pause
+
+    @property
+    def rate(self) -> SharedRate | None:
+        """The overall rate's bucket (None: no pacing)."""
+        return self._overall
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -74,9 +143,11 @@ class FloodGuard(BaseRateLimiter[int]):
             if paused:
                 await self._resume.wait()
             try:
-                if self._overall is not None and _paced(endpoint):
-                    async with self._overall:
-                        return await callback(*args, **kwargs)
+                if self._overall is not None and _paced(endpoint) and rate_limit_args != PREPAID:
+                    if rate_limit_args == SPARE:
+                        await self._overall.take_spare()
+                    else:
+                        await self._overall.take()
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 wait = retry_seconds(exc)

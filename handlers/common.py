@@ -8,6 +8,7 @@ Feature modules (labeling, coordinator, quality, intake, jobs) import this modul
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -228,9 +229,15 @@ async def notify(context: Context, report: CheckReport) -> None:
                 context, c, "coord_flagged", worker=name, project=report.project, reason=reason
             )
     if report.new_reviews:
-        waiting = await quality.review_count(report.project_id)
-        for r in reviewers:
-            await _send(context, r, "review_waiting", count=waiting, project=report.project)
+        # Through the outbox (bot.outbox), one notice per reviewer merged while it waits,
+        # with the count as it is when it goes out: a batch however many checks add reviews.
+        await repo.queue_notices(
+            reviewers,
+            "review_waiting",
+            {"project": report.project_id},
+            time.time(),
+            merge=f"review:{report.project_id}",
+        )
 
 
 async def notify_exam_failed(

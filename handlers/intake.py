@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from bot.context import Context, lang_of
+from bot.outbox import COMPOSING
 from bot.reports import refusal_text, report_text
 from bot.texts import t
 from intake.columns import Columns, IntakeError
@@ -132,4 +133,5 @@ def sweep_uploads(now: float | None = None, root: Path | None = None) -> int:
 
 def build_handlers() -> list[BaseHandler[Update, Context, None]]:
     """The upload handler (private chats only)."""
-    return [MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL, upload)]
+    # A document a /broadcast waits for is the broadcast (handlers.broadcast), not data.
+    return [MessageHandler(filters.ChatType.PRIVATE & filters.Document.ALL & ~COMPOSING, upload)]

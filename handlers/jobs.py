@@ -12,11 +12,10 @@ import asyncio
 import logging
 import time
 
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.context import BotData, Context, language_of
-from bot.keyboards import start_keyboard
 from bot.poller import CaughtUp
 from bot.texts import duration, t
 from handlers.common import notify
@@ -119,17 +118,11 @@ async def housekeeping(context: Context) -> None:
     count = await repo.expire_due()
     if count:
         log.info("returned %d timed-out assignments to the pool", count)
-    for user_id, project_id in await repo.take_idle_with_work():
-        lang = await language_of(context.bot_data, user_id)
-        project = await repo.get_project(project_id)
-        try:
-            await context.bot.send_message(
-                user_id,
-                t(lang, "more_work", project=project.name),
-                reply_markup=start_keyboard(project_id, lang),
-            )
-        except Forbidden:
-            log.info("user %s blocked the bot; not told about new work", user_id)
+    # Through the outbox (bot.outbox): paced with what labeling leaves, and queued in the
+    # transaction that clears the idle flags, so a crash loses no notice.
+    told = await repo.queue_idle_with_work("more_work", time.time())
+    if told:
+        log.info("%d idle workers will be told that there is work again", told)
 
 
 async def quality_job(context: Context) -> None:

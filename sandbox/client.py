@@ -228,6 +228,25 @@ class SandboxUser:
         )
         return message
 
+    async def send_formatted(self, html: str) -> JSON:
+        """Send the bot a text formatted as ``html`` (it arrives as text and entities)."""
+        message: JSON = _result(
+            await self._client.post(f"{self._path}/formatted", json={"html": html})
+        )
+        return message
+
+    async def send_photo(self, data: bytes, *, caption: str | None = None) -> JSON:
+        """Send the bot a photo, with an optional caption in HTML."""
+        form = {"caption": caption} if caption else None
+        message: JSON = _result(
+            await self._client.post(
+                f"{self._path}/photo",
+                files={"photo": ("photo.jpg", data, "image/jpeg")},
+                data=form,
+            )
+        )
+        return message
+
     async def press(
         self,
         message: JSON,

@@ -7,7 +7,7 @@ control API under ``/sandbox/``. The server listens on 127.0.0.1 and keeps every
 
 Bot API methods: getMe, getUpdates, deleteWebhook, getWebhookInfo, setMyCommands,
 getMyCommands, deleteMyCommands, setMyDescription, getMyDescription, setMyShortDescription,
-getMyShortDescription, sendMessage, sendPhoto, sendAnimation, sendAudio, sendVoice,
+getMyShortDescription, sendMessage, copyMessage, sendPhoto, sendAnimation, sendAudio, sendVoice,
 sendVideo, sendDocument, editMessageText, editMessageCaption, editMessageMedia,
 editMessageReplyMarkup, deleteMessage, answerCallbackQuery, getFile, sendChatAction, logOut,
 close (names are case-insensitive).
@@ -89,6 +89,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from sandbox.control import ControlApi
+from sandbox.copying import CopyApi
 from sandbox.edits import EditApi
 from sandbox.limits import TELEGRAM_LIMITS, RateLimits
 from sandbox.methods import BotApi
@@ -192,7 +193,12 @@ class SandboxServer:
         self._state = SandboxState(
             bot=bot, limits=limits, callback_ttl=callback_ttl, update_history=update_history
         )
-        methods = {**BotApi(self._state).methods(), **EditApi(self._state).methods()}
+        self._copy = CopyApi(self._state)  # copyMessage; users' formatted texts and photos
+        methods = {
+            **BotApi(self._state).methods(),
+            **EditApi(self._state).methods(),
+            **self._copy.methods(),
+        }
         # Telegram matches method names case-insensitively.
         self._methods: dict[str, Method] = {name.lower(): m for name, m in methods.items()}
         self._control = ControlApi(self._state)
@@ -235,7 +241,7 @@ class SandboxServer:
         app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
         app.router.add_route("*", "/bot{token}/{method}", self._route(self._bot_api))
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        for verb, path, handler in self._control.routes():
+        for verb, path, handler in (*self._control.routes(), *self._copy.routes()):
             app.router.add_route(verb, path, self._route(handler))
         # Long polls are released on stop, so a short grace period is enough.
         runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)

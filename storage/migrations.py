@@ -482,10 +482,9 @@ MIGRATIONS: tuple[str, ...] = (
         message_id   INTEGER,                      -- Telegram's, once confirmed
         error        TEXT
     );
-    CREATE INDEX outbox_due ON outbox (next_at, id) WHERE status = 'queued';
+    CREATE INDEX outbox_queued ON outbox (id) WHERE status = 'queued';
     CREATE INDEX outbox_sending ON outbox (id) WHERE status = 'sending';
     CREATE INDEX outbox_broadcast ON outbox (broadcast_id, status);
-    CREATE INDEX outbox_chat ON outbox (chat_id, kind) WHERE status = 'queued';
     CREATE TABLE guide_announced (
         project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
         version    INTEGER NOT NULL

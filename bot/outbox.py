@@ -1,0 +1,402 @@
+"""The outbox sender: delivers every queued row (broadcast copies and mass notices), paced
+under Telegram's limits with what labeling leaves, and resumable after a crash.
+
+One task per application (`start`), running while the application runs. Each round reads
+the queued rows that are due (`Outbox.outbox_due`) and, for each:
+1. waits for a spare token of the bot's overall rate (`bot.flood.SharedRate.take_spare`:
+   only what handlers leave), and keeps a chat at one outbox message a second;
+2. claims it ('sending'), so that only messages really in flight are ever 'sending' — at
+   most `IN_FLIGHT` of them: a crash can send only those twice;
+3. makes one Bot API call (copyMessage for a broadcast: the message as the coordinator
+   wrote it, formatting, photo or document included; sendMessage for a notice, written in
+   the recipient's language when it is sent) and records the outcome: sent, unreachable
+   (403: the user blocked the bot; not retried), failed (refused for good), or queued again
+   later (a flood limit: `retry_after` honoured; a network error, a few times).
+Broadcasts with nothing left are marked done and their report is queued to the sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageId
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, BaseRateLimiter, filters
+
+from bot.callbacks import CallbackData, GuideTap
+from bot.context import BotData, language_of
+from bot.flood import PREPAID, FloodGuard, retry_seconds
+from bot.keyboards import start_keyboard
+from bot.texts import duration, t
+from storage.errors import NotFound, StorageError
+from storage.outbox import AUDIENCE_DAYS, LANGS, MAX_ATTEMPTS, Broadcast, OutboxRow
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = 4  # rows 'sending' at once: what a crash may send twice
+CHAT_GAP_S = 1.0  # Telegram: about one message a second per chat
+IDLE_POLL_S = 0.25  # how often an empty outbox is looked at
+BATCH = 200
+NOTICES = ("more_work", "guide_updated", "review_waiting", "broadcast_report")
+_PERMANENT = ("chat not found", "user is deactivated", "peer_id_invalid", "bot can't initiate")
+
+
+# ------------------------------------------------------------------ buttons
+
+
+AUDIENCES = ("all", "active", "idle", "reviewers", "lang")
+
+
+@dataclass(frozen=True)
+class AudienceTap(CallbackData, kind="bca"):
+    """An audience chosen for a broadcast draft (`arg`: the days, or the language index)."""
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"audience": AUDIENCES}
+
+    broadcast_id: int
+    audience: str
+    arg: int
+
+    @property
+    def value(self) -> str | None:
+        """The audience as storage names it ('all', 'active:7', 'lang:ko'), or None if the
+        argument is not one of the offered choices."""
+        if self.audience in ("all", "reviewers"):
+            return self.audience if self.arg == 0 else None
+        if self.audience == "lang":
+            return f"lang:{LANGS[self.arg]}" if self.arg < len(LANGS) else None
+        return f"{self.audience}:{self.arg}" if self.arg in AUDIENCE_DAYS else None
+
+
+@dataclass(frozen=True)
+class SendTap(CallbackData, kind="bcs"):
+    """Send, Cancel, or back to the audience, under a broadcast's preview."""
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"answer": ("send", "cancel", "back")}
+
+    broadcast_id: int
+    answer: str
+
+
+@dataclass(frozen=True)
+class StopTap(CallbackData, kind="bcx"):
+    """Stop a running broadcast (from /broadcasts)."""
+
+    broadcast_id: int
+
+
+def audience_text(lang: str, audience: str) -> str:
+    """An audience in words."""
+    kind, _, arg = audience.partition(":")
+    if kind == "lang":
+        return t(lang, f"bc_desc_lang_{arg}")
+    if kind in ("active", "idle"):
+        return t(lang, f"bc_desc_{kind}", days=arg)
+    return t(lang, f"bc_desc_{kind}")
+
+
+def audience_keyboard(lang: str, broadcast_id: int) -> InlineKeyboardMarkup:
+    """The audience choices under a draft, with Cancel."""
+
+    def button(text: str, audience: str, arg: int = 0) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text, callback_data=AudienceTap(broadcast_id, audience, arg).pack()
+        )
+
+    return InlineKeyboardMarkup(
+        [
+            [
+                button(t(lang, "bc_aud_all"), "all"),
+                button(t(lang, "bc_aud_reviewers"), "reviewers"),
+            ],
+            [button(t(lang, "bc_aud_active", days=d), "active", d) for d in AUDIENCE_DAYS],
+            [button(t(lang, "bc_aud_idle", days=d), "idle", d) for d in AUDIENCE_DAYS[1:]],
+            [button(t(lang, f"bc_aud_lang_{code}"), "lang", i) for i, code in enumerate(LANGS)],
+            [cancel_button(lang, broadcast_id)],
+        ]
+    )
+
+
+def cancel_button(lang: str, broadcast_id: int) -> InlineKeyboardButton:
+    """Cancel a draft."""
+    return InlineKeyboardButton(
+        t(lang, "bc_cancel"), callback_data=SendTap(broadcast_id, "cancel").pack()
+    )
+
+
+def cancel_keyboard(lang: str, broadcast_id: int) -> InlineKeyboardMarkup:
+    """Only Cancel (while the message is awaited)."""
+    return InlineKeyboardMarkup([[cancel_button(lang, broadcast_id)]])
+
+
+def preview_keyboard(lang: str, broadcast_id: int, count: int) -> InlineKeyboardMarkup:
+    """Send / Cancel (and back to the audience) under a preview."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t(lang, "bc_send", count=count),
+                    callback_data=SendTap(broadcast_id, "send").pack(),
+                ),
+                cancel_button(lang, broadcast_id),
+            ],
+            [
+                InlineKeyboardButton(
+                    t(lang, "bc_back"), callback_data=SendTap(broadcast_id, "back").pack()
+                )
+            ],
+        ]
+    )
+
+
+def stop_keyboard(lang: str, running: list[int]) -> InlineKeyboardMarkup | None:
+    """A Stop button per running broadcast."""
+    if not running:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t(lang, "bc_stop", id=i), callback_data=StopTap(i).pack())]
+            for i in running
+        ]
+    )
+
+
+def report_text(lang: str, broadcast: Broadcast, project: str) -> str:
+    """A broadcast's delivery report."""
+    extra = ""
+    if broadcast.cancelled:
+        extra += t(lang, "bc_extra_cancelled", n=broadcast.cancelled)
+    if broadcast.maybe_twice:
+        extra += t(lang, "bc_extra_twice", n=broadcast.maybe_twice)
+    outcome = "cancelled" if broadcast.status == "cancelled" else "done"
+    return t(
+        lang,
+        "bc_report",
+        id=broadcast.id,
+        project=project,
+        outcome=t(lang, f"bc_outcome_{outcome}"),
+        duration=duration(lang, broadcast.seconds),
+        sent=broadcast.sent,
+        total=broadcast.total,
+        unreachable=broadcast.unreachable,
+        failed=broadcast.failed,
+        extra=extra,
+    )
+
+
+# ------------------------------------------------------------------ the sender
+
+
+class OutboxSender:
+    """Sends the outbox's rows while `running()` says so."""
+
+    def __init__(
+        self,
+        app: Application,  # type: ignore[type-arg]
+        running: Callable[[], bool],
+    ) -> None:
+        self.app = app
+        self.data: BotData = app.bot_data
+        self.running = running
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_sent: dict[int, float] = {}  # chat -> monotonic time of its last send
+        self._busy: set[int] = set()  # chats with a message in flight
+        self.recovered = 0
+
+    @property
+    def _limiter(self) -> FloodGuard | None:
+        limiter: BaseRateLimiter[Any] | None = getattr(self.app.bot, "rate_limiter", None)
+        return limiter if isinstance(limiter, FloodGuard) else None
+
+    async def run(self) -> None:
+        """Send until the application stops; rows in flight at a crash go again first."""
+        repo = self.data.repo
+        self.recovered = await repo.outbox_recover()
+        if self.recovered:
+            log.warning(
+                "outbox: %d messages were in flight when the bot stopped; sending them again"
+                " (each may arrive twice)",
+                self.recovered,
+            )
+        last_finish = 0.0
+        try:
+            while self.running():
+                try:
+                    started = await self._round()
+                    now = time.monotonic()
+                    if now - last_finish > 0.5:
+                        last_finish = now
+                        for done in await repo.finish_broadcasts(time.time()):
+                            log.info("broadcast %d done", done)
+                except (StorageError, TelegramError) as exc:
+                    log.warning("outbox round failed: %s", exc)
+                    started = 0
+                if not started:
+                    await asyncio.sleep(IDLE_POLL_S)
+        finally:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _round(self) -> int:
+        """Start sending the due rows (those whose chat can take one now); how many."""
+        rows = await self.data.repo.outbox_due(time.time(), BATCH)
+        started = 0
+        for row in rows:
+            if not self.running():
+                break
+            if row.chat_id in self._busy:
+                continue
+            gap = time.monotonic() - self._last_sent.get(row.chat_id, -CHAT_GAP_S)
+            if gap < CHAT_GAP_S:
+                continue
+            await self._slots.acquire()
+            try:
+                guard = self._limiter
+                if guard is not None and guard.rate is not None:
+                    await guard.rate.take_spare()
+                if not await self.data.repo.outbox_claim(row.id):
+                    self._slots.release()
+                    continue
+            except BaseException:
+                self._slots.release()
+                raise
+            self._busy.add(row.chat_id)
+            self._last_sent[row.chat_id] = time.monotonic()
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        if len(self._last_sent) > 50_000:  # forget chats not written to for a while
+            cutoff = time.monotonic() - CHAT_GAP_S
+            self._last_sent = {c: s for c, s in self._last_sent.items() if s > cutoff}
+        return started
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        """One Bot API call for a claimed row, and its outcome recorded."""
+        repo = self.data.repo
+        try:
+            try:
+                message_id = await self._send(row)
+            except Forbidden as exc:
+                await repo.outbox_done(row.id, "unreachable", time.time(), error=exc.message)
+            except BadRequest as exc:
+                lowered = exc.message.lower()
+                status = "unreachable" if any(p in lowered for p in _PERMANENT) else "failed"
+                await repo.outbox_done(row.id, status, time.time(), error=exc.message)
+            except RetryAfter as exc:  # past the guard's patience
+                later = time.time() + retry_seconds(exc)
+                await repo.outbox_retry(row.id, later, "flood limit")
+            except (TimedOut, NetworkError) as exc:
+                # A timeout may have been delivered: it counts as a possible duplicate.
+                if row.attempts + 1 >= MAX_ATTEMPTS:
+                    await repo.outbox_done(row.id, "failed", time.time(), error=exc.message)
+                else:
+                    later = time.time() + 2.0 ** (row.attempts + 1)
+                    twice = isinstance(exc, TimedOut)
+                    await repo.outbox_retry(row.id, later, exc.message, maybe_twice=twice)
+            else:
+                if message_id is None:
+                    await repo.outbox_done(row.id, "cancelled", time.time(), error="obsolete")
+                else:
+                    await repo.outbox_done(row.id, "sent", time.time(), message_id=message_id)
+        except StorageError as exc:  # the database closed under us (stopping): left 'sending'
+            log.warning("outbox row %d not recorded: %s", row.id, exc)
+        finally:
+            self._busy.discard(row.chat_id)
+            self._slots.release()
+
+    async def _send(self, row: OutboxRow) -> int | None:
+        """Telegram's message id, or None when the notice has nothing to say any more."""
+        bot = self.app.bot
+        if row.kind == "copy":
+            if row.from_chat_id is None or row.message_id is None:
+                raise BadRequest("the broadcast has no message")
+            copied: MessageId = await bot.copy_message(
+                row.chat_id, row.from_chat_id, row.message_id, rate_limit_args=PREPAID
+            )
+            return copied.message_id
+        made = await self._notice(row)
+        if made is None:
+            return None
+        text, markup = made
+        sent: Message = await bot.send_message(
+            row.chat_id, text, reply_markup=markup, rate_limit_args=PREPAID
+        )
+        return sent.message_id
+
+    async def _notice(self, row: OutboxRow) -> tuple[str, InlineKeyboardMarkup | None] | None:
+        """A notice in its recipient's language, written now (counts as they are now)."""
+        data = self.data
+        lang = await language_of(data, row.chat_id)
+        if row.kind == "broadcast_report":
+            broadcast = await data.repo.get_broadcast(int(row.payload["broadcast"]))
+            if broadcast is None:
+                return None
+            project = await data.repo.get_project(broadcast.project_id)
+            return report_text(lang, broadcast, project.name), None
+        project_id = int(row.payload["project"])
+        try:
+            project = await data.repo.get_project(project_id)
+        except NotFound:  # the project was deleted meanwhile
+            return None
+        if row.kind == "more_work":
+            return t(lang, "more_work", project=project.name), start_keyboard(project_id, lang)
+        if row.kind == "guide_updated":
+            button = InlineKeyboardButton(
+                t(lang, "guide_button"), callback_data=GuideTap(project_id).pack()
+            )
+            return t(lang, "guide_updated", project=project.name), InlineKeyboardMarkup([[button]])
+        if row.kind == "review_waiting":
+            count = await data.quality.review_count(project_id)
+            if not count:
+                return None  # decided meanwhile: nothing to tell
+            return t(lang, "review_waiting", count=count, project=project.name), None
+        log.warning("outbox row %d has an unknown kind %r", row.id, row.kind)
+        return None
+
+
+_SENDERS: dict[int, OutboxSender] = {}
+
+
+def start(app: Application) -> Awaitable[None] | None:  # type: ignore[type-arg]
+    """Start the application's sender (once); it stops when the application does."""
+    if id(app) in _SENDERS:
+        return None
+    sender = _SENDERS[id(app)] = OutboxSender(app, lambda: bool(app.running))
+
+    async def run() -> None:
+        try:
+            await sender.run()
+        finally:
+            _SENDERS.pop(id(app), None)
+
+    return app.create_task(run(), name="outbox-sender")
+
+
+def sender_of(app: Application) -> OutboxSender | None:  # type: ignore[type-arg]
+    """The application's running sender, if any."""
+    return _SENDERS.get(id(app))
+
+
+class _Composing(filters.MessageFilter):
+    """Private messages from a user whose /broadcast waits for its message: they are the
+    broadcast, not a data file to import nor text to answer (checked before those handlers).
+    The set is loaded from the database at start (`Outbox.composing`)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="broadcast_composing")
+        self.users: set[int] = set()
+
+    def filter(self, message: Message) -> bool:
+        """Whether this message is the one a /broadcast waits for."""
+        user = message.from_user
+        return user is not None and user.id in self.users and message.chat.type == "private"
+
+
+COMPOSING = _Composing()
