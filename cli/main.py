@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cli import records
+from cli import projects, records, workers
 from cli.aggregate import (
     LabelFileError,
     gold_accuracy,
@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--no-import", action="store_true", help="skip the file's data")
     psub.add_parser("list", help="list projects")
     records.add_project_update(psub)
+    projects.add_commands(psub)
 
     imp = sub.add_parser("import", help="import a CSV/TSV/JSONL data file into a project")
     imp.add_argument("project", help="project slug or id")
@@ -190,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
     records.add_commands(sub)
+    workers.add_commands(sub)
     return parser
 
 
@@ -236,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args, settings)
         if args.command in records.COMMANDS:
             return records.run(args, settings)
+        if args.command in workers.COMMANDS:
+            return workers.run(args, settings)
         return asyncio.run(_manage(args, settings))
     except (
         ConfigError,
@@ -490,6 +494,8 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
     async with Repository(settings.db_path) as repo:
         if args.command == "project" and args.action == "update":
             return await records.project_update(repo, args.file)
+        if args.command == "project" and args.action in projects.ACTIONS:
+            return await projects.run(repo, args)
         if args.command == "project" and args.action == "list":
             if not await repo.list_projects():
                 print("no projects yet: create one with `labelgram project create FILE`")

@@ -157,9 +157,11 @@ class QualityStore:
         return sample, {int(i): int(n) for i, n in counts}
 
     async def decide_review(
-        self, sample_id: int, reviewer_id: int, option_idx: int
+        self, sample_id: int, reviewer_id: int, option_idx: int, *, admin: bool = False
     ) -> tuple[str, int | None]:
-        """Store a reviewer's decision: ("decided"|"not_reviewer"|"closed"|"bad_option", pid)."""
+        """Store a reviewer's decision: ("decided"|"not_reviewer"|"closed"|"bad_option", pid).
+
+        admin: the reviewer is an admin, who may decide in any project without joining it."""
         now = time.time()
         async with self.repo.transaction() as db:
             async with db.execute(
@@ -171,7 +173,7 @@ class QualityStore:
             if row is None:
                 return "closed", None
             project_id, status, role = row
-            if role not in (Role.REVIEWER.value, Role.COORDINATOR.value):
+            if role not in (Role.REVIEWER.value, Role.COORDINATOR.value) and not admin:
                 return "not_reviewer", project_id
             if status != "review":
                 return "closed", project_id

@@ -215,15 +215,16 @@ class Roster(Database):
         *,
         actor: int,
         update_id: int | None = None,
-    ) -> bool:
-        """Suspend, reinstate or remove a worker: whether it changed anything. The same update
-        handled again gets what the first handling did (and changes nothing more)."""
+    ) -> tuple[bool, bool]:
+        """Suspend, reinstate or remove a worker: (whether it changed anything, whether this
+        is the same update handled again: it then gets what the first handling did and
+        changes nothing more)."""
         now = time.time()
         step = f"roster.{action}"
         async with self.transaction() as db:
             done = await once(db, update_id, step)
             if done is not None:
-                return bool(done)
+                return bool(done), True
             member = await fetch_one(
                 db,
                 "SELECT role FROM memberships WHERE worker_id = ? AND project_id = ?",
@@ -242,7 +243,7 @@ class Roster(Database):
                 else:
                     raise ValueError(f"unknown roster action {action!r}")
             await remember(db, update_id, step, changed, now)
-        return changed
+        return changed, False
 
     # ------------------------------------------------------------ flags told once
 

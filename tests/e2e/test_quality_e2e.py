@@ -152,7 +152,7 @@ async def test_a_failed_exam_blocks_real_work(qworld: World) -> None:
     assert row == (0,)
     # the notice's command lets the worker try again, on the gold sample they have not seen
     await coordinator.send("/reinstate 1 colours")
-    assert "Reinstated 1" in (await coordinator.next_message())["text"]
+    assert "Reinstated User1 (1)" in (await coordinator.next_message())["text"]
     assert "You can label in “Colours” again" in (await user.next_message())["text"]
     await user.press(guide, data=buttons(guide)[0][1])
     assert "📝 First a short test" in (await user.next_message())["text"]
@@ -185,7 +185,7 @@ async def test_an_exam_cut_short_by_the_gold_left_is_told_once_to_worker_and_coo
     assert (await user.next_message())["text"].startswith("📊 Your work")
     # a retry with every gold sample seen: blocked at once, and the coordinator learns why
     await coordinator.send("/reinstate 1 colours")
-    assert "Reinstated 1" in (await coordinator.next_message())["text"]
+    assert "Reinstated User1 (1)" in (await coordinator.next_message())["text"]
     assert "label in “Colours” again" in (await user.next_message())["text"]
     await user.press(guide, data=buttons(guide)[0][1])
     assert "📝 First a short test" in (await user.next_message())["text"]
@@ -230,8 +230,8 @@ async def test_a_careless_worker_is_paused_and_their_labels_left_out(qworld: Wor
         "⛔ You are paused in “Colours”: gold accuracy 0% after 3 gold answers" in (card["text"])
     )
     notice = (await coordinator.next_message())["text"]
-    assert "User2 was suspended in “Colours”" in notice
-    assert "/reinstate 2" in notice
+    assert "User2 (2) was suspended in “Colours”" in notice
+    assert "/workers colours" in notice
 
     await careless.send("/start")
     await careless.next_message()
