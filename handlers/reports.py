@@ -233,6 +233,8 @@ async def fix_mode(update: Update, context: Context) -> None:
     expect_reply(context, user.id)
     await asyncio.gather(
         safe_answer(query),
+        # The card gets its buttons back: cancelling the fix leaves every choice open.
+        safe_edit_markup(query, report_card_keyboard(tap.sample_id, lang)),
         _send(
             context,
             user.id,

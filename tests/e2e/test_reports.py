@@ -99,9 +99,9 @@ async def test_held_after_two_reporters_then_fixed_with_labels_cleared(
     await a.send("the sentence is cut off")
     assert "note is added" in (await wait_for(a, "note"))["text"]
 
-    b, card_b = await world.first_card(1002)
+    b, card_b = await world.first_card(1002, "ko")
     assert "the cat sat on the" in card_b["text"]
-    await report(b, card_b, "broken")
+    assert "메모" in await report(b, card_b, "broken")
     await handled(world)
     held = await world.repo.one("SELECT held FROM samples WHERE ext_id = 's0'")
     assert held == ("held",)
@@ -143,8 +143,8 @@ async def test_held_after_two_reporters_then_fixed_with_labels_cleared(
     done = await admin.next_message()
     assert "corrected" in done["text"]
     assert "Reporters told: 2" in done["text"]
-    for user in (a, b):
-        told = await wait_for(user, "was corrected")
+    for user, needle in ((a, "was corrected"), (b, "고쳤어요")):  # each in their language
+        told = await wait_for(user, needle)
         assert "“the cat sat on the”" in told["text"]
 
     sample = await world.repo.one("SELECT text, held FROM samples WHERE ext_id = 's0'")
@@ -264,3 +264,52 @@ async def test_pause_resume_close(world: World) -> None:
     kinds = await world.repo.all("SELECT kind FROM events WHERE kind LIKE 'project.%' ORDER BY id")
     life = [k[0] for k in kinds if k[0] != "project.created"]
     assert life == ["project.paused", "project.resumed", "project.closed"]
+
+
+async def test_guide_button_makes_a_new_guide_version_and_cancel_changes_nothing(
+    two_samples: World,
+) -> None:
+    world = two_samples
+    a, card = await world.first_card(1001)
+    await report(a, card, "unclear")
+    await handled(world)
+    admin = world.user(ADMIN_ID)
+    await admin.create()
+    await admin.send("/reports")
+    await admin.next_message()
+    first = await admin.next_message()
+
+    # Fix text, then Cancel: the next text is not taken for the sample.
+    await admin.press(first, text="✏️ Fix text")
+    first = await edited_to(admin, first, "Fix, keep its labels")
+    await admin.press(first, text="Fix, keep its labels")
+    asked = await wait_for(admin, "corrected text")
+    cancel = await admin.press(asked, text="Cancel")
+    assert "nothing changed" in (await admin.answer(cancel))["text"]
+    await edited_text(admin, asked, "Cancelled")
+    await admin.send("this is not a fix")
+    await handled(world)
+    assert await world.repo.one("SELECT text FROM samples WHERE ext_id = 's0'") == (
+        "sample text 0",
+    )
+    assert await count(world, "SELECT COUNT(*) FROM reports WHERE decided_at IS NULL") == 1
+
+    # Guide: the next text becomes guide version 2 (the sample stays held until decided).
+    first = await edited_to(admin, first, "📖 Guide")
+    await admin.press(first, text="📖 Guide")
+    asked = await wait_for(admin, "new guide")
+    assert "Pick the main colour." in asked["text"]
+    await admin.send("Pick the colour of the largest area.")
+    done = await wait_for(admin, "is now version 2")
+    assert "“Colours” (English)" in done["text"]
+    versions = await world.repo.guide_versions(world.project.id)
+    assert [(v, g["en"]) for v, g, _ in versions][-1] == (
+        2,
+        "Pick the colour of the largest area.",
+    )
+    assert versions[-1][1]["ko"] == "주된 색을 고르세요."  # the other language kept
+    assert await count(world, "SELECT COUNT(*) FROM events WHERE kind = 'project.updated'") == 1
+    assert await world.repo.one("SELECT held FROM samples WHERE ext_id = 's0'") == ("held",)
+    # Workers get the new guide.
+    await a.send("/guide")
+    assert "largest area" in (await wait_for(a, "largest area"))["text"]
