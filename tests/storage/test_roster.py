@@ -157,14 +157,25 @@ async def test_the_roster_pages_by_name_with_each_workers_figures(repo: Reposito
 
 
 async def test_the_roster_and_work_report_reads_use_indexes(repo: Repository) -> None:
-    plans = []
-    for sql in (
-        "SELECT COUNT(*) FROM labels WHERE worker_id = 1 AND project_id = 1"
-        " AND retracted_at IS NULL",
-        "SELECT 1 FROM labels AS l WHERE l.project_id = 1 AND l.answered_at >= 0"
-        " AND l.answered_at < 1",
-        "SELECT 1 FROM worker_flags WHERE project_id = 1 AND worker_id = 1 ORDER BY id DESC",
+    plans = {}
+    for index, sql in (
+        (
+            "labels_worker",
+            "SELECT COUNT(*) FROM labels AS l WHERE l.worker_id = 1 AND +l.project_id = 1"
+            " AND l.retracted_at IS NULL",
+        ),
+        (
+            "labels_project_time",
+            "SELECT 1 FROM labels AS l WHERE l.project_id = 1 AND l.answered_at >= 0"
+            " AND l.answered_at < 1",
+        ),
+        (
+            "worker_flags_worker",
+            "SELECT 1 FROM worker_flags WHERE project_id = 1 AND worker_id = 1 ORDER BY id DESC",
+        ),
     ):
         rows = await repo.all(f"EXPLAIN QUERY PLAN {sql}")
-        plans.append(" ".join(str(r[3]) for r in rows))
-    assert all("USING" in p and "SCAN" not in p for p in plans), plans
+        plans[index] = " ".join(str(r[3]) for r in rows)
+    for index, plan in plans.items():
+        assert f"INDEX {index}" in plan, plan
+        assert "SCAN" not in plan, plan
