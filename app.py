@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -34,8 +34,9 @@ from telegram.request import BaseRequest
 from bot.context import BotData, Context, lang_of
 from bot.delivery import PENDING_EVERY_S, PENDING_JOB, deliver_pending
 from bot.flood import FloodGuard
+from bot.menus import handled_commands, publish_profile
 from bot.poller import CaughtUp, InboxApplication, InboxPoller, PerUserOrder
-from bot.texts import COMMANDS, LANGUAGES, t
+from bot.texts import t
 from config.settings import Settings
 from handlers import (
     broadcast,
@@ -145,9 +146,8 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         await data.repo.open()
     data.run_id, data.previous_run = await data.inbox.begin_run()
     data.started_at = time.time()
-    for lang in LANGUAGES:
-        commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in COMMANDS]
-        await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+    # The workers' menu (default scope), the admins' (their chats), the descriptions.
+    await publish_profile(app.bot, data, handled_commands(app))
     if app.job_queue is not None:
         jobs = (HOUSEKEEPING_JOB, CHECKPOINT_JOB, QUALITY_JOB, PENDING_JOB, HEARTBEAT_JOB)
         for name in (*jobs, BACKUP_JOB):

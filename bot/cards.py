@@ -32,6 +32,9 @@ from storage.repository import Repository
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# Under the question a card names its project, cut to this many UTF-16 code units: with the
+# widest question (config.project.QUESTION_MAX) a caption still keeps over 400 for the sample.
+PROJECT_NAME_ON_CARD = 48
 
 
 _IN_PLACE = {
@@ -103,7 +106,13 @@ async def _media_of(card: Card) -> str | Path:
 
 
 def _question(card: Card, lang: str) -> str:
-    return t(lang, "question_mark", question=pick_text(card.project.question, lang))
+    """The card's last lines: the question, and under it the project's name (a worker may be
+    in several projects), cut to PROJECT_NAME_ON_CARD."""
+    name = card.project.name
+    if telegram_length(name) > PROJECT_NAME_ON_CARD:
+        name = cut(name, PROJECT_NAME_ON_CARD - 1) + "…"
+    question = t(lang, "question_mark", question=pick_text(card.project.question, lang))
+    return f"{question}\n{t(lang, 'card_project', project=name)}"
 
 
 async def send_card(bot: Bot, repo: Repository, chat_id: int, card: Card, lang: str) -> Message:

@@ -10,12 +10,20 @@ _SHOWN_ROWS = 5  # row numbers listed per rule in a chat message (the JSON repor
 
 
 def refusal_text(lang: str, exc: Exception) -> str:
-    """Why a file was refused, in `lang` when the error names a known refusal code."""
+    """Why a file was refused, in `lang` when the error names a known refusal code; any other
+    error's own (English) words, introduced in `lang`."""
     code = getattr(exc, "code", None)
     key = f"refused_{code}"
     if code is None or key not in TEXTS:
-        return str(exc)
-    return t(lang, key, **getattr(exc, "params", {}))
+        return t(lang, "refused_other", reason=str(exc))
+    params: dict[str, object] = {}
+    for name, value in getattr(exc, "params", {}).items():
+        if name == "what":  # a column's role, e.g. "text"
+            value = t(lang, f"column_{value}") if f"column_{value}" in TEXTS else value
+        elif isinstance(value, list | tuple):
+            value = ", ".join(map(str, value)) or t(lang, "column_none")
+        params[name] = value
+    return t(lang, key, **params)
 
 
 def report_text(report: Report, lang: str) -> str:

@@ -7,6 +7,7 @@ from string import Formatter
 from bot.texts_broadcast import BROADCAST_TEXTS
 from bot.texts_digest import DIGEST_TEXTS
 from bot.texts_menus import MENU_TEXTS
+from bot.texts_reasons import REASON_TEXTS
 from bot.texts_records import RECORD_TEXTS
 from bot.texts_reports import REPORT_TEXTS
 from bot.texts_roster import ROSTER_TEXTS
@@ -17,16 +18,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "welcome": {
         "en": "Hi {name}! Labelgram turns data labeling into quick taps.\n"
         "To join a project, open the invite link your coordinator sent you.",
-        "ko": "안녕하세요 {name}님! Labelgram은 데이터 라벨링을 간단한 탭으로 바꿔 줍니다.\n"
-        "프로젝트에 참여하려면 코디네이터가 보낸 초대 링크를 여세요.",
+        "ko": "안녕하세요, {name}님! Labelgram에서는 버튼 한 번으로 데이터 라벨링을 할 수 "
+        "있어요.\n참여하려면 코디네이터에게 받은 초대 링크를 열어 주세요.",
     },
     "joined": {
         "en": "You joined “{project}” as {role}.",
-        "ko": "“{project}” 프로젝트에 {role}(으)로 참여했습니다.",
+        "ko": "“{project}” 프로젝트에 {role}로 참여했어요.",
     },
     "welcome_back": {
         "en": "Welcome back to “{project}”.",
-        "ko": "“{project}”에 다시 오신 것을 환영합니다.",
+        "ko": "“{project}” 프로젝트에 다시 오신 걸 환영해요.",
     },
     "guide": {
         "en": "📖 Guide — {project}\n\nQuestion: {question}\n\n{guide}",
@@ -34,45 +35,45 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "invite_invalid": {
         "en": "This invite link is not valid. Ask your coordinator for a new one.",
-        "ko": "유효하지 않은 초대 링크입니다. 코디네이터에게 새 링크를 요청하세요.",
+        "ko": "유효하지 않은 초대 링크예요. 코디네이터에게 새 링크를 요청해 주세요.",
     },
     "no_project": {
         "en": "You are not in a project yet. Open the invite link from your coordinator.",
-        "ko": "아직 참여한 프로젝트가 없습니다. 코디네이터가 보낸 초대 링크를 여세요.",
+        "ko": "아직 참여한 프로젝트가 없어요. 코디네이터에게 받은 초대 링크를 열어 주세요.",
     },
     "role_worker": {"en": "a worker", "ko": "작업자"},
     "role_coordinator": {"en": "a coordinator", "ko": "코디네이터"},
-    "role_reviewer": {"en": "a reviewer", "ko": "검토자"},
+    "role_reviewer": {"en": "a reviewer", "ko": "검수자"},
     "btn_start": {"en": "▶ Start labeling", "ko": "▶ 라벨링 시작"},
     "btn_guide": {"en": "📖 Guide", "ko": "📖 가이드"},
     "btn_skip": {"en": "↷ Skip", "ko": "↷ 건너뛰기"},
     "btn_report": {"en": "⚠ Report problem", "ko": "⚠ 문제 신고"},
     "btn_back": {"en": "← Back", "ko": "← 뒤로"},
-    "reason_broken": {"en": "Broken / won't open", "ko": "깨짐 / 열리지 않음"},
-    "reason_unclear": {"en": "Unclear / ambiguous", "ko": "불분명 / 애매함"},
-    "reason_other": {"en": "Other problem", "ko": "기타 문제"},
+    "reason_broken": {"en": "Broken / won't open", "ko": "깨져 있거나 열리지 않아요"},
+    "reason_unclear": {"en": "Unclear / ambiguous", "ko": "내용이 불분명하거나 애매해요"},
+    "reason_other": {"en": "Other problem", "ko": "다른 문제가 있어요"},
     "question_mark": {"en": "❓ {question}", "ko": "❓ {question}"},
-    "saved": {"en": "Saved: {option}", "ko": "저장됨: {option}"},
-    "already_saved": {"en": "Already saved: {option}", "ko": "이미 저장됨: {option}"},
+    "saved": {"en": "Saved: {option}", "ko": "저장했어요: {option}"},
+    "already_saved": {"en": "Already saved: {option}", "ko": "이미 저장했어요: {option}"},
     "too_fast": {
         "en": "Too quick: read this sample first, then tap.",
         "ko": "너무 빨리 눌렀어요. 이 샘플을 읽고 나서 눌러 주세요.",
     },
     "expired": {
         "en": "This card expired, so it went to someone else. Here is a fresh one.",
-        "ko": "이 카드는 시간이 지나 다른 사람에게 넘어갔습니다. 새 카드를 보내 드립니다.",
+        "ko": "시간이 지나서 이 카드는 다른 작업자에게 넘어갔어요. 새 카드를 보내 드릴게요.",
     },
     "closed": {
         "en": "This card is no longer active. Use the newest card.",
-        "ko": "더 이상 유효하지 않은 카드입니다. 가장 최근 카드를 사용하세요.",
+        "ko": "더 이상 유효하지 않은 카드예요. 가장 최근 카드를 사용해 주세요.",
     },
     "invalid_button": {
         "en": "That button is not valid. Use the newest card or send /start.",
-        "ko": "유효하지 않은 버튼입니다. 가장 최근 카드를 사용하거나 /start 를 보내세요.",
+        "ko": "유효하지 않은 버튼이에요. 가장 최근 카드를 사용하거나 /start 를 보내 주세요.",
     },
-    "skipped": {"en": "Skipped", "ko": "건너뜀"},
-    "reported": {"en": "Thanks — reported.", "ko": "신고해 주셔서 감사합니다."},
-    "report_ask": {"en": "What is wrong with this sample?", "ko": "이 샘플의 문제는 무엇인가요?"},
+    "skipped": {"en": "Skipped", "ko": "건너뛰었어요"},
+    "reported": {"en": "Thanks — reported.", "ko": "신고해 주셔서 고마워요."},
+    "report_ask": {"en": "What is wrong with this sample?", "ko": "이 샘플에 어떤 문제가 있나요?"},
     "mark_chosen": {"en": "✓ {option}", "ko": "✓ {option}"},
     "mark_skipped": {"en": "↷ Skipped", "ko": "↷ 건너뜀"},
     "mark_reported": {"en": "⚠ Reported", "ko": "⚠ 신고됨"},
@@ -80,209 +81,219 @@ TEXTS: dict[str, dict[str, str]] = {
     "mark_superseded": {"en": "⌛ Replaced by the card below", "ko": "⌛ 아래 카드로 바뀌었어요"},
     "gold_wrong": {
         "en": "✋ That one was a control sample. The right answer is “{right}”.\n\n{guide}",
-        "ko": "✋ 방금 샘플은 확인용 샘플이었습니다. 정답은 “{right}”입니다.\n\n{guide}",
+        "ko": "✋ 방금 답한 문제는 정답이 정해진 확인용 문제였어요. 정답은 “{right}”입니다.\n\n"
+        "{guide}",
     },
     "exam_intro": {
         "en": "📝 First a short test: {size} samples with known answers. "
         "Pass {percent} and real work starts.",
-        "ko": "📝 먼저 짧은 테스트가 있습니다: 정답이 있는 샘플 {size}개. "
-        "{percent} 이상 맞히면 실제 작업이 시작됩니다.",
+        "ko": "📝 본 작업 전에 간단한 테스트를 봐요. 정답이 정해진 {size}문제 중 {percent} 이상 "
+        "맞히면 본 작업을 시작할 수 있어요.",
+    },
+    "exam_intro_all": {
+        "en": "📝 First a short test: {size} samples with known answers. Answer them all "
+        "right and real work starts.",
+        "ko": "📝 본 작업 전에 간단한 테스트를 봐요. {size}문제를 모두 맞히면 본 작업을 시작할 "
+        "수 있어요.",
     },
     "exam_passed": {
         "en": "✅ Test passed ({correct}/{answered}). Real work starts now.",
-        "ko": "✅ 테스트 통과 ({correct}/{answered}). 이제 실제 작업을 시작합니다.",
+        "ko": "✅ 테스트를 통과했어요({correct}/{answered}). 이제 본 작업을 시작할게요.",
     },
     "exam_retry": {
         "en": "❌ Test not passed ({correct}/{answered}). Read the guide and try again: "
         "new samples follow.",
-        "ko": "❌ 테스트를 통과하지 못했습니다 ({correct}/{answered}). 가이드를 읽고 다시 "
-        "도전하세요: 새 샘플이 이어집니다.",
+        "ko": "❌ 아쉽게도 테스트를 통과하지 못했어요({correct}/{answered}). 가이드를 다시 읽고 "
+        "한 번 더 도전해 주세요. 새 문제가 이어서 나와요.",
     },
     "exam_failed": {
         "en": "❌ Test not passed ({correct}/{answered}). You cannot label in this project "
         "for now; your coordinator can let you try again.",
-        "ko": "❌ 테스트를 통과하지 못했습니다 ({correct}/{answered}). 지금은 이 프로젝트에서 "
-        "라벨링할 수 없습니다. 코디네이터가 재응시를 허용할 수 있습니다.",
+        "ko": "❌ 테스트를 통과하지 못했어요({correct}/{answered}). 지금은 이 프로젝트에서 "
+        "라벨링할 수 없어요. 다시 응시하려면 코디네이터에게 문의해 주세요.",
     },
     "exam_blocked": {
         "en": "You did not pass this project's test. Your coordinator can let you try again.",
-        "ko": "이 프로젝트의 테스트를 통과하지 못했습니다. "
-        "코디네이터가 재응시를 허용할 수 있습니다.",
+        "ko": "이 프로젝트의 테스트를 통과하지 못했어요. 다시 응시하려면 코디네이터에게 문의해 "
+        "주세요.",
     },
     "coord_exam_failed": {
         "en": "📝 {worker} ({user_id}) did not pass the test of “{project}” "
         "({correct}/{answered}) and cannot label there. To allow another try: "
         "/reinstate {user_id} {slug}",
-        "ko": "📝 {worker}({user_id})님이 “{project}” 테스트를 통과하지 못했습니다"
-        "({correct}/{answered}). 지금은 라벨링할 수 없습니다. 재응시를 허용하려면: "
-        "/reinstate {user_id} {slug}",
+        "ko": "📝 {worker}({user_id})님이 “{project}” 테스트를 통과하지 "
+        "못했어요({correct}/{answered}). 지금은 라벨링할 수 없어요. 재응시를 허용하려면 "
+        "이렇게 보내 주세요: /reinstate {user_id} {slug}",
     },
     "coord_exam_no_gold": {
         "en": "📝 {worker} ({user_id}) could not take the test of “{project}” again: they "
         "have seen every control sample. Import more control samples, then allow another "
         "try: /reinstate {user_id} {slug}",
-        "ko": "📝 {worker}({user_id})님은 확인용 샘플을 모두 풀어서 “{project}” 테스트를 "
-        "다시 볼 수 없습니다. 확인용 샘플을 더 가져온 뒤 재응시를 허용해 주세요: "
-        "/reinstate {user_id} {slug}",
+        "ko": "📝 {worker}({user_id})님은 확인용 문제를 모두 풀어서 “{project}” 테스트를 다시 "
+        "볼 수 없어요. 확인용 문제를 더 가져온 뒤 재응시를 허용해 주세요: /reinstate "
+        "{user_id} {slug}",
     },
     "suspended": {
         "en": "⛔ You are paused in “{project}”: {reason}. Your coordinator has been told "
         "and can reinstate you.",
-        "ko": "⛔ “{project}”에서 작업이 일시 중지되었습니다: {reason}. 코디네이터에게 "
-        "알렸으며 코디네이터가 다시 허용할 수 있습니다.",
+        "ko": "⛔ “{project}” 작업이 일시 중지되었어요. 사유: {reason}. 코디네이터에게 알렸고, "
+        "중지가 해제되면 다시 작업할 수 있어요.",
     },
     "coord_suspended": {
         "en": "⛔ {worker} was suspended in “{project}”: {reason}. Their labels are left out "
         "of the consensus. To reinstate: /reinstate {user_id}",
-        "ko": "⛔ {worker}님이 “{project}”에서 중지되었습니다: {reason}. 이 작업자의 라벨은 "
-        "합의에서 제외됩니다. 다시 허용하려면: /reinstate {user_id}",
+        "ko": "⛔ {worker}님의 “{project}” 작업이 중지되었어요. 사유: {reason}. 이 작업자의 "
+        "라벨은 합의에서 빠져요. 해제하려면: /reinstate {user_id}",
     },
     "coord_flagged": {
         "en": "⚠️ {worker} in “{project}”: {reason}.",
-        "ko": "⚠️ “{project}”의 {worker}: {reason}.",
+        "ko": "⚠️ “{project}” 프로젝트의 {worker}님을 확인해 주세요. 사유: {reason}.",
     },
     "reinstated": {
         "en": "✅ You can label in “{project}” again.",
-        "ko": "✅ “{project}”에서 다시 라벨링할 수 있습니다.",
+        "ko": "✅ “{project}” 프로젝트에서 다시 라벨링할 수 있어요.",
     },
     "reinstate_done": {
         "en": "Reinstated {user_id} in “{project}”.",
-        "ko": "“{project}”에서 {user_id}님을 다시 허용했습니다.",
+        "ko": "{user_id}번 사용자의 “{project}” 작업 중지를 해제했어요.",
     },
     "reinstate_usage": {
         "en": "Usage: /reinstate USER_ID (the id is in the suspension notice). "
         "Nothing to undo for {user_id}.",
-        "ko": "사용법: /reinstate 사용자ID (중지 알림에 있습니다). "
-        "{user_id}님은 되돌릴 것이 없습니다.",
+        "ko": "되돌릴 중지가 없어요({user_id}). 사용법: /reinstate 사용자ID [프로젝트] (ID는 "
+        "중지 알림에 있어요)",
     },
     "check_summary": {
         "en": "🔎 Quality check — {project} ({method}, {seconds} s)\n"
         "Labels: {labels} (left out: {excluded})\n{samples}\n"
         "Krippendorff's alpha {alpha}, Fleiss' kappa {kappa}\n{pairs}{workers}",
-        "ko": "🔎 품질 점검 — {project} ({method}, {seconds}초)\n"
-        "라벨: {labels}개 (제외: {excluded}개)\n{samples}\n"
-        "Krippendorff 알파 {alpha}, Fleiss 카파 {kappa}\n{pairs}{workers}",
+        "ko": "🔎 품질 점검 — {project} ({method}, {seconds}초)\n라벨 {labels}개 (제외 "
+        "{excluded}개)\n{samples}\nKrippendorff 알파 {alpha}, Fleiss 카파 {kappa}\n"
+        "{pairs}{workers}",
     },
     # The samples' states (storage.samples.SAMPLE_STATES), the same in /status and /check.
     "sample_states": {
         "en": "Samples done: {done}/{total} ({pct}%) · open: {open} · in review: {review}\n"
         "Control samples (not counted as work): {control}",
-        "ko": "완료된 샘플: {done}/{total}개 ({pct}%) · 라벨링 중: {open}개 · "
-        "검수 대기: {review}개\n확인용 샘플(작업에 포함되지 않음): {control}개",
+        "ko": "완료된 샘플 {done}/{total}개 ({pct}%) · 라벨링 중 {open}개 · 검수 대기 "
+        "{review}개\n확인용 문제(작업량에 포함되지 않음) {control}개",
     },
     "check_nothing": {
         "en": "🔎 {project}: no labels yet, nothing to check.",
-        "ko": "🔎 {project}: 아직 라벨이 없어 점검할 것이 없습니다.",
+        "ko": "🔎 “{project}” 프로젝트에는 아직 라벨이 없어서 점검할 게 없어요.",
     },
     "review_waiting": {
         "en": "🧐 {count} samples in “{project}” wait for a reviewer: /review",
-        "ko": "🧐 “{project}”에서 샘플 {count}개가 검토를 기다립니다: /review",
+        "ko": "🧐 “{project}” 프로젝트에서 샘플 {count}개가 검수를 기다리고 있어요: /review",
     },
     "review_card": {
         "en": "🧐 Review — the crowd did not agree.\n\n{content}\n\nLabels so far: {counts}",
-        "ko": "🧐 검토 — 작업자들의 의견이 갈렸습니다.\n\n{content}\n\n지금까지의 라벨: {counts}",
+        "ko": "🧐 검수 — 작업자들의 의견이 갈렸어요.\n\n{content}\n\n지금까지의 라벨: {counts}",
     },
     "review_none": {
         "en": "Nothing waits for review in “{project}”.",
-        "ko": "“{project}”에는 검토할 샘플이 없습니다.",
+        "ko": "“{project}” 프로젝트에는 검수할 샘플이 없어요.",
     },
     "review_saved": {
         "en": "Decided: {option}",
-        "ko": "결정: {option}",
+        "ko": "결정했어요: {option}",
     },
     "review_closed": {
         "en": "Already decided.",
-        "ko": "이미 결정되었습니다.",
+        "ko": "이미 결정된 샘플이에요.",
     },
     "not_reviewer": {
         "en": "Only reviewers and coordinators of this project can do that.",
-        "ko": "이 프로젝트의 검토자와 코디네이터만 할 수 있습니다.",
+        "ko": "이 프로젝트의 검수자와 코디네이터만 할 수 있어요.",
     },
     "all_done": {
         "en": "🎉 All done in “{project}” — nothing is left for you right now.\n"
         "We will tell you when there is more.",
-        "ko": "🎉 “{project}”의 작업을 모두 마쳤습니다. 지금은 남은 샘플이 없습니다.\n"
-        "새 작업이 생기면 알려 드리겠습니다.",
+        "ko": "🎉 “{project}” 프로젝트의 작업을 모두 마쳤어요. 지금은 남은 샘플이 없어요.\n새 "
+        "작업이 생기면 알려 드릴게요.",
     },
     "more_work": {
         "en": "🆕 New samples are ready in “{project}”. Tap Start when you are ready.",
-        "ko": "🆕 “{project}”에 새 샘플이 준비되었습니다. 준비되면 시작을 누르세요.",
+        "ko": "🆕 “{project}” 프로젝트에 새 샘플이 들어왔어요. “▶ 라벨링 시작” 버튼을 눌러 "
+        "이어서 해 주세요.",
     },
     "sample_broken": {
         "en": "A sample could not be shown; it was reported for you. Here is the next one.",
-        "ko": "샘플을 표시할 수 없어 자동으로 신고했습니다. 다음 샘플입니다.",
+        "ko": "샘플을 표시할 수 없어서 대신 신고해 두었어요. 다음 샘플이에요.",
     },
     "undo_done": {
         "en": "↩ Your last label was taken back. Here is that sample again.",
-        "ko": "↩ 마지막 라벨을 취소했습니다. 해당 샘플을 다시 보내 드립니다.",
+        "ko": "↩ 마지막 라벨을 취소했어요. 그 샘플을 다시 보내 드릴게요.",
     },
     "undo_nothing": {
         "en": "There is no label to take back.",
-        "ko": "취소할 라벨이 없습니다.",
+        "ko": "취소할 라벨이 없어요.",
     },
     "undo_too_late": {
         "en": "Too late to undo: that sample already has all its labels.",
-        "ko": "취소할 수 없습니다: 해당 샘플의 라벨링이 이미 끝났습니다.",
+        "ko": "이미 라벨링이 끝난 샘플이라 취소할 수 없어요.",
     },
     "me": {
         "en": "📊 Your work\nLabels: {labels} (today: {today})\nSkipped: {skipped} · "
         "Reported: {reported}\nProjects: {projects}",
-        "ko": "📊 내 작업\n라벨: {labels}개 (오늘 {today}개)\n건너뜀: {skipped} · "
-        "신고: {reported}\n프로젝트: {projects}개",
+        "ko": "📊 내 작업\n라벨 {labels}개 (오늘 {today}개)\n건너뜀 {skipped}개 · 신고 "
+        "{reported}건\n참여 프로젝트 {projects}개",
     },
-    "lang_choose": {"en": "Choose your language:", "ko": "언어를 선택하세요:"},
+    "lang_choose": {"en": "Choose your language:", "ko": "언어를 선택해 주세요:"},
     "lang_set": {"en": "Language: English", "ko": "언어: 한국어"},
     "not_allowed": {
         "en": "This command is for coordinators. Ask an admin if you need access.",
-        "ko": "코디네이터 전용 명령입니다. 권한이 필요하면 관리자에게 문의하세요.",
+        "ko": "코디네이터만 쓸 수 있는 명령어예요. 권한이 필요하면 관리자에게 문의해 주세요.",
     },
     "admin_only": {
         "en": "Only admins can make coordinator invites.",
-        "ko": "코디네이터 초대 링크는 관리자만 만들 수 있습니다.",
+        "ko": "코디네이터 초대 링크는 관리자만 만들 수 있어요.",
     },
     "invite_usage": {
         "en": "Usage: /invite <project> [worker|coordinator]\nProjects: {projects}",
-        "ko": "사용법: /invite <프로젝트> [worker|coordinator]\n프로젝트: {projects}",
+        "ko": "사용법: /invite <프로젝트> [worker|reviewer|coordinator]\n프로젝트: {projects}",
     },
     "invite_made": {
         "en": "Invite link for {role} of “{project}” (share it privately):\n{link}",
-        "ko": "“{project}” {role} 초대 링크 (개별적으로 공유하세요):\n{link}",
+        "ko": "“{project}” 프로젝트의 {role} 초대 링크예요. 필요한 사람에게만 따로 보내 "
+        "주세요:\n{link}",
     },
     "unknown_project": {
         "en": "There is no project “{project}” you manage. Projects: {projects}",
-        "ko": "관리 중인 프로젝트 중 “{project}”이(가) 없습니다. 프로젝트: {projects}",
+        "ko": "“{project}” 프로젝트는 관리 중인 목록에 없어요. 프로젝트: {projects}",
     },
     "no_projects": {
         "en": "No projects yet. Create one with `labelgram project create FILE`.",
-        "ko": "아직 프로젝트가 없습니다. `labelgram project create FILE`로 만드세요.",
+        "ko": "아직 프로젝트가 없어요. `labelgram project create FILE`로 만들어 주세요.",
     },
     "status": {
         "en": "📈 {project} ({slug})\n{samples}\nLabels: {labels} · open cards: {cards}\n"
         "Members: {members} · active in 24 h: {active}\nProblem reports: {reports}",
-        "ko": "📈 {project} ({slug})\n{samples}\n라벨: {labels}개 · 진행 중 카드: {cards}개\n"
-        "참여자: {members}명 · 24시간 내 활동: {active}명\n문제 신고: {reports}건",
+        "ko": "📈 {project} ({slug})\n{samples}\n라벨 {labels}개 · 진행 중인 카드 {cards}개\n"
+        "참여자 {members}명 · 24시간 내 활동 {active}명\n문제 신고 {reports}건",
     },
     "import_not_allowed": {
         "en": "Only coordinators can import data. Workers: just label — thank you!",
-        "ko": "데이터 가져오기는 코디네이터만 할 수 있습니다.",
+        "ko": "데이터 가져오기는 코디네이터와 관리자만 할 수 있어요. 작업자님은 라벨링만 해 "
+        "주시면 돼요. 고마워요!",
     },
     "import_bad_type": {
         "en": "I can import these file types: {types}",
-        "ko": "가져올 수 있는 파일 형식: {types}",
+        "ko": "이런 형식의 파일을 가져올 수 있어요: {types}",
     },
     "import_too_big": {
         "en": "Bots can download files up to 20 MB. Use `labelgram import` for larger files.",
-        "ko": "봇은 20MB까지만 받을 수 있습니다. 더 큰 파일은 `labelgram import`를 쓰세요.",
+        "ko": "봇은 20MB까지만 받을 수 있어요. 더 큰 파일은 `labelgram import`로 가져와 주세요.",
     },
     "import_bad_caption": {
         "en": "I did not understand “{token}”. Caption format: text=COLUMN gold=COLUMN "
         "media=COLUMN id=COLUMN meta=A,B",
-        "ko": "“{token}”을(를) 이해하지 못했습니다. 캡션 형식: text=열 gold=열 "
-        "media=열 id=열 meta=A,B",
+        "ko": "캡션의 “{token}” 부분을 이해하지 못했어요. 캡션은 이렇게 적어 주세요: "
+        "project=프로젝트 text=열 gold=열 media=열 id=열 meta=A,B",
     },
     "import_failed": {
         "en": "Nothing was imported: {reason}",
-        "ko": "아무것도 가져오지 않았습니다: {reason}",
+        "ko": "아무것도 가져오지 않았어요. {reason}",
     },
     "import_full": {"en": "The full report", "ko": "전체 보고서"},
     # The import report as the bot sends it (bot.reports.report_text) and the refusals of a
@@ -290,8 +301,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "import_head": {
         "en": "{source} ({format}): {rows} rows read, {kept} kept, {fixed} fixed, "
         "{dropped} dropped, {flagged} flagged in {seconds} s",
-        "ko": "{source} ({format}): {rows}행 읽음, {kept}개 유지, {fixed}개 수정, "
-        "{dropped}개 제외, {flagged}개 표시 ({seconds}초)",
+        "ko": "{source} ({format}): {rows}행 읽음, {kept}개 유지, {fixed}개 수정, {dropped}개 "
+        "제외, {flagged}개 표시 ({seconds}초)",
     },
     "import_dry_run": {
         "en": "Dry run: nothing was written.",
@@ -313,11 +324,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "import_added": {
         "en": "Added: {work} samples to label, {control} control tasks.",
-        "ko": "추가: 라벨링할 샘플 {work}개, 확인용 문제 {control}개",
+        "ko": "추가했어요: 라벨링할 샘플 {work}개, 확인용 문제 {control}개",
     },
     "import_would_add": {
         "en": "Would add: {work} samples to label, {control} control tasks.",
-        "ko": "추가 예정: 라벨링할 샘플 {work}개, 확인용 문제 {control}개",
+        "ko": "추가될 항목: 라벨링할 샘플 {work}개, 확인용 문제 {control}개",
     },
     "import_no_work": {
         "en": "⚠ The project has control tasks but nothing to label, so workers get no work. "
@@ -465,42 +476,34 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Last import: {source} — {rows} rows read, {added} added, {dropped} dropped",
         "ko": "최근 가져오기: {source} — {rows}행 읽음, {added}개 추가, {dropped}개 제외",
     },
-    "help": {
-        "en": "/start — join or continue labeling\n/guide — the labeling guide\n"
-        "/undo — take back your last label\n/me — your counts\n/lang — language\n"
-        "/leave — leave a project\n/forget — erase me from Labelgram\n"
-        "Coordinators: /status, /invite, /export, /audit",
-        "ko": "/start — 참여 또는 라벨링 계속\n/guide — 라벨링 가이드\n"
-        "/undo — 마지막 라벨 취소\n/me — 내 작업 현황\n/lang — 언어\n"
-        "/leave — 프로젝트에서 나가기\n/forget — Labelgram에서 내 정보 지우기\n"
-        "코디네이터: /status, /invite, /export, /audit",
-    },
     "error": {
         "en": "Something went wrong on our side. Your saved labels are safe; try again "
         "or send /start.",
-        "ko": "서버에서 문제가 발생했습니다. 저장된 라벨은 안전합니다. 다시 시도하거나 "
-        "/start 를 보내세요.",
+        "ko": "서버에 문제가 생겼어요. 저장된 라벨은 안전해요. 다시 시도하거나 /start 를 보내 "
+        "주세요.",
     },
     "admin_restarted": {
         "en": "⚠️ Labelgram restarted after an unclean stop. It was down for about {down} "
         "(last sign of life at {last} UTC) and caught up on {updates} updates: {stored} "
         "received before the stop, {waiting} that waited at Telegram. No label was lost.",
-        "ko": "⚠️ Labelgram이 비정상 종료된 뒤 다시 시작했습니다. 약 {down} 동안 멈춰 있었고"
-        "(마지막 응답 {last} UTC), 밀린 업데이트 {updates}건을 처리했습니다. 종료 전에 받아 둔 "
-        "{stored}건과 텔레그램에서 기다리던 {waiting}건입니다. 잃어버린 라벨은 없습니다.",
+        "ko": "⚠️ Labelgram이 비정상 종료된 뒤 다시 시작했어요. 약 {down} 동안 멈춰 "
+        "있었고(마지막 응답 {last} UTC), 밀린 업데이트 {updates}건을 처리했어요. 종료 "
+        "전에 받아 둔 {stored}건과 텔레그램에서 기다리던 {waiting}건이에요. 잃어버린 "
+        "라벨은 없어요.",
     },
     "duration_s": {"en": "{s} s", "ko": "{s}초"},
     "duration_m": {"en": "{m} min {s} s", "ko": "{m}분 {s}초"},
     "duration_h": {"en": "{h} h {m} min", "ko": "{h}시간 {m}분"},
-    "cmd_start": {"en": "Join or continue labeling", "ko": "참여 또는 라벨링 계속"},
+    "cmd_start": {"en": "Join or continue labeling", "ko": "참여하거나 라벨링 이어서 하기"},
     "cmd_guide": {"en": "Show the labeling guide", "ko": "라벨링 가이드 보기"},
-    "cmd_undo": {"en": "Take back your last label", "ko": "마지막 라벨 취소"},
-    "cmd_me": {"en": "Your counts", "ko": "내 작업 현황"},
-    "cmd_lang": {"en": "Change language", "ko": "언어 변경"},
-    "cmd_help": {"en": "What this bot can do", "ko": "도움말"},
+    "cmd_undo": {"en": "Take back your last label", "ko": "마지막 라벨 취소하기"},
+    "cmd_me": {"en": "Your counts", "ko": "내 작업 현황 보기"},
+    "cmd_lang": {"en": "Change language", "ko": "언어 바꾸기"},
+    "cmd_help": {"en": "What this bot can do", "ko": "도움말과 명령어 보기"},
 }
 
-for _part in (RECORD_TEXTS, REPORT_TEXTS, ROSTER_TEXTS, BROADCAST_TEXTS, DIGEST_TEXTS, MENU_TEXTS):
+_PARTS = (RECORD_TEXTS, REPORT_TEXTS, ROSTER_TEXTS, BROADCAST_TEXTS, DIGEST_TEXTS, MENU_TEXTS)
+for _part in (*_PARTS, REASON_TEXTS):
     TEXTS.update(_part)
 
 COMMANDS = ("start", "guide", "undo", "me", "lang", "leave", "forget", "help")

@@ -8,6 +8,7 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import Update
@@ -17,11 +18,12 @@ from bot.context import Context, lang_of
 from bot.outbox import COMPOSING
 from bot.reports import refusal_text, report_text
 from bot.texts import t
+from handlers.common import choose_project, managed_projects
 from intake.columns import Columns, IntakeError
 from intake.media import MediaError
 from intake.readers import SUPPORTED, SourceError
 from services.importing import import_file
-from storage.models import Role
+from storage.models import Project
 
 log = logging.getLogger(__name__)
 
@@ -32,36 +34,80 @@ STALE_UPLOAD_SECONDS = 3600.0
 _CAPTION_KEYS = {"text": "text", "media": "media", "id": "id", "gold": "truth"}
 
 
-def parse_caption(caption: str | None) -> tuple[Columns, tuple[str, ...]]:
-    """Column mapping from a caption like `text=review gold=answer meta=lang,source`."""
+@dataclass(frozen=True)
+class Caption:
+    """What an upload's caption asks: the project (slug or id) and the column mapping."""
+
+    columns: Columns
+    meta: tuple[str, ...] = ()
+    project: str | None = None
+
+
+def parse_caption(caption: str | None) -> Caption:
+    """Read a caption like `project=reviews text=review gold=answer meta=lang,source`.
+
+    Raises ValueError with the token it does not understand.
+    """
     found: dict[str, str] = {}
     meta: tuple[str, ...] = ()
+    project: str | None = None
     for token in (caption or "").split():
         key, sep, value = token.partition("=")
         if not sep or not value:
             raise ValueError(token)
         if key == "meta":
             meta = tuple(v for v in value.split(",") if v)
+        elif key == "project":
+            project = value
         elif key in _CAPTION_KEYS:
             found[_CAPTION_KEYS[key]] = value
         else:
             raise ValueError(token)
-    return Columns(**found), meta
+    return Caption(Columns(**found), meta, project)
+
+
+async def _target(context: Context, user_id: int, wanted: str | None) -> Project | str:
+    """The project an upload goes to, or the key of the text that says why none.
+
+    The one the caption names (among the projects the sender manages: all for an admin,
+    who need not join one); else the sender's current project if they manage it; else
+    their only managed project.
+    """
+    data = context.bot_data
+    projects = await managed_projects(context, user_id)
+    if not projects:
+        return "no_projects" if data.is_admin(user_id) else "import_not_allowed"
+    if wanted is not None:
+        chosen = choose_project(projects, wanted)
+        return chosen if chosen is not None else "import_unknown_project"
+    worker = await data.repo.get_worker(user_id)
+    current = worker.current_project_id if worker else None
+    chosen = next((p for p in projects if p.id == current), None)
+    if chosen is None and len(projects) == 1:
+        chosen = projects[0]
+    return chosen if chosen is not None else "import_which_project"
 
 
 async def upload(update: Update, context: Context) -> None:
-    """Import a document a coordinator sent into their current project; reply with the report."""
+    """Import a document into the project its caption names (or the sender's current one);
+    coordinators of that project and admins only. Reply with the report."""
     message, user = update.effective_message, update.effective_user
     if message is None or user is None or message.document is None:
         return
     lang = await lang_of(context, user)
     repo = context.bot_data.repo
-    worker = await repo.get_worker(user.id)
-    project_id = worker.current_project_id if worker else None
-    role = await repo.role_of(user.id, project_id) if project_id is not None else None
-    if project_id is None or not (role is Role.COORDINATOR or context.bot_data.is_admin(user.id)):
-        await message.reply_text(t(lang, "import_not_allowed"))
+    try:
+        caption = parse_caption(message.caption)
+    except ValueError as exc:
+        await message.reply_text(t(lang, "import_bad_caption", token=str(exc)[:200]))
         return
+    target = await _target(context, user.id, caption.project)
+    if isinstance(target, str):
+        names = ", ".join(p.slug for p in await managed_projects(context, user.id)) or "-"
+        project_name = (caption.project or "")[:64]
+        await message.reply_text(t(lang, target, projects=names, project=project_name)[:4096])
+        return
+    project_id = target.id
     doc = message.document
     name = Path(doc.file_name or "upload.csv").name
     if Path(name).suffix.lower() not in SUPPORTED:
@@ -70,11 +116,7 @@ async def upload(update: Update, context: Context) -> None:
     if doc.file_size is not None and doc.file_size > DOWNLOAD_LIMIT:
         await message.reply_text(t(lang, "import_too_big"))
         return
-    try:
-        columns, meta = parse_caption(message.caption)
-    except ValueError as exc:
-        await message.reply_text(t(lang, "import_bad_caption", token=str(exc)))
-        return
+    columns, meta = caption.columns, caption.meta
     inbox = context.bot_data.inbox
     done = await inbox.effect(update.update_id, "import")
     if done is not None:

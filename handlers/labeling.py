@@ -25,6 +25,8 @@ from bot.cards import TEXT_LIMIT, SampleUnavailable, cut, shows_text
 from bot.context import Context, lang_of
 from bot.delivery import Slot, deliver, retire
 from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
+from bot.menus import handled_commands, refresh_menu
+from bot.reasons import reason_text
 from bot.replies import expect_reply
 from bot.texts import t
 from config.project import pick_text
@@ -43,7 +45,8 @@ from handlers.common import (
 )
 from services.checks import CheckReport
 from storage.errors import NotFound
-from storage.models import Card, LabelStatus, Project, UndoStatus
+from storage.models import Card, LabelStatus, Project, Role, UndoStatus
+from storage.projects import InviteRefused
 from storage.taps import TapResult
 
 log = logging.getLogger(__name__)
@@ -155,20 +158,16 @@ async def _send_next(
         if gate.status in ("suspended", "exam_failed"):
             project = await repo.get_project(project_id)
             key = "suspended" if gate.status == "suspended" else "exam_blocked"
-            await tell(t(lang, key, project=project.name, reason=gate.reason or ""))
+            reason = reason_text(lang, gate.reason or "")
+            await tell(t(lang, key, project=project.name, reason=reason))
             return
         spec = await quality.spec(project_id)
         if gate.status == "exam":
             mode = "only"
             if gate.exam_answered == 0:
-                await tell(
-                    t(
-                        lang,
-                        "exam_intro",
-                        size=spec.quality.exam_size,
-                        percent=f"{spec.quality.exam_pass:.0%}",
-                    )
-                )
+                bar = spec.quality.exam_pass
+                key = "exam_intro_all" if bar >= 1.0 else "exam_intro"
+                await tell(t(lang, key, size=spec.quality.exam_size, percent=f"{bar:.0%}"))
         else:
             mode = "first" if random.random() < spec.quality.gold_rate else "no"
         for _ in range(_MAX_BROKEN_IN_A_ROW):
@@ -246,20 +245,42 @@ async def start(update: Update, context: Context) -> None:
             project, role = await repo.redeem_invite(
                 context.args[0][:64], user.id, update_id=update.update_id
             )
+        except InviteRefused as refused:  # revoked, expired, used up, or removed: say which
+            await message.reply_text(t(lang, f"invite_refused_{refused.why}"))
+            return
         except NotFound:
             await message.reply_text(t(lang, "invite_invalid"))
             return
         await message.reply_text(
             t(lang, "joined", project=project.name, role=t(lang, f"role_{role.value}"))
         )
+        # The menu of the role joined (a replay sets the same menu again).
+        data = context.bot_data
+        await refresh_menu(context.bot, data, user.id, handled_commands(context.application))
         await send_guide(context, user.id, project, lang)
         return
     if worker.current_project_id is None:
-        await message.reply_text(t(lang, "welcome", name=user.first_name))
+        await message.reply_text(await _greeting(context, user.id, user.first_name, lang))
         return
     project = await repo.get_project(worker.current_project_id)
-    await message.reply_text(t(lang, "welcome_back", project=project.name))
+    text = t(lang, "welcome_back", project=project.name)
+    held = await repo.role_of(user.id, project.id)
+    if held is Role.COORDINATOR or held is Role.REVIEWER:
+        text += "\n" + t(lang, f"start_{held.value}", project=project.name)
+    await message.reply_text(text)
     await send_guide(context, user.id, project, lang)
+
+
+async def _greeting(context: Context, user_id: int, name: str, lang: str) -> str:
+    """/start of someone in no project: the newcomer's welcome, or the admin's."""
+    data = context.bot_data
+    if not data.is_admin(user_id):
+        return t(lang, "welcome", name=name)
+    projects = await data.repo.list_projects()
+    if not projects:
+        return t(lang, "start_admin", name=name)
+    slugs = ", ".join(p.slug for p in projects[:30])
+    return t(lang, "start_admin_projects", name=name, count=len(projects), projects=slugs)
 
 
 async def guide(update: Update, context: Context) -> None:
@@ -325,14 +346,6 @@ async def lang_command(update: Update, context: Context) -> None:
         return
     lang = await lang_of(context, user)
     await message.reply_text(t(lang, "lang_choose"), reply_markup=language_keyboard())
-
-
-async def help_command(update: Update, context: Context) -> None:
-    """List the commands."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
-        return
-    await message.reply_text(t(await lang_of(context, user), "help"))
 
 
 # ------------------------------------------------------------------------ buttons
@@ -558,7 +571,6 @@ def build_handlers() -> list[BaseHandler[Update, Context, None]]:
         CommandHandler("undo", undo),
         CommandHandler("me", me),
         CommandHandler("lang", lang_command),
-        CommandHandler("help", help_command),
         CallbackQueryHandler(label_tap, pattern=LabelTap.pattern()),
         CallbackQueryHandler(skip_or_report, pattern=SkipTap.pattern()),
         CallbackQueryHandler(skip_or_report, pattern=ReportReason.pattern()),

@@ -7,6 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import ForgetTap, LeaveTap
 from bot.context import Context, lang_of
+from bot.menus import handled_commands, refresh_menu
 from bot.texts import t
 from handlers.common import choose_project, read_tap, reject, safe_answer, safe_edit_text
 
@@ -67,6 +68,9 @@ async def leave_tap(update: Update, context: Context) -> None:
     else:
         await repo.leave_project(user.id, tap.project_id)
         text = t(lang, "left", project=project.name)
+        # Leaving a project may end a role: the menu follows (the same on a replay).
+        handled = handled_commands(context.application)
+        await refresh_menu(context.bot, context.bot_data, user.id, handled)
     await safe_answer(query)
     await safe_edit_text(query, text)
 
@@ -98,6 +102,8 @@ async def forget_tap(update: Update, context: Context) -> None:
     data.shown.pop(user.id, None)
     if context.user_data is not None:
         context.user_data.clear()
+    # No role is left: back to the workers' menu.
+    await refresh_menu(context.bot, data, user.id, handled_commands(context.application))
     await safe_answer(query)
     await safe_edit_text(
         query, t(lang, "forgotten", kept=done.labels_kept, deleted=done.labels_deleted)

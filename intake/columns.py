@@ -33,7 +33,17 @@ _KIND_BY_SUFFIX = {
 
 
 class IntakeError(Exception):
-    """The data file cannot be read as asked; the message says what to change."""
+    """The data file cannot be read as asked; the message says what to change.
+
+    A refusal the bot can word itself also has a `code` and its `params` (as
+    `intake.source.SourceError` has), so it is said in the user's language; `code` is None
+    for the others.
+    """
+
+    def __init__(self, message: str, code: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,11 @@ def resolve_columns(
         if asked is not None:
             if asked not in found:
                 raise IntakeError(
-                    f"no {what} column '{asked}'; the file has: {', '.join(found) or 'none'}"
+                    f"no {what} column '{asked}'; the file has: {', '.join(found) or 'none'}",
+                    "no_column",
+                    what=what,
+                    column=asked,
+                    found=list(found),
                 )
             return asked
         return next((lower[n] for n in names if n in lower), None)
@@ -106,7 +120,9 @@ def resolve_columns(
     if cols.text is None and cols.media is None:
         raise IntakeError(
             "no text or media column found; name one with --text-col or --media-col "
-            f"(the file has: {', '.join(found) or 'none'})"
+            f"(the file has: {', '.join(found) or 'none'})",
+            "no_content_column",
+            found=list(found),
         )
     return cols
 

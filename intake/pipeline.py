@@ -254,7 +254,12 @@ def run(path: Path, options: PipelineOptions, report: Report) -> Iterator[Item]:
         cols = resolve_columns(source.columns, options.columns, options.truth_names)
     missing = [c for c in options.meta_columns if c not in names]
     if missing:
-        raise IntakeError(f"no meta column {', '.join(missing)}; the file has: {', '.join(names)}")
+        raise IntakeError(
+            f"no meta column {', '.join(missing)}; the file has: {', '.join(names)}",
+            "no_meta_column",
+            missing=missing,
+            found=list(names),
+        )
     report.columns = {
         role: column
         for role, column in (

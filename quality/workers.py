@@ -19,6 +19,7 @@ hard batch), so a person decides.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +78,10 @@ class Finding:
     evidence: int  # how many answers it rests on
 
     def reason(self) -> str:
-        """One English line for a coordinator, e.g. "gold accuracy 40% after 10 gold answers"."""
+        """One English line for a coordinator, e.g. "gold accuracy 40% after 10 gold answers".
+
+        Stored as it is (the suspension, the audit log); `parse_reason` reads its figures
+        back, so the bot can say it in the reader's language (`bot.reasons`)."""
         if self.rule == "gold_accuracy":
             return (
                 f"gold accuracy {self.value:.0%} after {self.evidence} gold answers"
@@ -98,6 +102,63 @@ class Finding:
         return (
             f"{self.rule}: {self.value:g} (threshold {self.threshold:g}, {self.evidence} answers)"
         )
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A finding's figures, read back from its English reason (stored as text in the
+    database and the audit log); the bot renders them in the reader's language."""
+
+    rule: str
+    value: float  # as shown: a share to the percent, a run length
+    threshold: float
+    evidence: int
+
+
+_PCT = r"(-?\d+)%"
+_REASONS = (
+    (
+        "gold_accuracy",
+        re.compile(rf"gold accuracy {_PCT} after (\d+) gold answers \(< {_PCT}\)"),
+        (True, False, True),
+    ),
+    (
+        "too_fast",
+        re.compile(rf"{_PCT} of the last (\d+) answers were too fast \(>= {_PCT}\)"),
+        (True, False, True),
+    ),
+    (
+        "same_option_run",
+        re.compile(r"the same option (\d+) times in a row \(>= (\d+)\)"),
+        (False, False),
+    ),
+    (
+        "low_agreement",
+        re.compile(
+            rf"agrees with the consensus on {_PCT} of (\d+) answers \(< {_PCT}, well below"
+            r" the crowd\)"
+        ),
+        (True, False, True),
+    ),
+)
+
+
+def parse_reason(text: str) -> Reason | None:
+    """The figures of a reason `Finding.reason()` (or the gold rule of `storage.gold`)
+    wrote; None for any other text (an older or hand-written reason)."""
+    for rule, pattern, percents in _REASONS:
+        match = pattern.fullmatch(text.strip())
+        if match is None:
+            continue
+        groups = zip(match.groups(), percents, strict=True)
+        numbers = [int(g) / 100 if pct else int(g) for g, pct in groups]
+        if len(numbers) == 3:
+            value, evidence, threshold = numbers
+        else:  # same_option_run: the run is its own evidence
+            value, threshold = numbers
+            evidence = int(value)
+        return Reason(rule, float(value), float(threshold), int(evidence))
+    return None
 
 
 def evaluate(

@@ -253,7 +253,7 @@ async def test_photo_sample_uploads_once_then_reuses_file_id(photo_world: World)
     world = photo_world
     user, card = await world.first_card(1)
     assert card["photo"][-1]["width"] == 4
-    assert card["caption"] == "❓ Which colour?"
+    assert card["caption"] == "❓ Which colour?\n📁 Colours"  # the question, its project
     file_id = card["photo"][-1]["file_id"]
     for _ in range(200):  # the bot stores the file_id right after the send returns
         stored = await world.repo.one("SELECT file_id FROM samples WHERE ext_id = 'p1'")

@@ -10,6 +10,7 @@ import pytest
 from bot.reports import refusal_text, report_text
 from bot.texts import LANGUAGES, TEXTS, placeholders, t
 from handlers.intake import STALE_UPLOAD_SECONDS, UPLOAD_PREFIX, sweep_uploads
+from intake.columns import Columns, IntakeError, resolve_columns
 from intake.readers import SourceError, open_source
 from services.importing import import_file
 from storage.repository import Repository
@@ -162,7 +163,7 @@ async def test_the_report_a_bot_user_gets_is_in_their_language(
     assert "열 매핑: 텍스트=“text”, 정답(gold)=“gold”" in ko
     assert "“answer” 열은 정답으로 쓰지 않았어요" in ko
     assert "gold=answer" in ko
-    assert "추가: 라벨링할 샘플 0개, 확인용 문제 1개" in ko
+    assert "추가했어요: 라벨링할 샘플 0개, 확인용 문제 1개" in ko
     assert "라벨링할 샘플이 없어서" in ko
     assert "제외 — 빈 텍스트: 1개 (3행)" in ko
     assert "제외 — 앞 행과 같음: 1개 (4행)" in ko
@@ -182,10 +183,26 @@ def test_a_refusal_is_told_in_the_users_language(tmp_path: Path) -> None:
     assert refusal_text("ko", info.value).startswith("“cut.csv” 파일의 2번째 줄에서 시작한")
     assert refusal_text("en", info.value).startswith("cut.csv, line 2: a quoted field")
     plain = SourceError("x.csv: the file is empty; it needs a header row")
-    assert refusal_text("ko", plain) == str(plain)  # no code: the engine's own words
+    assert refusal_text("en", plain) == str(plain)  # no code: the engine's own words,
+    said = refusal_text("ko", plain)  # introduced in Korean
+    assert said.startswith("파일을 읽지 못했어요.")
+    assert said.endswith(str(plain))
 
 
-_RAISERS = {"SourceError", "MediaError", "ArchiveRefused", "refuse"}
+def test_a_missing_column_is_told_in_the_users_language() -> None:
+    with pytest.raises(IntakeError) as info:
+        resolve_columns(["review", "answer"], Columns(text="reveiw"))
+    said = refusal_text("ko", info.value)
+    expected = "캡션에 적힌 텍스트 열(“reveiw”)이 파일에 없어요. 파일에 있는 열: review, answer"
+    assert said == expected
+    assert "no text column 'reveiw'" not in said
+    assert refusal_text("en", info.value).startswith("the caption names the text column")
+    with pytest.raises(IntakeError) as info:
+        resolve_columns(["a", "b"], Columns())
+    assert "text=열 또는 media=열" in refusal_text("ko", info.value)
+
+
+_RAISERS = {"SourceError", "MediaError", "IntakeError", "ArchiveRefused", "refuse"}
 _IMPLIED = {"refuse": {"file", "member"}}  # intake.archive._Part.refuse adds these
 
 
