@@ -24,6 +24,7 @@ SAMPLE_COLS = "id, project_id, ext_id, kind, text, media, file_id, truth, target
 # - done: a check found its answer, a reviewer decided it, or it has every label it asked for
 #   (between checks; the next one may ask for more, as dynamic overlap does).
 # - open: it still wants labels (cards out for it count as open).
+# A sample excluded after problem reports is in none of them: it is no longer work.
 SAMPLE_STATES = (
     "SELECT"
     " COALESCE(SUM(gold = 0 AND (status IN ('done', 'reviewed')"
@@ -31,7 +32,7 @@ SAMPLE_STATES = (
     " COALESCE(SUM(gold = 0 AND status = 'open' AND n_labels < target), 0),"
     " COALESCE(SUM(gold = 0 AND status = 'review'), 0),"
     " COALESCE(SUM(gold = 1), 0)"
-    " FROM samples WHERE project_id = ?"
+    " FROM samples WHERE project_id = ? AND held IS NOT 'excluded'"
 )
 
 

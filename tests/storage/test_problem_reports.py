@@ -104,6 +104,8 @@ async def test_excluded_once_per_update_and_out_for_good(repo: Repository) -> No
     assert await repo.open_card_of(3, project.id) is None  # its card was taken back
     assert await repo.next_card(4, project.id) is None
     assert await repo.open_report_count(project.id) == (0, 0)
+    counts = await repo.sample_counts(project.id)  # no longer work: /status reaches 100 %
+    assert (counts.work, counts.open) == (0, 0)
     assert await repo.one(COUNTER_ERRORS_SQL) == (0,)
 
 
