@@ -33,7 +33,9 @@ async def undo(
     if row is None:
         return UndoStatus.NOTHING, ()
     label_id, assignment_id, n_labels, target, answered_message = row
-    if n_labels >= target:
+    async with db.execute("SELECT 1 FROM project_life WHERE project_id = ?", (project.id,)) as cur:
+        stopped = await cur.fetchone() is not None  # paused or closed: no card reopens
+    if n_labels >= target or stopped:
         return UndoStatus.TOO_LATE, ()
     async with db.execute(
         "UPDATE assignments SET status = 'released', closed_at = ?"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from storage.backup import COUNTER_ERRORS_SQL
-from storage.models import Project
+from storage.models import Project, UndoStatus
 from storage.repository import IDLE_WITH_WORK_SQL, PICK_SQL, Repository
 from tests.conftest import add_project, add_worker
 
@@ -170,7 +170,12 @@ async def test_paused_and_closed_projects_claim_nothing(repo: Repository) -> Non
     assert await repo.all(IDLE_WITH_WORK_SQL) == []
     await repo.set_project_state(project.id, "active", actor=900)
     assert await repo.next_card(2, project.id) is not None
+    labeled = await repo.next_card(1, project.id)
+    assert labeled is not None
+    await repo.record_label(labeled.assignment_id, 1, 0)
     await repo.set_project_state(project.id, "closed", actor=900)
+    # Read-only: /undo reopens nothing.
+    assert (await repo.undo_last(1, project.id)).status is UndoStatus.TOO_LATE
     assert await repo.project_states() == {project.id: "closed"}
     assert await repo.next_card(1, project.id) is None
     kinds = await repo.all(
