@@ -143,7 +143,7 @@ class QualityStore:
         """The oldest sample waiting for a reviewer, with its labels counted per option idx."""
         row = await self.repo.one(
             f"SELECT {SAMPLE_COLS} FROM samples WHERE project_id = ? AND status = 'review'"
-            " ORDER BY id LIMIT 1",
+            " AND held IS NOT 'excluded' ORDER BY id LIMIT 1",  # (excluded: out of the data)
             (project_id,),
         )
         if row is None:
@@ -215,7 +215,8 @@ class QualityStore:
     async def review_count(self, project_id: int) -> int:
         """Samples waiting for a reviewer."""
         row = await self.repo.one(
-            "SELECT COUNT(*) FROM samples WHERE project_id = ? AND status = 'review'",
+            "SELECT COUNT(*) FROM samples WHERE project_id = ? AND status = 'review'"
+            " AND held IS NOT 'excluded'",
             (project_id,),
         )
         return int(row[0]) if row else 0

@@ -7,6 +7,7 @@ import pytest
 
 from storage.backup import COUNTER_ERRORS_SQL
 from storage.models import Project, UndoStatus
+from storage.quality import QualityStore
 from storage.repository import IDLE_WITH_WORK_SQL, PICK_SQL, Repository
 from tests.conftest import add_project, add_worker
 
@@ -205,3 +206,19 @@ async def test_the_pick_reads_held_from_the_index(repo: Repository) -> None:
     assert "SEARCH p USING PRIMARY KEY" in plan
     assert "CORRELATED SCALAR SUBQUERY 1" not in plan
     assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", "")
+
+
+async def test_an_excluded_sample_waits_for_no_reviewer(repo: Repository) -> None:
+    project = await add_project(repo, 2, overlap=5)
+    await add_worker(repo, 1, project)
+    await add_worker(repo, 2, project)
+    sample = await reported(repo, project, 1)
+    await reported(repo, project, 2)
+    await repo.write("UPDATE samples SET status = 'review' WHERE project_id = ?", (project.id,))
+    quality = QualityStore(repo)
+    assert await quality.review_count(project.id) == 2
+    await repo.decide_reports(sample, "excluded")
+    assert await quality.review_count(project.id) == 1
+    waiting = await quality.next_review(project.id)
+    assert waiting is not None
+    assert waiting[0].id != sample
