@@ -63,6 +63,7 @@ COORDINATOR_MENU: tuple[str, ...] = (
     "forget",
     "help",
 )
+COMMANDS_LIMIT = 100  # setMyCommands takes at most 100 commands per scope and language
 MENUS: dict[str, tuple[str, ...]] = {
     "worker": WORKER_MENU,
     "reviewer": REVIEWER_MENU,

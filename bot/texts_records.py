@@ -12,21 +12,21 @@ RECORD_TEXTS: dict[str, dict[str, str]] = {
         "en": "Leave “{project}”?\nYour labels so far stay with the project (exports show them "
         "under a pseudonym, never your name). To erase your name and Telegram id from "
         "Labelgram too, send /forget.",
-        "ko": "“{project}” 프로젝트에서 나갈까요?\n지금까지 단 라벨은 프로젝트에 남아요(내보내기 "
-        "파일에는 이름 대신 가명으로 나와요). 이름과 텔레그램 ID까지 Labelgram에서 지우려면 "
-        "/forget 을 보내 주세요.",
+        "ko": "“{project}” 프로젝트에서 나갈까요?\n지금까지 작업한 라벨은 프로젝트에 "
+        "남아요(내보낸 파일에는 이름 대신 가명으로 나와요). 이름과 텔레그램 ID까지 "
+        "Labelgram에서 지우려면 /forget 을 보내 주세요.",
     },
     "leave_yes": {"en": "Leave", "ko": "나가기"},
     "cancel": {"en": "Cancel", "ko": "취소"},
     "left": {
         "en": "You left “{project}”. Your labels stay with it. To join a project again, open "
         "a new invite link.",
-        "ko": "“{project}” 프로젝트에서 나왔어요. 단 라벨은 그대로 남아요. 다시 참여하려면 새 "
-        "초대 링크를 열어 주세요.",
+        "ko": "“{project}” 프로젝트에서 나왔어요. 작업한 라벨은 그대로 남아요. 다시 참여하려면 "
+        "새 초대 링크를 열어 주세요.",
     },
     "leave_cancelled": {
         "en": "Nothing changed: you are still in the project.",
-        "ko": "바뀐 건 없어요. 프로젝트에 그대로 참여하고 있어요.",
+        "ko": "바뀐 건 없어요. 프로젝트에 계속 참여하고 있어요.",
     },
     "not_member": {
         "en": "You are not in “{project}”.",
@@ -40,16 +40,17 @@ RECORD_TEXTS: dict[str, dict[str, str]] = {
         "en": "Forget me: your Telegram id, name and username are erased from Labelgram, in "
         "every project. Your labels stay as anonymous labels (or are deleted where a project "
         "asks for that). This cannot be undone.",
-        "ko": "나를 잊기: 모든 프로젝트에서 내 텔레그램 ID, 이름, 사용자명이 Labelgram에서 "
-        "지워져요. 단 라벨은 익명 라벨로 남아요(프로젝트 설정에 따라 삭제될 수도 있어요). "
-        "되돌릴 수 없어요.",
+        "ko": "내 정보를 지울까요? 모든 프로젝트에서 내 텔레그램 ID, 이름, 사용자명이 "
+        "Labelgram에서 지워져요. 작업한 라벨은 익명으로 남아요(프로젝트 설정에 따라 "
+        "삭제될 수도 있어요). 지운 뒤에는 되돌릴 수 없어요.",
     },
     "forget_yes": {"en": "Erase me", "ko": "지워 주세요"},
     "forgotten": {
         "en": "Done: Labelgram no longer knows who you are. {kept} labels stay anonymous, "
         "{deleted} were deleted. If you send /start again, you start as a new worker.",
-        "ko": "처리했어요. 이제 Labelgram에는 내 정보가 남아 있지 않아요. 라벨 {kept}개는 "
-        "익명으로 남았고 {deleted}개는 삭제됐어요. 다시 /start 를 보내면 새 작업자로 시작해요.",
+        "ko": "다 지웠어요. 이제 Labelgram에는 내 정보가 남아 있지 않아요. 라벨 {kept}개는 "
+        "익명으로 남았고 {deleted}개는 삭제됐어요. 다시 /start 를 보내면 새 작업자로 "
+        "시작해요.",
     },
     "forget_cancelled": {"en": "Nothing was erased.", "ko": "아무것도 지우지 않았어요."},
     "export_usage": {
@@ -64,19 +65,20 @@ RECORD_TEXTS: dict[str, dict[str, str]] = {
     "export_done": {
         "en": "“{project}” as {format}: {done} of {total} samples done, {labels} labels, with "
         "the dataset card (README.md). Workers appear under pseudonyms.",
-        "ko": "“{project}” {format} 내보내기: 샘플 {total}개 중 {done}개 완료, 라벨 {labels}개, "
-        "데이터셋 카드(README.md) 포함. 작업자는 가명으로 표시돼요.",
+        "ko": "“{project}” 프로젝트를 {format} 형식으로 내보냈어요. 샘플 {total}개 중 {done}개 "
+        "완료, 라벨 {labels}개이고 데이터셋 카드(README.md)도 들어 있어요. 작업자는 "
+        "가명으로 표시돼요.",
     },
     "export_parts": {
         "en": "The export is {size} MB, more than Telegram lets a bot send at once, so it comes "
         "in {parts} parts. Put them in one folder and join them before unzipping:\n"
         "cat {name}.zip.* > {name}.zip",
         "ko": "내보낸 파일이 {size}MB라서 한 번에 보낼 수 없어 {parts}개로 나눠 보내요. 한 "
-        "폴더에 받은 뒤 합쳐서 압축을 풀어 주세요:\ncat {name}.zip.* > {name}.zip",
+        "폴더에 모두 받은 뒤 합쳐서 압축을 풀어 주세요:\ncat {name}.zip.* > {name}.zip",
     },
     "export_failed": {
         "en": "The export failed: {reason}",
-        "ko": "내보내기에 실패했어요: {reason}",
+        "ko": "내보내기에 실패했어요. 자세한 내용(영문): {reason}",
     },
     "audit_usage": {
         "en": "Usage: /audit [project] [kind]\nA kind or its family, e.g. label, "
@@ -86,11 +88,11 @@ RECORD_TEXTS: dict[str, dict[str, str]] = {
     },
     "audit_header": {
         "en": "Last {n} events in “{project}”, newest first:",
-        "ko": "“{project}” 최근 이벤트 {n}건(최신순):",
+        "ko": "“{project}” 프로젝트의 최근 이벤트 {n}건이에요(최신순):",
     },
     "audit_empty": {
         "en": "No events in “{project}” match.",
-        "ko": "“{project}”에서 찾는 이벤트가 없어요.",
+        "ko": "“{project}” 프로젝트에는 조건에 맞는 이벤트가 없어요.",
     },
     "cmd_leave": {"en": "Leave a project", "ko": "프로젝트에서 나가기"},
     "cmd_forget": {"en": "Erase me from Labelgram", "ko": "Labelgram에서 내 정보 지우기"},

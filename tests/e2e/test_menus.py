@@ -163,3 +163,42 @@ async def test_projects_lists_and_switches_and_refuses_a_foreign_project(world: 
     worker = await world.repo.get_worker(71)
     assert worker is not None
     assert worker.current_project_id == world.project.id
+
+
+async def test_an_admin_uploads_without_joining_naming_the_project(world: World) -> None:
+    shapes = await world.repo.create_project(make_spec(name="Shapes", slug="shapes"))
+    before = (await world.repo.project_status(world.project.id)).samples
+    boss = world.user(ADMIN_ID)
+    await boss.create()
+    data = b"review\nfirst new one\nsecond new one\n"
+    await boss.send_document("more.csv", data)
+    asked = (await boss.next_message())["text"]
+    assert "Which project" in asked
+    assert "colours, shapes" in asked
+    await boss.send_document("more.csv", data, caption="project=colours text=review")
+    summary = (await boss.next_message())["text"]
+    assert "more.csv (csv, utf-8): 2 rows read, 2 kept" in summary
+    await boss.next_message()  # the full report
+    assert (await world.repo.project_status(world.project.id)).samples == before + 2
+    assert (await world.repo.project_status(shapes.id)).samples == 0
+    assert await world.repo.role_of(ADMIN_ID, world.project.id) is None  # never joined
+
+
+async def test_a_coordinator_cannot_upload_into_a_project_they_do_not_manage(
+    world: World,
+) -> None:
+    secret = await world.repo.create_project(make_spec(name="Secret", slug="secret"))
+    coordinator = await joined_as(world, 81, Role.COORDINATOR, "ko")
+    await coordinator.send_document("x.csv", b"text\nhello\n", caption="project=secret")
+    refused = (await coordinator.next_message())["text"]
+    assert refused.startswith("“secret” 프로젝트에는 가져올 수 없어요.")
+    assert "colours" in refused
+    assert (await world.repo.project_status(secret.id)).samples == 0
+    # A misspelt column is told in Korean, and nothing is imported.
+    before = (await world.repo.project_status(world.project.id)).samples
+    await coordinator.send_document("x.csv", b"review\nhello\n", caption="text=reveiw")
+    said = (await coordinator.next_message())["text"]
+    assert said.startswith("아무것도 가져오지 않았어요. 캡션에 적힌 텍스트 열(“reveiw”)이")
+    assert (await world.repo.project_status(world.project.id)).samples == before
+    await coordinator.send_document("x.csv", b"review\nhello\n", caption="colour=red")
+    assert "“colour=red”" in (await coordinator.next_message())["text"]
