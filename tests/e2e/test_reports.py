@@ -313,3 +313,22 @@ async def test_guide_button_makes_a_new_guide_version_and_cancel_changes_nothing
     # Workers get the new guide.
     await a.send("/guide")
     assert "largest area" in (await wait_for(a, "largest area"))["text"]
+
+
+async def test_a_report_and_its_note_handled_twice_count_once(world: World) -> None:
+    a, card = await world.first_card(1001)
+    await report(a, card, "other")
+    press = await handled(world)
+    await a.send("typo in the second word")
+    await wait_for(a, "note is added")
+    note = await handled(world)
+    for update_id in (press, note):
+        await replay(world, update_id)
+    await handled(world)
+    assert await count(world, "SELECT COUNT(*) FROM reports") == 1
+    assert await count(world, "SELECT COUNT(*) FROM events WHERE kind = 'report.note'") == 1
+    assert await world.repo.one("SELECT note FROM reports") == ("typo in the second word",)
+    # The question is answered: the next text is not a note any more.
+    await a.send("hello")
+    await handled(world)
+    assert await world.repo.one("SELECT note FROM reports") == ("typo in the second word",)
