@@ -192,7 +192,9 @@ def chart_words(lang: str, options: list[dict[str, str]]) -> ChartWords:
 # ---------------------------------------------------------------- building and sending
 
 
-async def _build(data: BotData, project: Project, when: Period, langs: set[str]) -> Digest:
+async def make_digest(data: BotData, project: Project, when: Period, langs: set[str]) -> Digest:
+    """The project's digest for `when`, with a chart per language in `langs`: in a child
+    process for a project over `check_in_process_labels` labels, else in a thread."""
     options = [o.texts for o in await data.repo.options(project.id)]
     words = {lang: (chart_words(lang, options), chart_words("en", options)) for lang in langs}
     limit = data.settings.check_in_process_labels
@@ -232,7 +234,7 @@ async def send_project_digest(bot: Bot, data: BotData, project: Project, now: fl
     langs = {c: await language_of(data, c) for c in coordinators}
     when = period(spec.timezone, until, since)
     try:
-        digest = await _build(data, project, when, set(langs.values()))
+        digest = await make_digest(data, project, when, set(langs.values()))
     except DigestFailed:
         log.exception("digest of %s for %s not built", project.slug, day)
         return 0
@@ -345,7 +347,7 @@ async def digest_command(update: Update, context: Context) -> None:
     now = time.time()
     since = await data.repo.last_digest_until(project.id) or now - FIRST_NEWS_S
     try:
-        digest = await _build(data, project, period(spec.timezone, now, since), {lang})
+        digest = await make_digest(data, project, period(spec.timezone, now, since), {lang})
     except DigestFailed:
         log.exception("digest of %s not built", project.slug)
         await message.reply_text(t(lang, "digest_failed", project=project.name))

@@ -16,17 +16,15 @@ ends. Neither Telegram nor SQL here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import multiprocessing
 import os
 import pickle
 import resource
+import sys
 import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -156,28 +154,38 @@ async def build_in_thread(
         raise DigestFailed("".join(traceback.format_exception(exc))) from exc
 
 
-def _child(
-    conn: Connection,
-    out: str,
-    path: str,
-    project_id: int,
-    when: Period,
-    words: dict[str, tuple[ChartWords, ChartWords]],
-    parent: int,
-) -> None:
-    """The child process: build, pickle the digest to `out`, say "ok" (or "error")."""
-    die_with_parent(parent)
+def child_main() -> None:
+    """The child process (`CHILD_CODE`): build the digest a request file asks for, pickle it
+    to the answer file; on an error, the traceback on stderr and exit status 1."""
+    request, answer, parent = sys.argv[1:4]
+    die_with_parent(int(parent))
+    lower(os.getpid())  # in case the parent's call came too late
+    with open(request, "rb") as f:
+        path, project_id, when, words = pickle.load(f)
+    digest = build_here(path, project_id, when, words)
+    digest.child_peak_rss_mb = peak_rss_mb()
+    with open(answer, "wb") as f:
+        pickle.dump(digest, f, pickle.HIGHEST_PROTOCOL)
+
+
+# A fresh interpreter that imports only this module (and what it needs: sqlite3, matplotlib
+# when it draws). multiprocessing's "spawn" would import the parent's __main__ again (the
+# whole bot: telegram, every handler), ~40 MB more of the child's peak memory.
+CHILD_CODE = "from services.digest import child_main; child_main()"
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MB: VmHWM, which exec resets (ru_maxrss carries
+    the parent's high-water mark over fork and exec)."""
     try:
-        lower(os.getpid())
-        digest = build_here(path, project_id, when, words)
-        digest.child_peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        with open(out, "wb") as f:
-            pickle.dump(digest, f, pickle.HIGHEST_PROTOCOL)
-        conn.send(("ok", None))
-    except BaseException as exc:  # everything goes back to the parent, which reports it
-        conn.send(("error", "".join(traceback.format_exception(exc))))
-    finally:
-        conn.close()
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _load(out: str) -> Digest:
@@ -198,42 +206,39 @@ async def build_in_child(
     Killed if the caller is cancelled (the bot stopping).
     """
     started = time.perf_counter()
-    fd, out = tempfile.mkstemp(prefix=f"labelgram-digest-{project_id}-", suffix=".pickle")
-    os.close(fd)
-    ctx = multiprocessing.get_context("spawn")
-    ours, theirs = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=_child,
-        args=(theirs, out, str(path), project_id, when, words, os.getpid()),
-        name=f"digest-{project_id}",
-        daemon=True,
-    )
-    proc.start()
-    theirs.close()
-    assert proc.pid is not None
-    lower(proc.pid)  # now, before the child's imports run at the bot's priority
-    try:
+    with tempfile.TemporaryDirectory(prefix=f"labelgram-digest-{project_id}-") as tmp:
+        request, answer = Path(tmp) / "request.pickle", Path(tmp) / "digest.pickle"
+        request.write_bytes(pickle.dumps((str(path), project_id, when, words)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CHILD_CODE,
+            str(request),
+            str(answer),
+            str(os.getpid()),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        lower(proc.pid)  # now, before the child's imports run at the bot's priority
         try:
-            kind, error = await asyncio.to_thread(ours.recv)
-        except EOFError:
-            await asyncio.to_thread(proc.join)
+            _, err = await proc.communicate()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        if proc.returncode != 0:
+            tail = err.decode(errors="replace")[-4000:]
             raise DigestFailed(
-                f"the digest of project {project_id} died in its child process"
-                f" (exit code {proc.exitcode})"
-            ) from None
-        if kind != "ok":
-            raise DigestFailed(f"the digest of project {project_id} failed:\n{error}")
-        await asyncio.to_thread(proc.join)
-        digest = await asyncio.to_thread(_load, out)
-        digest.seconds = time.perf_counter() - started
-        return digest
-    finally:
-        if proc.is_alive():
-            proc.kill()
-            proc.join(1)
-        ours.close()
-        with contextlib.suppress(OSError):
-            os.unlink(out)
+                f"the digest of project {project_id} failed in its child process"
+                f" (exit code {proc.returncode}):\n{tail}"
+            )
+        digest = await asyncio.to_thread(_load, str(answer))
+    digest.seconds = time.perf_counter() - started
+    return digest
 
 
 async def build_digest(

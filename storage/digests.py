@@ -79,7 +79,7 @@ class DigestFigures:
     alpha_per_day: list[float | None]  # the last check's alpha of each day
     states: SampleCounts
     remaining: int  # labels still wanted by open samples
-    total_labels: int
+    compared: int  # live labels on samples that have a consensus
     confusion: list[list[int]]  # [consensus idx][label idx]
     pairs: list[Pair]
     workers: list[WorkerDay]  # who labeled in the period, most labels first
@@ -130,9 +130,12 @@ def _gold_per_day(
     """(answered, right) of gold answers per day: walks the gold samples (a small set, by
     samples_gold) and their labels (labels_project_sample)."""
     out = [[0, 0] for _ in bounds[1:]]
+    # CROSS JOIN and INDEXED BY: from the few gold samples to their labels. Left to itself
+    # the planner walks every label of the days by time (0.3 s at 1M labels, not 0.05).
     rows = db.execute(
         "SELECT l.answered_at, o.key = s.truth FROM samples AS s"
-        " JOIN labels AS l ON l.project_id = s.project_id AND l.sample_id = s.id"
+        " CROSS JOIN labels AS l INDEXED BY labels_project_sample"
+        " ON l.project_id = s.project_id AND l.sample_id = s.id"
         " JOIN options AS o ON o.id = l.option_id"
         " WHERE s.project_id = ? AND s.gold = 1 AND l.retracted_at IS NULL"
         " AND l.answered_at >= ? AND l.answered_at < ?",
@@ -303,9 +306,8 @@ def read_figures(
         option_ids = {int(o[0]): i for i, o in enumerate(opts)}
         states = sample_counts_of(db.execute(SAMPLE_STATES, (project_id,)).fetchone())
         remaining = db.execute(
-            "SELECT COALESCE(SUM(MAX(target - n_labels, 0)), 0), "
-            " (SELECT COUNT(*) FROM labels WHERE project_id = ?1 AND retracted_at IS NULL)"
-            " FROM samples WHERE project_id = ?1 AND gold = 0 AND status = 'open'",
+            "SELECT COALESCE(SUM(MAX(target - n_labels, 0)), 0)"
+            " FROM samples WHERE project_id = ? AND gold = 0 AND status = 'open'",
             (project_id,),
         ).fetchone()
         matrix = _confusion(db, project_id, option_ids)
@@ -327,7 +329,7 @@ def read_figures(
             alpha_per_day=_alpha_per_day(db, project_id, bounds),
             states=states,
             remaining=int(remaining[0]),
-            total_labels=int(remaining[1]),
+            compared=sum(map(sum, matrix)),
             confusion=matrix,
             pairs=_pairs(db, project_id, matrix, idx_to_id),
             workers=_workers(db, project_id, until - 86400.0, until),

@@ -67,7 +67,7 @@ def figures(per_day: list[int], remaining: int = 100) -> DigestFigures:
         alpha_per_day=[None, 0.5, None, None, 0.55, None, 0.6],
         states=SampleCounts(done=10, open=5, review=1, control=2),
         remaining=remaining,
-        total_labels=sum(per_day),
+        compared=sum(per_day),
         confusion=[[30, 4], [6, 20]],
         pairs=[],
         workers=[],
