@@ -15,8 +15,9 @@ from handlers.reports import NOTICE_JOB
 from sandbox.client import JSON, SandboxUser, buttons
 from sandbox.server import SandboxServer
 from services.export import export_project
-from storage.models import SampleIn
+from storage.models import Role, SampleIn
 from tests.e2e.conftest import ADMIN_ID, World, start_world
+from tests.e2e.test_labeling_flow import tiny_png
 from tests.e2e.test_replays import count, handled, quiet, replay
 
 
@@ -332,3 +333,46 @@ async def test_a_report_and_its_note_handled_twice_count_once(world: World) -> N
     await a.send("hello")
     await handled(world)
     assert await world.repo.one("SELECT note FROM reports") == ("typo in the second word",)
+
+
+async def test_a_photo_card_for_the_coordinator_who_gets_the_notice(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    photo = tiny_png(tmp_path / "p.png", (0, 0, 255))
+    samples = [SampleIn(ext_id="p1", kind="photo", media=str(photo), text="sky at noon")]
+    async for world in start_world(sandbox, tmp_path, samples, overlap=2, report_hold=1):
+        a, card = await world.first_card(1001)
+        assert "photo" in card
+        await report(a, card, "broken")
+        code = await world.repo.create_invite(world.project.id, Role.COORDINATOR)
+        boss = world.user(2001, "ko")
+        await boss.create()
+        await boss.send(f"/start {code}")
+        await handled(world)
+        await boss.messages_after(boss.last_seen, 1.0)  # joined, guide, menus
+        admin = world.user(ADMIN_ID)
+        await admin.create()
+        await run_notice_job(world)
+        notice = await wait_for(boss, "새 문제 신고가 1건")
+        assert "“Colours”" in notice["text"]
+        assert await quiet(admin) == []  # the project has a coordinator: not the admins
+
+        await boss.send("/reports")
+        await wait_for(boss, "신고된 샘플 1개")
+        shown = await boss.next_message()
+        assert "photo" in shown
+        caption = shown["caption"]
+        assert caption.startswith("sky at noon")
+        reasons = caption.split("사유: ")[1].split("\n")[0]
+        assert reasons.endswith(" 1건")  # the reason's Korean text, counted
+        assert "깨" in reasons
+        assert "신고한 작업자: User1001(1001)" in caption
+        await boss.press(shown, text="🗑 제외")
+        await wait_for(a, "taken out of the data")
+        for _ in range(100):
+            now = await boss.message(shown["message_id"])
+            if "제외 완료" in (now.get("caption") or ""):
+                break
+            await asyncio.sleep(0.05)
+        assert "제외 완료" in now["caption"]
+        assert buttons(now) == []
