@@ -18,7 +18,9 @@ from telegram.error import Forbidden, NetworkError, TelegramError
 from bot.callbacks import CallbackData, CallbackError, GuideTap, StartTap
 from bot.context import Context, lang_of, language_of
 from bot.keyboards import marker
+from bot.reasons import reason_text
 from bot.texts import t
+from bot.texts_roster import person
 from services.checks import CheckReport
 from storage.models import Project, Role, SampleCounts
 from storage.quality import GoldResult
@@ -201,33 +203,54 @@ def states_text(lang: str, states: SampleCounts) -> str:
     )
 
 
+async def worker_name(context: Context, user_id: int) -> str:
+    """A worker as coordinators see them: "Mina (1003)" (`bot.texts_roster.person`)."""
+    worker = await context.bot_data.repo.get_worker(user_id)
+    if worker is None:
+        return person(None, None, user_id)
+    return person(worker.first_name, worker.username, user_id)
+
+
 async def notify(context: Context, report: CheckReport) -> None:
-    """Tell suspended workers, coordinators and reviewers what the check decided."""
+    """Tell suspended workers, coordinators and reviewers what the check decided.
+
+    Each piece of news goes out once: a suspension when it happens, a flag when a check first
+    finds it (again only after a check no longer found it: `Repository.record_flags`), the
+    review queue when it grew.
+    """
     data = context.bot_data
     repo, quality = data.repo, data.quality
     coordinators = await quality.members(report.project_id, Role.COORDINATOR)
     reviewers = await quality.members(report.project_id, Role.REVIEWER) or coordinators
+    project = await repo.get_project(report.project_id)
     for user_id, reason in report.suspended:
         await _send(context, user_id, "suspended", project=report.project, reason=reason)
-        worker = await repo.get_worker(user_id)
-        name = worker.first_name if worker and worker.first_name else str(user_id)
+        who = await worker_name(context, user_id)
         for c in coordinators:
             await _send(
                 context,
                 c,
-                "coord_suspended",
-                worker=name,
+                "coord_suspended_who",
+                who=who,
                 project=report.project,
                 reason=reason,
-                user_id=user_id,
+                slug=project.slug,
             )
-    for user_id, reason in report.flagged:
-        worker = await repo.get_worker(user_id)
-        name = worker.first_name if worker and worker.first_name else str(user_id)
-        for c in coordinators:
-            await _send(
-                context, c, "coord_flagged", worker=name, project=report.project, reason=reason
-            )
+    if report.result is not None:
+        suspended = {u for u, _ in report.suspended}
+        flagged = [(u, r) for u, r in report.flagged if u not in suspended]
+        for user_id, reason in await repo.record_flags(report.project_id, flagged):
+            who = await worker_name(context, user_id)
+            for c in coordinators:
+                await _send(
+                    context,
+                    c,
+                    "coord_flagged_who",
+                    who=who,
+                    project=report.project,
+                    reason=reason,
+                    slug=project.slug,
+                )
     if report.new_reviews:
         # Through the outbox (bot.outbox), one notice per reviewer merged while it waits,
         # with the count as it is when it goes out: a batch however many checks add reviews.
@@ -272,6 +295,8 @@ async def notify_exam_failed(
 
 async def _send(context: Context, chat_id: int, key: str, **values: object) -> None:
     lang = await language_of(context.bot_data, chat_id)
+    if "reason" in values:  # a rule's reason, in the reader's language (bot.reasons)
+        values["reason"] = reason_text(lang, str(values["reason"]))
     try:
         await context.bot.send_message(chat_id, t(lang, key, **values))
     except (Forbidden, TelegramError):

@@ -3,42 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import ReviewTap
-from bot.context import Context, language_of
+from bot.context import Context, lang_of, language_of
+from bot.reasons import pairs_text, reason_text
 from bot.texts import t
+from bot.texts_roster import person
 from config.project import pick_text
 from handlers.common import (
     choose_project,
     current_project,
-    managed_projects,
+    notice,
     notify,
-    read_command,
     read_managed,
     read_tap,
     reject,
     safe_answer,
     safe_edit_markup,
     states_text,
+    worker_name,
 )
 from services.checks import CheckReport, check_project
-from storage.models import Project, Role, SampleCounts
+from storage.models import Option, Project, Role, SampleCounts
 
 
-async def _check_project(context: Context, user_id: int) -> Project | None:
-    """The managed project /check names, or the user's only one."""
-    projects = await managed_projects(context, user_id)
-    return choose_project(projects, context.args[0] if context.args else None)
+async def _names(context: Context, report: CheckReport) -> dict[int, str]:
+    """The workers a check names, as coordinators see them ("Mina (1003)")."""
+    ids = {u for u, _ in report.suspended} | {u for u, _ in report.flagged}
+    return {u: await worker_name(context, u) for u in ids}
 
 
 async def check(update: Update, context: Context) -> None:
-    """Run the quality check now and reply with its figures: /check [project]."""
-    if (got := await read_command(update, context, _check_project, "not_allowed")) is None:
+    """Run the quality check now and reply with its figures: /check [project] (coordinators of
+    the project, and admins without joining it)."""
+    if (got := await read_managed(update, context)) is None:
         return
-    message, _, lang, project = got
+    message, user, lang, projects = got
+    wanted = context.args[0] if context.args else None
+    project = choose_project(projects, wanted)
+    if project is None and wanted is None:
+        current = await current_project(context, user.id)
+        project = next((p for p in projects if current and p.id == current.id), None)
+    if project is None:
+        names = ", ".join(p.slug for p in projects)
+        key = "unknown_project" if wanted else "check_pick"
+        await message.reply_text(t(lang, key, project=wanted or "", projects=names))
+        return
     inbox = context.bot_data.inbox
     done = await inbox.effect(update.update_id, "check")
     if done is not None:
@@ -51,43 +65,70 @@ async def check(update: Update, context: Context) -> None:
     if report.result is None or not report.summary["counts"]["labels"]:
         reply = t(lang, "check_nothing", project=project.name)
     else:
-        reply = summary_text(report, lang)
+        options = await context.bot_data.repo.options(project.id)
+        reply = summary_text(report, lang, options, await _names(context, report))
     await inbox.record_effect(update.update_id, "check", reply)
     await message.reply_text(reply)
     await notify(context, report)
 
 
 async def reinstate(update: Update, context: Context) -> None:
-    """Lift a worker's suspension or failed exam: /reinstate USER_ID [project]."""
+    """Lift a worker's suspension or failed exam: /reinstate @username|USER_ID [project]
+    (the roster's card has a button for it too)."""
     if (got := await read_managed(update, context)) is None:
         return
     message, user, lang, projects = got
     args = list(context.args or [])
-    target = args[0] if args else ""
-    project = choose_project(projects, args[1] if len(args) > 1 else None)
-    if not target.isdigit() or project is None:
-        await message.reply_text(t(lang, "reinstate_usage", user_id=target or "?"))
+    if not args or len(args) > 2:
+        await message.reply_text(t(lang, "reinstate_help"))
         return
+    handle = args[0]
+    names = ", ".join(p.slug for p in projects)
+    if len(args) > 1:
+        chosen = choose_project(projects, args[1])
+        if chosen is None:
+            await message.reply_text(t(lang, "unknown_project", project=args[1], projects=names))
+            return
+        projects = [chosen]
+    repo = context.bot_data.repo
+    found = await repo.find_member([p.id for p in projects], handle)
+    if not found:
+        key = "reinstate_not_member" if handle.isdigit() or handle[:1] == "@" else "reinstate_help"
+        await message.reply_text(t(lang, key, handle=handle))
+        return
+    target = found[0][0]
+    who = await worker_name(context, target)
+    if len({w for w, _ in found}) > 1 or len(found) > 1:
+        # Several projects (or several people with that username): which one is meant?
+        held = [
+            pid for w, pid in found if (await context.bot_data.quality.gate(w, pid)).status != "ok"
+        ]
+        if len(held) != 1 or len({w for w, _ in found}) > 1:
+            slugs = ", ".join(p.slug for p in projects if p.id in {pid for _, pid in found})
+            await message.reply_text(
+                t(lang, "reinstate_which", who=who, handle=handle, projects=slugs)
+            )
+            return
+        found = [(target, held[0])]
+    project = next(p for p in projects if p.id == found[0][1])
     quality = context.bot_data.quality
-    if not await quality.reinstate(int(target), project.id, actor=user.id):
-        await message.reply_text(t(lang, "reinstate_usage", user_id=target))
+    if not await quality.reinstate(target, project.id, actor=user.id, update_id=update.update_id):
+        await message.reply_text(t(lang, "reinstate_nothing", who=who, project=project.name))
         return
-    await message.reply_text(t(lang, "reinstate_done", user_id=target, project=project.name))
-    told = await language_of(context.bot_data, int(target))
-    await context.bot.send_message(int(target), t(told, "reinstated", project=project.name))
+    await message.reply_text(t(lang, "reinstate_done_who", who=who, project=project.name))
+    told = await language_of(context.bot_data, target)
+    await notice(context, target, t(told, "reinstated", project=project.name))
 
 
-async def _review_project(context: Context, user_id: int) -> Project | None:
-    project = await current_project(context, user_id)
-    if project is not None:
-        role = await context.bot_data.repo.role_of(user_id, project.id)
-        if role in (Role.REVIEWER, Role.COORDINATOR) or context.bot_data.is_admin(user_id):
-            return project
-    for role in (Role.REVIEWER, Role.COORDINATOR):
-        projects = await context.bot_data.repo.projects_of(user_id, role)
-        if projects:
-            return projects[0]
-    return None
+async def _reviewable(context: Context, user_id: int) -> list[Project]:
+    """Projects the user may review: all for admins (no need to join), else those where they
+    are a reviewer or a coordinator."""
+    repo = context.bot_data.repo
+    if context.bot_data.is_admin(user_id):
+        return await repo.list_projects()
+    found = await repo.projects_of(user_id, Role.REVIEWER)
+    found += await repo.projects_of(user_id, Role.COORDINATOR)
+    return sorted(found, key=lambda p: p.id)
 
 
 async def send_review(context: Context, user_id: int, project: Project, lang: str) -> None:
@@ -109,18 +150,53 @@ async def send_review(context: Context, user_id: int, project: Project, lang: st
         ]
         for o in options
     ]
+    voters: dict[int, list[str]] = {}
+    for idx, worker_id, first_name, username in await repo.labels_by_worker(sample.id):
+        voters.setdefault(idx, []).append(person(first_name, username, worker_id))
+    who = "\n".join(
+        t(
+            lang,
+            "review_who_line",
+            option=pick_text(o.texts, lang),
+            workers=", ".join(voters[o.idx]),
+        )
+        for o in options
+        if o.idx in voters
+    )
+    text = t(lang, "review_card", content=content[:3000], counts=shown)
+    if who:
+        text += t(lang, "review_who", lines=who[:800])
     await context.bot.send_message(
         user_id,
-        t(lang, "review_card", content=content[:3500], counts=shown),
+        text,
         reply_markup=InlineKeyboardMarkup(rows),
     )
 
 
 async def review(update: Update, context: Context) -> None:
-    """Show the next sample waiting for a reviewer's decision."""
-    if (got := await read_command(update, context, _review_project, "not_reviewer")) is None:
+    """Show the next sample waiting for a reviewer's decision: /review [project]."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
         return
-    _, user, lang, project = got
+    lang = await lang_of(context, user)
+    projects = await _reviewable(context, user.id)
+    if not projects:
+        await message.reply_text(t(lang, "not_reviewer"))
+        return
+    wanted = context.args[0] if context.args else None
+    project = choose_project(projects, wanted)
+    if project is None and wanted is None:
+        current = await current_project(context, user.id)
+        project = next((p for p in projects if current and p.id == current.id), None)
+    if project is None and wanted is None:
+        quality = context.bot_data.quality
+        waiting = [p for p in projects if await quality.review_count(p.id)]
+        project = waiting[0] if len(waiting) == 1 else None
+    if project is None:
+        names = ", ".join(p.slug for p in projects)
+        key = "review_unknown" if wanted else "review_pick"
+        await message.reply_text(t(lang, key, project=wanted or "", projects=names))
+        return
     await send_review(context, user.id, project, lang)
 
 
@@ -129,8 +205,13 @@ async def review_tap(update: Update, context: Context) -> None:
     if (got := await read_tap(update, context, ReviewTap)) is None:
         return
     query, user, lang, tap = got
+    admin = context.bot_data.is_admin(user.id)
+    if admin:  # an admin who never joined: the decision names them, so they must be known
+        await context.bot_data.repo.upsert_worker(
+            user.id, user.first_name, user.username, user.language_code
+        )
     outcome, project_id = await context.bot_data.quality.decide_review(
-        tap.sample_id, user.id, tap.option
+        tap.sample_id, user.id, tap.option, admin=admin
     )
     if outcome == "not_reviewer":
         await safe_answer(query, t(lang, "not_reviewer"))
@@ -161,13 +242,28 @@ def build_handlers() -> list[BaseHandler[Update, Context, None]]:
     ]
 
 
-def summary_text(report: CheckReport, lang: str) -> str:
-    """The /check reply."""
+def summary_text(
+    report: CheckReport,
+    lang: str,
+    options: Sequence[Option] = (),
+    names: Mapping[int, str] | None = None,
+) -> str:
+    """The /check reply: every generated line in `lang`, options by their button texts,
+    workers by `names` ("Mina (1003)", see `_names`)."""
     s = report.summary
     counts = s["counts"]
-    pairs = "".join(f"• {p}\n" for p in s["pairs"])
-    workers = "".join(f"⛔ {u}: {r}\n" for u, r in report.suspended) + "".join(
-        f"⚠️ {u}: {r}\n" for u, r in report.flagged
+    pairs = pairs_text(lang, report.result.pairs if report.result else [], options)
+    named = names or {}
+
+    def who(u: int) -> str:
+        return named.get(u, f"({u})")
+
+    workers = "".join(
+        t(lang, "check_worker_suspended", who=who(u), reason=reason_text(lang, r))
+        for u, r in report.suspended
+    ) + "".join(
+        t(lang, "check_worker_flagged", who=who(u), reason=reason_text(lang, r))
+        for u, r in report.flagged
     )
     return t(
         lang,
