@@ -10,10 +10,12 @@ from telegram import Bot, InlineKeyboardMarkup, Message
 
 from bot.cards import CAPTION_LIMIT, TEXT_LIMIT, cut
 from bot.texts import t
+from config.project import telegram_length
 from storage.problem_reports import ReportedSample
 from storage.repository import Repository
 
 _SNIPPET = 60  # characters of a sample's text in a reporter's outcome message
+_NOTE = 300  # characters of each note on a card
 
 
 def worker_label(lang: str, name: str, user_id: int) -> str:
@@ -21,8 +23,15 @@ def worker_label(lang: str, name: str, user_id: int) -> str:
     return t(lang, "worker_name", name=name or t(lang, "no_name"), id=user_id)
 
 
-def card_text(reported: ReportedSample, lang: str, *, with_sample: bool) -> str:
-    """The card's words: title, hold, reasons, reporters, notes (and the sample's text)."""
+def _short(text: str, units: int) -> str:
+    return text if telegram_length(text) <= units else cut(text, units - 1) + "…"
+
+
+def card_text(
+    reported: ReportedSample, lang: str, *, with_sample: bool, limit: int = TEXT_LIMIT
+) -> str:
+    """The card's words: title, hold, reasons, reporters, notes (and, first, the sample's
+    text, shortened so that the rest always fits in `limit`)."""
     lines = [t(lang, "card_title", ext_id=reported.sample.ext_id, count=len(reported.lines))]
     if reported.held == "held":
         lines.append(t(lang, "card_held"))
@@ -37,14 +46,19 @@ def card_text(reported: ReportedSample, lang: str, *, with_sample: bool) -> str:
     for line in reported.lines:
         names.setdefault(line.worker_id, worker_label(lang, line.name, line.worker_id))
     lines.append(t(lang, "card_reporters", names=", ".join(names.values())))
-    notes = [f"📝 {names[line.worker_id]}: {line.note}" for line in reported.lines if line.note]
+    notes = [
+        f"📝 {names[line.worker_id]}: {_short(line.note, _NOTE)}"
+        for line in reported.lines
+        if line.note
+    ]
     if notes:
         lines.append(t(lang, "card_notes"))
         lines.extend(notes)
-    head = "\n".join(lines)
+    head = cut("\n".join(lines), limit * 3 // 4)
     text = reported.sample.text
-    if with_sample and text:
-        return cut(text, TEXT_LIMIT - len(head) - 4) + "\n\n—\n" + head
+    room = limit - telegram_length(head) - 6
+    if with_sample and text and room > 0:
+        return _short(text, room) + "\n\n—\n" + head
     return head
 
 
@@ -82,7 +96,7 @@ async def send_report_card(
             return await bot.send_message(
                 chat_id, card_text(reported, lang, with_sample=True), reply_markup=markup
             )
-    caption = card_text(reported, lang, with_sample=True)
+    caption = card_text(reported, lang, with_sample=True, limit=CAPTION_LIMIT)
     senders: dict[str, Callable[..., Awaitable[Message]]] = {
         "photo": bot.send_photo,
         "audio": bot.send_audio,
@@ -91,4 +105,4 @@ async def send_report_card(
         "document": bot.send_document,
     }
     send = senders.get(sample.kind, bot.send_document)
-    return await send(chat_id, media, caption=cut(caption, CAPTION_LIMIT), reply_markup=markup)
+    return await send(chat_id, media, caption=caption, reply_markup=markup)
