@@ -43,7 +43,7 @@ import numpy as np
 from bench.machine import cpu_model
 from quality.aggregate import METHODS, aggregate
 from quality.choose import choose
-from quality.labels import FloatArray, IntArray, Labels
+from quality.labels import BoolArray, FloatArray, IntArray, Labels
 
 CONCRETE = tuple(m for m in METHODS if m != "auto")
 GAP = 0.3  # points
@@ -191,6 +191,19 @@ def study(n_tasks: int, seeds: int) -> int:
     )
     reliability(np.concatenate(conf_all), np.concatenate(ok_all))
     return 0
+
+
+def auto_answers(n_tasks: int, seeds: int) -> tuple[FloatArray, BoolArray]:
+    """`auto`'s confidence and whether it is right, for every task of every regime and seed."""
+    conf: list[FloatArray] = []
+    right: list[BoolArray] = []
+    for regime in REGIMES:
+        for seed in range(seeds):
+            labels, truth = simulate(regime, n_tasks, seed)
+            result = aggregate(labels, "auto")
+            conf.append(result.confidence)
+            right.append(result.label == truth)
+    return np.concatenate(conf), np.concatenate(right)
 
 
 def reliability(conf: FloatArray, ok: np.ndarray, label: str = "auto, simulated") -> float:

@@ -116,3 +116,14 @@ def test_a_large_project_is_judged_on_a_sample(monkeypatch: pytest.MonkeyPatch) 
     choice = qc.choose(labels)
     assert choice.fits == qc.LARGE_FITS
     assert 150 < choice.hidden < 400  # whole tasks of about 600 labels, 2 of 5 folds hidden
+
+
+def test_clustered_standard_error_counts_a_prolific_worker_once() -> None:
+    # the whole gain is on worker 0's 50 labels: as evidence that is one worker, not 50 labels
+    diff = np.r_[np.full(50, 0.2), np.zeros(150)]
+    worker = np.r_[np.zeros(50, dtype=np.int64), np.arange(1, 151)]
+    task = np.arange(200)
+    plain = qc._standard_error(diff, ())
+    clustered = qc._standard_error(diff, (task, worker))
+    assert clustered > 3 * plain
+    assert qc._standard_error(diff[:1], ()) == float("inf")
