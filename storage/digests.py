@@ -246,6 +246,43 @@ def _workers(
     return out
 
 
+def _new_flags(
+    db: sqlite3.Connection, project_id: int, since: float, until: float
+) -> dict[int, str]:
+    """Workers first flagged in (since, until]: user id -> the rule ('' if not known).
+
+    From the roster's worker_flags (a flag per worker and rule, with when it was first
+    raised) and from the checks' summaries: a worker in a summary of the window but not in
+    the last one before it was flagged anew. A flag that stays up is news once.
+    """
+    new: dict[int, str] = {}
+    has_flags = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'worker_flags'"
+    ).fetchone()
+    if has_flags:
+        for worker, rule in db.execute(
+            "SELECT worker_id, rule FROM worker_flags WHERE project_id = ? AND first_at > ?"
+            " AND first_at <= ? ORDER BY id",
+            (project_id, since, until),
+        ):
+            new.setdefault(int(worker), str(rule))
+    before = db.execute(
+        "SELECT summary ->> '$.flagged' FROM quality_runs WHERE project_id = ? AND at <= ?"
+        " ORDER BY at DESC, id DESC LIMIT 1",
+        (project_id, since),
+    ).fetchone()
+    known = {int(e[0]) for e in json.loads((before[0] if before else None) or "[]")}
+    for (flags,) in db.execute(
+        "SELECT summary ->> '$.flagged' FROM quality_runs WHERE project_id = ? AND at > ?"
+        " AND at <= ? ORDER BY id",
+        (project_id, since, until),
+    ):
+        for entry in json.loads(flags or "[]"):
+            if int(entry[0]) not in known:
+                new.setdefault(int(entry[0]), "")
+    return new
+
+
 def _news(
     db: sqlite3.Connection, project_id: int, since: float, until: float
 ) -> tuple[list[Named], list[Named], list[Named]]:
@@ -263,16 +300,10 @@ def _news(
             suspended[int(info["worker"])] = str(info.get("rule") or "")
         elif kind == "exam.failed" and actor is not None:
             failed.add(int(actor))
-    flagged: set[int] = set()
-    for (flags,) in db.execute(
-        "SELECT summary ->> '$.flagged' FROM quality_runs WHERE project_id = ? AND at > ?"
-        " AND at <= ?",
-        (project_id, since, until),
-    ):
-        for entry in json.loads(flags or "[]"):
-            flagged.add(int(entry[0]))
-    flagged -= set(suspended)
-    names = _names(db, set(suspended) | failed | flagged)
+    flagged = _new_flags(db, project_id, since, until)
+    for user_id in suspended:
+        flagged.pop(user_id, None)
+    names = _names(db, set(suspended) | failed | set(flagged))
 
     def named(user_id: int, what: str = "") -> Named:
         name, username, _ = names.get(user_id, ("", None, "en"))
@@ -281,7 +312,7 @@ def _news(
     return (
         [named(u, rule) for u, rule in suspended.items()],
         [named(u) for u in sorted(failed)],
-        [named(u) for u in sorted(flagged)],
+        [named(u, flagged[u]) for u in sorted(flagged)],
     )
 
 

@@ -98,10 +98,19 @@ async def test_confusion_pairs_workers_and_news(repo: Repository) -> None:
         " (?3, 1, ?2, 'exam.failed', '{}')",  # before the window: shown by an earlier digest
         (now - 100, project.id, now - 2 * DAY),
     )
-    db.execute(
-        "INSERT INTO quality_runs (project_id, at, last_label_id, last_review_id, seconds,"
-        " summary) VALUES (?, ?, 0, 0, 0, ?)",
-        (project.id, now - 50, json.dumps({"alpha": 0.4, "flagged": [[1, "x"], [3, "y"]]})),
+    for when, flagged in (
+        (now - DAY - 10, [[1, "x"]]),  # flagged before the window: told by an earlier digest
+        (now - 50, [[1, "x"], [3, "y"]]),
+    ):
+        db.execute(
+            "INSERT INTO quality_runs (project_id, at, last_label_id, last_review_id, seconds,"
+            " summary) VALUES (?, ?, 0, 0, 0, ?)",
+            (project.id, when, json.dumps({"alpha": 0.4, "flagged": flagged})),
+        )
+    db.execute(  # the roster's record of flags: worker 2 first flagged in the window
+        "INSERT INTO worker_flags (project_id, worker_id, rule, reason, first_at, last_at)"
+        " VALUES (?, 2, 'too_fast', 'too fast', ?, ?)",
+        (project.id, now - 30, now - 30),
     )
     f = read_figures(repo.path, project.id, [now - DAY, now], now - DAY, now)
     red, green, blue = 0, 1, 2
@@ -119,7 +128,8 @@ async def test_confusion_pairs_workers_and_news(repo: Repository) -> None:
     assert by_id[1].name == "W1"
     assert [(n.user_id, n.what) for n in f.suspended] == [(3, "too_fast")]
     assert [n.user_id for n in f.exams_failed] == [2]
-    assert [n.user_id for n in f.flagged] == [1]  # 3 was suspended: named once, there
+    # 1 stayed flagged (news a day ago), 3 was suspended (named once, there), 2 is new
+    assert [(n.user_id, n.what) for n in f.flagged] == [(2, "too_fast")]
 
 
 def test_per_day_counts_walk_the_time_index(tmp_path: Path) -> None:
