@@ -475,6 +475,7 @@ async def skip_or_report(update: Update, context: Context) -> None:
         await reject(query, lang)
     elif result.status is LabelStatus.RECORDED:
         if status == "reported":
+            await repo.await_note(user.id, tap.assignment_id)
             expect_reply(context, user.id)
         slot = await slot_of(context, query, result.project_id, t(lang, mark_key))
         await asyncio.gather(

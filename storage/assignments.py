@@ -284,20 +284,15 @@ async def file_report(
     hold: int,
     now: float,
 ) -> int:
-    """Store a problem report, in the caller's transaction; the worker's next text message
-    becomes its note. The sample is held out of the pool once `hold` workers (0: never) have
-    open reports on it. The report's id."""
+    """Store a problem report, in the caller's transaction. The sample is held out of the
+    pool once `hold` workers (0: never) have open reports on it (a broken file reported by the
+    bot for each worker it failed for, too). The report's id."""
     cur = await db.execute(
         "INSERT INTO reports (assignment_id, project_id, sample_id, worker_id, reason,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?)",
         (assignment_id, project_id, sample_id, user_id, reason, now),
     )
     report_id = int(cur.lastrowid or 0)
-    await db.execute(
-        "INSERT OR REPLACE INTO pending_replies (user_id, kind, ref, mode, at)"
-        " VALUES (?, 'note', ?, NULL, ?)",
-        (user_id, report_id, now),
-    )
     if hold > 0:
         row = await fetch_one(
             db,

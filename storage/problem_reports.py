@@ -121,6 +121,16 @@ class ProblemReports(Database):
             (user_id, kind, ref, mode, time.time() if now is None else now),
         )
 
+    async def await_note(self, user_id: int, assignment_id: int) -> None:
+        """The worker's next text message becomes the note of the report they just made on
+        this card (nothing if there is none: a replay, a card closed otherwise)."""
+        await self.write(
+            "INSERT OR REPLACE INTO pending_replies (user_id, kind, ref, mode, at)"
+            " SELECT worker_id, 'note', id, NULL, ? FROM reports"
+            " WHERE assignment_id = ? AND worker_id = ?",
+            (time.time(), assignment_id, user_id),
+        )
+
     async def pending_reply(self, user_id: int, now: float | None = None) -> PendingReply | None:
         """What the user's next text message answers, if the question is still fresh."""
         row = await self.one(

@@ -50,10 +50,17 @@ async def test_a_sample_is_held_after_report_hold_workers(repo: Repository) -> N
     # An idle worker is not told of work that is held.
     await repo.mark_idle(3, project.id)
     assert await repo.all(IDLE_WITH_WORK_SQL) == []
-    # The worker's next text message would be the note: the question is stored.
+    # A report alone asks for nothing (the bot reports broken files itself); the worker's
+    # tap asks for a note on their own report.
+    assert await repo.pending_reply(2) is None
+    row = await repo.one("SELECT assignment_id, id FROM reports WHERE worker_id = 2")
+    assert row is not None
+    await repo.await_note(1, row[0])  # not their report: nothing asked
+    assert await repo.pending_reply(1) is None
+    await repo.await_note(2, row[0])
     pending = await repo.pending_reply(2)
     assert pending is not None
-    assert pending.kind == "note"
+    assert (pending.kind, pending.ref) == ("note", row[1])
 
 
 async def test_report_hold_zero_never_holds(repo: Repository) -> None:
@@ -74,6 +81,7 @@ async def test_a_note_goes_on_the_workers_own_report_once(repo: Repository) -> N
     await add_worker(repo, 2, project)
     await reported(repo, project, 1)
     report_id = (await repo.one("SELECT id FROM reports"))[0]  # type: ignore[index]
+    await repo.await_note(1, (await repo.one("SELECT assignment_id FROM reports"))[0])  # type: ignore[index]
     assert not await repo.save_note(2, report_id, "not mine", update_id=10)
     assert await repo.save_note(1, report_id, "cut off", update_id=11)
     assert await repo.save_note(1, report_id, "something else", update_id=11)  # a replay
