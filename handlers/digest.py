@@ -51,7 +51,10 @@ DIGEST_EVERY_S = 60.0
 _TEXT_LIMIT = 4096
 _TOP_SHARE = 0.1  # workers this far up the ranking (or in the top 3) get the trophy line
 
+RETRY_FAILED_S = 600.0  # a digest that could not be built is tried again after this
 Clock = Callable[[], float]
+# (project id, day) -> when its digest last failed to build, in this process
+_failed: dict[tuple[int, str], float] = {}
 
 
 # ---------------------------------------------------------------- texts
@@ -229,14 +232,21 @@ async def send_project_digest(bot: Bot, data: BotData, project: Project, now: fl
         return 0
     if project.created_at > _digest_moment(day, spec.digest_time, spec.timezone):
         return 0  # made after today's digest time: its first digest is tomorrow's
+    if _failed.get((project.id, day), 0.0) > now - RETRY_FAILED_S:
+        return 0  # it failed a moment ago: not a child process every minute
     since, until = await repo.digest_window(project.id, day, now, now - FIRST_NEWS_S)
     coordinators = await data.quality.members(project.id, Role.COORDINATOR)
+    members, labeled = await repo.digest_audience(project.id, until - 86400.0)
+    if not coordinators and not labeled:
+        await repo.digest_finished(project.id, day)  # nobody to tell anything
+        return 0
     langs = {c: await language_of(data, c) for c in coordinators}
     when = period(spec.timezone, until, since)
     try:
         digest = await make_digest(data, project, when, set(langs.values()))
     except DigestFailed:
         log.exception("digest of %s for %s not built", project.slug, day)
+        _failed[(project.id, day)] = now
         return 0
     sent = 0
     for chat_id, lang in langs.items():
@@ -251,8 +261,8 @@ async def send_project_digest(bot: Bot, data: BotData, project: Project, now: fl
     optouts = await repo.digest_optouts()
     ranked = digest.figures.workers
     for rank, worker in enumerate(ranked, start=1):
-        if worker.user_id in optouts or worker.user_id in langs or worker.user_id < 0:
-            continue
+        if worker.user_id in optouts or worker.user_id in langs or worker.user_id not in members:
+            continue  # opted out, a coordinator (who has theirs), left or was forgotten
         text = worker_text(worker.language, project, worker, rank, len(ranked))
         sent += await _deliver(
             repo,

@@ -466,6 +466,18 @@ class Digests(Database):
         )
         return {int(r[0]): str(r[1]) for r in rows}
 
+    async def digest_audience(self, project_id: int, since: float) -> tuple[set[int], bool]:
+        """(the project's members, whether anyone labeled in it since `since`): who may get
+        a worker's digest (not someone who left), and whether there is any to send."""
+        rows = await self.all(
+            "SELECT worker_id FROM memberships WHERE project_id = ?", (project_id,)
+        )
+        labeled = await self.one(
+            "SELECT 1 FROM labels WHERE project_id = ? AND answered_at >= ? LIMIT 1",
+            (project_id, since),
+        )
+        return {int(r[0]) for r in rows}, labeled is not None
+
     async def set_digest_optout(self, user_id: int, off: bool) -> bool:
         """/digest off (True) or on (False); whether it changed anything."""
         if off:

@@ -202,3 +202,14 @@ async def test_workers_turn_their_digest_off_and_on(repo: Repository) -> None:
     assert await repo.digest_optouts() == {4}
     assert await repo.set_digest_optout(4, False)
     assert await repo.digest_optouts() == set()
+
+
+async def test_the_audience_is_the_members_and_whether_anyone_labeled(repo: Repository) -> None:
+    project, db = await world(repo)
+    assert await repo.digest_audience(project.id, T0) == ({1, 2, 3}, False)
+    label(db, project, "s1", 2, "red", T0 + 5)
+    assert await repo.digest_audience(project.id, T0) == ({1, 2, 3}, True)
+    assert await repo.digest_audience(project.id, T0 + 10) == ({1, 2, 3}, False)
+    await repo.leave_project(2, project.id)
+    members, _ = await repo.digest_audience(project.id, T0)
+    assert members == {1, 3}
