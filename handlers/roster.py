@@ -19,6 +19,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, JobQ
 
 from bot.callbacks_roster import WorkerAction, WorkerCard, WorkersPage, WorkReportTap
 from bot.context import Context, language_of
+from bot.reasons import reason_text
 from bot.texts import t
 from bot.texts_roster import person
 from handlers.common import (
@@ -148,7 +149,7 @@ async def _card(
                 lang,
                 "card_flag_line",
                 date=datetime.fromtimestamp(f.first_at, UTC).strftime("%Y-%m-%d"),
-                reason=f.reason,
+                reason=reason_text(lang, f.reason),
                 cleared=t(lang, "card_flag_cleared") if f.cleared_at else "",
             )
             for f in flags
@@ -161,7 +162,7 @@ async def _card(
         if entry.suspended_reason == COORDINATOR_REASON:
             why = t(lang, "card_by_coordinator")
         elif entry.suspended_reason:
-            why = entry.suspended_reason
+            why = reason_text(lang, entry.suspended_reason)
         else:
             why = t(lang, "card_exam_failed")
         reason = t(lang, "card_reason", reason=why)

@@ -8,7 +8,6 @@ The work report walks the project's labels of the period through `labels_project
 
 from __future__ import annotations
 
-import math
 import re
 import statistics
 import time
@@ -130,37 +129,26 @@ class Roster(Database):
         # `+project_id`: the worker's own labels through labels_worker. Without it (and with
         # no ANALYZE statistics) SQLite walks the project's labels by time instead: 40 ms
         # per worker at 50,000 labels, seconds at a million.
-        mine = (
-            "FROM labels AS l WHERE l.worker_id = ? AND +l.project_id = ?"
-            " AND l.retracted_at IS NULL"
-        )
-        counts = await self.one(
-            f"SELECT COUNT(*), COALESCE(SUM(l.answered_at >= ?), 0) {mine}",
-            (day_start, worker_id, project_id),
-        )
-        agree = await self.one(
-            "SELECT COUNT(*), COALESCE(SUM(l.option_id = s.consensus), 0) FROM labels AS l"
-            " JOIN samples AS s ON s.id = l.sample_id WHERE l.worker_id = ? AND"
-            " +l.project_id = ? AND l.retracted_at IS NULL AND s.gold = 0"
-            " AND s.consensus IS NOT NULL",
-            (worker_id, project_id),
+        where = "WHERE l.worker_id = ? AND +l.project_id = ? AND l.retracted_at IS NULL"
+        since = control_since(exam_size, row[6], row[9])
+        # One pass over the worker's labels: totals, today, agreement, control answers (gold
+        # answers after `since`, as the gold-accuracy rule counts them; none if infinite).
+        figures = await self.one(
+            "SELECT COUNT(*), COALESCE(SUM(l.answered_at >= ?), 0),"
+            " COALESCE(SUM(s.gold = 0 AND s.consensus IS NOT NULL), 0),"
+            " COALESCE(SUM(s.gold = 0 AND l.option_id = s.consensus), 0),"
+            " COALESCE(SUM(s.gold = 1 AND l.answered_at > ?), 0),"
+            " COALESCE(SUM(s.gold = 1 AND l.answered_at > ? AND"
+            "     (SELECT o.key FROM options AS o WHERE o.id = l.option_id) = s.truth), 0)"
+            f" FROM labels AS l JOIN samples AS s ON s.id = l.sample_id {where}",
+            (day_start, since, since, worker_id, project_id),
         )
         times = await self.all(
-            f"SELECT l.answered_at - l.shown_at {mine} ORDER BY l.answered_at DESC LIMIT ?",
+            f"SELECT l.answered_at - l.shown_at FROM labels AS l {where}"
+            " ORDER BY l.answered_at DESC LIMIT ?",
             (worker_id, project_id, MEDIAN_OF),
         )
-        gold = (0, 0)
-        since = control_since(exam_size, row[6], row[9])
-        if not math.isinf(since):
-            got = await self.one(
-                "SELECT COUNT(*), COALESCE(SUM(o.key = s.truth), 0) FROM labels AS l"
-                " JOIN samples AS s ON s.id = l.sample_id JOIN options AS o"
-                " ON o.id = l.option_id WHERE l.worker_id = ? AND +l.project_id = ?"
-                " AND s.gold = 1 AND l.retracted_at IS NULL AND l.answered_at > ?",
-                (worker_id, project_id, since),
-            )
-            assert got is not None
-            gold = (int(got[0]), int(got[1]))
+        assert figures is not None
         suspended = row[4] is not None or row[6] == "failed"
         if row[7] is not None:
             status = "unreachable"
@@ -172,20 +160,18 @@ class Roster(Database):
             status = "flagged"
         else:
             status = "active"
-        assert counts is not None
-        assert agree is not None
         return RosterEntry(
             worker_id=worker_id,
             first_name=str(row[1] or ""),
             username=None if row[2] is None else str(row[2]),
             role=str(row[3]),
             status=status,
-            labels=int(counts[0]),
-            today=int(counts[1]),
-            gold_answered=gold[0],
-            gold_right=gold[1],
-            compared=int(agree[0]),
-            agreed=int(agree[1]),
+            labels=int(figures[0]),
+            today=int(figures[1]),
+            gold_answered=int(figures[4]),
+            gold_right=int(figures[5]),
+            compared=int(figures[2]),
+            agreed=int(figures[3]),
             median_s=statistics.median(float(t[0]) for t in times) if times else None,
             suspended_reason=None if row[5] is None else str(row[5]),
             exam_failed=row[6] == "failed",
@@ -312,19 +298,24 @@ class Roster(Database):
 
     async def work_report(self, project_id: int, since: float, until: float) -> list[WorkRow]:
         """Each worker's work given in [since, until), by name."""
+        # Counted per worker first, named after: joining the workers and memberships per
+        # label cost more than the count itself (19 s -> see bench_roster at 1M labels).
         rows = await self.all(
-            "SELECT l.worker_id, w.first_name, w.username, COUNT(*), SUM(s.gold = 0),"
-            " COALESCE(SUM(s.gold = 1), 0), COALESCE(SUM(s.gold = 1 AND o.key = s.truth), 0),"
-            " COALESCE(SUM(MIN(MAX(l.answered_at - l.shown_at, 0), ?)), 0),"
-            " MAX(m.suspended_at IS NOT NULL)"
-            " FROM labels AS l JOIN samples AS s ON s.id = l.sample_id"
-            " JOIN options AS o ON o.id = l.option_id JOIN workers AS w ON w.id = l.worker_id"
-            " LEFT JOIN memberships AS m ON m.worker_id = l.worker_id"
-            " AND m.project_id = l.project_id"
-            " WHERE l.project_id = ? AND l.answered_at >= ? AND l.answered_at < ?"
-            " AND l.retracted_at IS NULL GROUP BY l.worker_id"
-            " ORDER BY w.first_name COLLATE NOCASE, l.worker_id",
-            (ANSWER_CAP_S, project_id, since, until),
+            "SELECT a.worker_id, w.first_name, w.username, a.n, a.work, a.gold_n, a.gold_right,"
+            " a.seconds, m.suspended_at IS NOT NULL FROM ("
+            "  SELECT l.worker_id, COUNT(*) AS n, SUM(s.gold = 0) AS work,"
+            "  SUM(s.gold = 1) AS gold_n,"
+            "  SUM(CASE WHEN s.gold = 1 THEN"
+            "      (SELECT o.key FROM options AS o WHERE o.id = l.option_id) = s.truth END)"
+            "      AS gold_right,"
+            "  SUM(MIN(MAX(l.answered_at - l.shown_at, 0), ?)) AS seconds"
+            "  FROM labels AS l JOIN samples AS s ON s.id = l.sample_id"
+            "  WHERE l.project_id = ? AND l.answered_at >= ? AND l.answered_at < ?"
+            "  AND l.retracted_at IS NULL GROUP BY l.worker_id) AS a"
+            " JOIN workers AS w ON w.id = a.worker_id"
+            " LEFT JOIN memberships AS m ON m.worker_id = a.worker_id AND m.project_id = ?"
+            " ORDER BY w.first_name COLLATE NOCASE, a.worker_id",
+            (ANSWER_CAP_S, project_id, since, until, project_id),
         )
         out = []
         for r in rows:
@@ -337,9 +328,9 @@ class Roster(Database):
                     labels=r[3],
                     work_labels=r[4] or 0,
                     kept=0 if suspended else (r[4] or 0),
-                    gold_answered=r[5],
-                    gold_right=r[6],
-                    seconds=float(r[7]),
+                    gold_answered=r[5] or 0,
+                    gold_right=r[6] or 0,
+                    seconds=float(r[7] or 0),
                     suspended=suspended,
                 )
             )
