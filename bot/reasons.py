@@ -11,6 +11,7 @@ from config.project import pick_text
 from quality.agreement import ConfusedPair
 from quality.workers import parse_reason
 from storage.models import Option
+from storage.roster import COORDINATOR_REASON
 
 
 def _pct(share: float) -> str:
@@ -20,6 +21,8 @@ def _pct(share: float) -> str:
 def reason_text(lang: str, reason: str) -> str:
     """A stored reason (`Finding.reason()`, the gold rule) in `lang`; a reason the bot did not
     write itself (an older wording, a coordinator's note) is shown as it is."""
+    if reason == COORDINATOR_REASON:  # a coordinator's Suspend on the roster card
+        return t(lang, "why_coordinator")
     found = parse_reason(reason)
     if found is None:
         return t(lang, "why_other", reason=reason)

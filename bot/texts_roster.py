@@ -58,7 +58,7 @@ ROSTER_TEXTS: dict[str, dict[str, str]] = {
         "합의 일치율: {agreement}\n답변 시간 중앙값: {median}\n\n{flags}",
     },
     "card_reason": {"en": " — {reason}", "ko": " — {reason}"},
-    "card_by_coordinator": {"en": "suspended by a coordinator", "ko": "코디네이터가 중지함"},
+    "why_coordinator": {"en": "a coordinator's decision", "ko": "코디네이터의 결정"},
     "card_exam_failed": {"en": "did not pass the test", "ko": "테스트 불합격"},
     "card_flags": {"en": "Recent flags:\n{lines}", "ko": "최근 주의 알림:\n{lines}"},
     "card_flag_line": {"en": "• {date} {reason}{cleared}", "ko": "• {date} {reason}{cleared}"},

@@ -32,7 +32,7 @@ from handlers.common import (
 )
 from services.workreport import build_report, day_start, default_period, parse_day
 from storage.models import Project
-from storage.roster import COORDINATOR_REASON, RosterEntry
+from storage.roster import RosterEntry
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,7 @@ async def _card(
         flag_text = t(lang, "card_no_flags")
     reason = ""
     if entry.status == "suspended" or entry.exam_failed:
-        if entry.suspended_reason == COORDINATOR_REASON:
-            why = t(lang, "card_by_coordinator")
-        elif entry.suspended_reason:
+        if entry.suspended_reason:
             why = reason_text(lang, entry.suspended_reason)
         else:
             why = t(lang, "card_exam_failed")

@@ -150,7 +150,7 @@ async def test_a_card_suspends_reinstates_and_removes_once(world: World) -> None
     assert await count(world, "SELECT COUNT(*) FROM events WHERE kind = 'worker.suspended'") == 1
     card = await boss.message(card["message_id"])
     assert "⛔ suspended" in card["text"]
-    assert "suspended by a coordinator" in card["text"]
+    assert "a coordinator's decision" in card["text"]
     cb = await boss.press(card, text="✅ Reinstate")
     assert "can label in “Colours” again" in (await boss.answer(cb))["text"]
     assert "You can label in “Colours” again" in (await worker.next_message())["text"]
