@@ -74,15 +74,20 @@ def option_text(texts: dict[str, str], lang: str) -> str:
     return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "?")
 
 
-def _value(lang: str, series: list[float | None]) -> tuple[str, str]:
+def _value(lang: str, series: list[float | None], percent: bool = False) -> tuple[str, str]:
+    """The latest value of a per-day series and its change from the day before, as text
+    (a share as a percentage, its change in points)."""
     value, change = trend(series)
     if value is None:
         return t(lang, "digest_no_value"), ""
-    shown = f"{value:.2f}"
+    scale, unit, digits = (100.0, "%", 0) if percent else (1.0, "", 2)
+    shown = f"{value * scale:.{digits}f}{unit}"
     if change is None:
         return shown, ""
-    arrow = "↑" if change > 0.005 else "↓" if change < -0.005 else "→"
-    return shown, t(lang, "digest_trend", arrow=arrow, change=f"{abs(change):.2f}")
+    step = change * scale
+    arrow = "↑" if step > 0.5 * 10**-digits else "↓" if step < -0.5 * 10**-digits else "→"
+    size = f"{abs(step):.{digits}f}" + ("%p" if percent else "")
+    return shown, t(lang, "digest_trend", arrow=arrow, change=size)
 
 
 def _names(lang: str, people: list[Named]) -> str:
@@ -122,10 +127,10 @@ def coordinator_text(lang: str, project: Project, digest: Digest) -> str:
         key = "digest_today" if i == len(when.days) - 1 else "digest_day_line"
         lines.append(t(lang, key, day=day[5:], n=f"{n:,}"))
     lines.append("")
-    lines.append(t(lang, "digest_active", active=len(f.workers), members=f.members))
+    lines.append(t(lang, "digest_active", active=f"{len(f.workers):,}", members=f"{f.members:,}"))
     value, change = _value(lang, f.alpha_per_day)
     lines.append(t(lang, "digest_alpha", value=value, trend=change))
-    value, change = _value(lang, gold_series(f))
+    value, change = _value(lang, gold_series(f), percent=True)
     lines.append(t(lang, "digest_gold", value=value, trend=change))
     lines.append("")
     if f.pairs:

@@ -97,18 +97,22 @@ def draw(
         grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.3])
         short = [d[5:] for d in days]  # MM-DD
 
+        x = list(range(len(days)))  # positions, so both plots show every day
         bars = fig.add_subplot(grid[0, 0])
-        bars.bar(short, figures.labels_per_day, color="#4C72B0")
+        bars.bar(x, figures.labels_per_day, color="#4C72B0")
+        bars.set_xticks(x, short)
         bars.set_title(chosen.labels_title)
-        for x, n in enumerate(figures.labels_per_day):
-            bars.annotate(f"{n:,}", (x, n), ha="center", va="bottom", fontsize=8)
+        for i, n in enumerate(figures.labels_per_day):
+            bars.annotate(f"{n:,}", (i, n), ha="center", va="bottom", fontsize=8)
         bars.margins(y=0.15)
 
         lines = fig.add_subplot(grid[0, 1])
         alpha = [float("nan") if a is None else a for a in figures.alpha_per_day]
         gold = [r / a if a else float("nan") for a, r in figures.gold_per_day]
-        lines.plot(short, alpha, marker="o", label=chosen.alpha, color="#DD8452")
-        lines.plot(short, gold, marker="s", label=chosen.gold, color="#55A868")
+        lines.plot(x, alpha, marker="o", label=chosen.alpha, color="#DD8452")
+        lines.plot(x, gold, marker="s", label=chosen.gold, color="#55A868")
+        lines.set_xticks(x, short)
+        lines.set_xlim(-0.5, len(x) - 0.5)
         lines.set_ylim(min(0.0, *[v for v in alpha if v == v] or [0.0]) - 0.05, 1.05)
         lines.set_title(chosen.quality_title)
         lines.legend(loc="lower left")

@@ -159,3 +159,46 @@ async def test_a_digest_builds_in_a_thread_and_in_a_child(tmp_path: Path) -> Non
         assert digest.figures.states.open == 5
         assert digest.period.day == "2026-12-07"
     assert there.child_peak_rss_mb > 0
+
+
+def test_the_coordinators_text_in_both_languages() -> None:
+    from handlers.digest import coordinator_text
+    from services.digest import Digest
+    from storage.digests import Named, Pair
+    from storage.models import Project
+
+    f = figures([0, 0, 0, 0, 0, 60, 7])
+    f.pairs = [Pair(0, 1, 10, "a red-green thing")]
+    f.suspended = [Named(1003, "Mina", None, "gold_accuracy")]
+    f.flagged = [Named(1004, "", "joe", "")]
+    now = at("Asia/Seoul", 2026, 12, 7, 9, 0)
+    digest = Digest(period("Asia/Seoul", now, now - 86400), f)
+    project = Project(
+        id=1,
+        slug="colours",
+        name="Colours",
+        question={},
+        guide={},
+        guide_version=1,
+        overlap=2,
+        assignment_timeout=60,
+        created_at=0,
+    )
+    en = coordinator_text("en", project, digest)
+    assert "Progress: 10 of 16 samples done (62%)." in en
+    assert "At the current pace (10 labels a day) the rest takes about 10 more days" in en
+    assert "Agreement (Krippendorff's alpha): 0.60 (↑ 0.05 since the day before)" in en
+    assert "Gold accuracy: 75%" in en
+    assert "• Red ↔ Green: 10 labels, e.g. “a red-green thing”" in en
+    assert "⛔ Suspended: Mina (1003): gold accuracy" in en
+    assert "⚠️ Flagged: @joe (1004)" in en
+    assert "Reviews waiting: 1." in en
+    ko = coordinator_text("ko", project, digest)
+    assert "진행: 샘플 16개 중 10개 완료 (62%)" in ko
+    assert "지금 속도(하루 라벨 10개)라면 10일쯤 더 걸려서 2026-12-17 무렵 끝나요." in ko
+    assert "(전날보다 ↑ 0.05)" in ko
+    assert "확인용 문제 정답률: 75%" in ko
+    assert "• 빨강 ↔ 초록: 라벨 10개" in ko
+    assert "⛔ 작업 중지: Mina (1003): 확인용 문제 정답률" in ko
+    assert "(으)" not in ko
+    assert "이(가)" not in ko
