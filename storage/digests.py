@@ -336,9 +336,11 @@ def read_figures(
         idx_to_id = [int(o[0]) for o in opts]
         option_ids = {int(o[0]): i for i, o in enumerate(opts)}
         states = sample_counts_of(db.execute(SAMPLE_STATES, (project_id,)).fetchone())
+        # Labels still wanted and not yet on anyone's screen: the pick index covers it (a
+        # scan of every sample took 0.2 s at 330,000); the few cards out now are left out.
         remaining = db.execute(
-            "SELECT COALESCE(SUM(MAX(target - n_labels, 0)), 0)"
-            " FROM samples WHERE project_id = ? AND gold = 0 AND status = 'open'",
+            "SELECT COALESCE(SUM(need), 0) FROM samples INDEXED BY samples_pick"
+            " WHERE project_id = ? AND need > 0",
             (project_id,),
         ).fetchone()
         matrix = _confusion(db, project_id, option_ids)

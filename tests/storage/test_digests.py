@@ -76,6 +76,7 @@ async def test_labels_gold_and_alpha_per_day(repo: Repository) -> None:
     assert f.alpha_per_day == [0.6, None, 0.8]  # each day's last check
     assert f.options[0]["en"] == "Red"
     assert f.members == 3
+    assert f.remaining == 6  # s3, s4 and s5 want their 2 labels each; the rest have them
 
 
 async def test_confusion_pairs_workers_and_news(repo: Repository) -> None:
