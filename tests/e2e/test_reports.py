@@ -190,6 +190,13 @@ async def test_excluded_shows_in_export_dismissed_goes_back(
     assert "button" in (await admin.answer(forged))["text"].lower()
     foreign = await a.press(first, data=data_of(first, "v1:ra:"), strict=False)
     assert "button" in (await a.answer(foreign))["text"].lower()
+    sample_id = data_of(first, "v1:ra:").split(":")[2]
+    for data in (f"v1:rf:{sample_id}:clear", f"v1:rf:{sample_id}:wipe", "v1:ra:1:nuke"):
+        forged = await a.press(first, data=data, strict=False)
+        assert "button" in (await a.answer(forged))["text"].lower(), data
+    pending = await world.repo.pending_reply(1001)
+    assert pending is not None
+    assert pending.kind == "note"  # still their note: no fix was asked of them
     assert await count(world, "SELECT COUNT(*) FROM reports WHERE decided_at IS NOT NULL") == 0
 
     await admin.press(first, text="🗑 Exclude")
