@@ -39,10 +39,6 @@ _PACED = ("send", "edit", "copy", "forward")
 
 SPARE = 1
 """`rate_limit_args` of a send that may use only what handlers leave of the rate (the outbox)."""
-PREPAID = 2
-"""`rate_limit_args` of a send that took its spare token already (`SharedRate.take_spare`):
-the outbox takes it before marking its row in flight, so that only rows really in flight are
-marked so."""
 
 
 def _paced(endpoint: str) -> bool:
@@ -61,7 +57,7 @@ class SharedRate:
     (`take`) and a spare lane (`take_spare`) that never touches the last `reserve` tokens nor
     overtakes a waiting `take`."""
 
-    def __init__(self, rate: float, capacity: float | None = None, reserve: float = 3.0) -> None:
+    def __init__(self, rate: float, capacity: float | None = None, reserve: float = 5.0) -> None:
         self.rate = rate
         self.capacity = capacity if capacity is not None else max(rate, 1.0)
         self.reserve = min(reserve, self.capacity - 1)
@@ -70,6 +66,7 @@ class SharedRate:
         self._level = self.capacity
         self._stamp = time.monotonic()
         self.waiting = 0  # first-lane sends waiting for a token
+        self.busy = 0  # first-lane sends on their way to Telegram
         self.taken = 0  # tokens given to the first lane
         self.spare_taken = 0  # tokens given to the spare lane
 
@@ -92,11 +89,18 @@ class SharedRate:
         finally:
             self.waiting -= 1
 
-    async def take_spare(self) -> None:
-        """Wait for a token nobody in the first lane wants, above the reserve."""
+    async def take_spare(self, yield_s: float = 0.05) -> None:
+        """Wait for a token nobody in the first lane wants, above the reserve; and while a
+        first-lane send is on its way, for up to `yield_s` more: a tap's edit then meets
+        neither our requests at Telegram nor our work in this process (the tokens saved up
+        meanwhile are used right after, so the rate used stays the same)."""
         room = self.capacity - self.reserve
+        yielded = time.monotonic() + yield_s
         while True:
             self._leak()
+            if self.busy and time.monotonic() < yielded:
+                await asyncio.sleep(0.005)
+                continue
             if not self.waiting and self._level + 1 <= room:
                 self._level += 1
                 self.spare_taken += 1
@@ -143,12 +147,19 @@ class FloodGuard(BaseRateLimiter[int]):
             if paused:
                 await self._resume.wait()
             try:
-                if self._overall is not None and _paced(endpoint) and rate_limit_args != PREPAID:
-                    if rate_limit_args == SPARE:
-                        await self._overall.take_spare()
-                    else:
-                        await self._overall.take()
-                return await callback(*args, **kwargs)
+                rate = self._overall if _paced(endpoint) else None
+                if rate is None or rate_limit_args == SPARE:
+                    if rate is not None and rate_limit_args == SPARE:
+                        await rate.take_spare()
+                        if paused:  # a 429 may have come while it waited
+                            await self._resume.wait()
+                    return await callback(*args, **kwargs)
+                await rate.take()
+                rate.busy += 1
+                try:
+                    return await callback(*args, **kwargs)
+                finally:
+                    rate.busy -= 1
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
                 if time.monotonic() + wait > deadline:

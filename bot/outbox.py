@@ -3,15 +3,17 @@ under Telegram's limits with what labeling leaves, and resumable after a crash.
 
 One task per application (`start`), running while the application runs. Each round reads
 the queued rows that are due (`Outbox.outbox_due`) and, for each:
-1. waits for a spare token of the bot's overall rate (`bot.flood.SharedRate.take_spare`:
-   only what handlers leave), and keeps a chat at one outbox message a second;
-2. claims it ('sending'), so that only messages really in flight are ever 'sending' — at
-   most `IN_FLIGHT` of them: a crash can send only those twice;
-3. makes one Bot API call (copyMessage for a broadcast: the message as the coordinator
-   wrote it, formatting, photo or document included; sendMessage for a notice, written in
-   the recipient's language when it is sent) and records the outcome: sent, unreachable
-   (403: the user blocked the bot; not retried), failed (refused for good), or queued again
-   later (a flood limit: `retry_after` honoured; a network error, a few times).
+1. keeps a chat at one outbox message a second, and claims the row ('sending') once one of
+   `IN_FLIGHT` slots is free: only those few are ever 'sending', so a crash can send only
+   those twice;
+2. makes one Bot API call — copyMessage for a broadcast (the message as the coordinator
+   wrote it, formatting, photo or document included), sendMessage for a notice (written in
+   the recipient's language when it goes) — with `rate_limit_args=SPARE`: `bot.flood`
+   lets it go with a token nobody else wants (only what handlers leave), taken right
+   before the request leaves, so that the bot's count and Telegram's agree;
+3. records the outcome: sent, unreachable (403: the user blocked the bot; not retried),
+   failed (refused for good), or queued again later (a flood limit: `retry_after`
+   honoured; a network error, a few times).
 Broadcasts with nothing left are marked done and their report is queued to the sender.
 """
 
@@ -22,15 +24,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageId
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, BaseRateLimiter, filters
+from telegram.ext import Application, filters
 
 from bot.callbacks import CallbackData, GuideTap
 from bot.context import BotData, language_of
-from bot.flood import PREPAID, FloodGuard, retry_seconds
+from bot.flood import SPARE, retry_seconds
 from bot.keyboards import start_keyboard
 from bot.texts import duration, t
 from storage.errors import NotFound, StorageError
@@ -209,11 +211,6 @@ class OutboxSender:
         self._busy: set[int] = set()  # chats with a message in flight
         self.recovered = 0
 
-    @property
-    def _limiter(self) -> FloodGuard | None:
-        limiter: BaseRateLimiter[Any] | None = getattr(self.app.bot, "rate_limiter", None)
-        return limiter if isinstance(limiter, FloodGuard) else None
-
     async def run(self) -> None:
         """Send until the application stops; rows in flight at a crash go again first."""
         repo = self.data.repo
@@ -257,9 +254,6 @@ class OutboxSender:
                 continue
             await self._slots.acquire()
             try:
-                guard = self._limiter
-                if guard is not None and guard.rate is not None:
-                    await guard.rate.take_spare()
                 if not await self.data.repo.outbox_claim(row.id):
                     self._slots.release()
                     continue
@@ -318,7 +312,7 @@ class OutboxSender:
             if row.from_chat_id is None or row.message_id is None:
                 raise BadRequest("the broadcast has no message")
             copied: MessageId = await bot.copy_message(
-                row.chat_id, row.from_chat_id, row.message_id, rate_limit_args=PREPAID
+                row.chat_id, row.from_chat_id, row.message_id, rate_limit_args=SPARE
             )
             return copied.message_id
         made = await self._notice(row)
@@ -326,7 +320,7 @@ class OutboxSender:
             return None
         text, markup = made
         sent: Message = await bot.send_message(
-            row.chat_id, text, reply_markup=markup, rate_limit_args=PREPAID
+            row.chat_id, text, reply_markup=markup, rate_limit_args=SPARE
         )
         return sent.message_id
 

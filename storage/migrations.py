@@ -490,7 +490,20 @@ MIGRATIONS: tuple[str, ...] = (
         version    INTEGER NOT NULL
     );
     INSERT INTO guide_announced (project_id, version) SELECT id, guide_version FROM projects;
+    CREATE TRIGGER guide_announced_first AFTER INSERT ON projects
+        BEGIN INSERT INTO guide_announced (project_id, version)
+              VALUES (NEW.id, NEW.guide_version); END;
     ALTER TABLE workers ADD COLUMN unreachable_at REAL;  -- the bot was blocked (403)
+    -- The worker's reachability follows their latest outbox outcome, in the statement that
+    -- records it (one write per message: the sender's writes share the lock with labeling).
+    CREATE TRIGGER outbox_unreachable AFTER UPDATE OF status ON outbox
+        WHEN NEW.status = 'unreachable'
+        BEGIN UPDATE workers SET unreachable_at = NEW.done_at
+              WHERE id = NEW.chat_id AND unreachable_at IS NULL; END;
+    CREATE TRIGGER outbox_reached AFTER UPDATE OF status ON outbox
+        WHEN NEW.status = 'sent'
+        BEGIN UPDATE workers SET unreachable_at = NULL
+              WHERE id = NEW.chat_id AND unreachable_at IS NOT NULL; END;
     """,
     # 13: the roster: notices sent once per change, invite expiry and use limits.
     """

@@ -111,6 +111,11 @@ _BROADCAST_COLS = (
     "b.id, b.project_id, b.sender_id, b.status, b.from_chat_id, b.message_id, b.audience,"
     " b.total, b.created_at, b.started_at, b.finished_at"
 )
+_FINISHED_SQL = (
+    "SELECT b.id FROM broadcasts AS b WHERE b.status = 'sending' AND NOT EXISTS"
+    " (SELECT 1 FROM outbox AS o WHERE o.broadcast_id = b.id"
+    " AND o.status IN ('queued', 'sending'))"
+)
 _PROGRESS_SQL = (
     "SELECT status, COUNT(*), SUM(maybe_twice) FROM outbox WHERE broadcast_id = ? GROUP BY status"
 )
@@ -289,12 +294,11 @@ class Outbox(Database):
     async def finish_broadcasts(self, now: float) -> list[int]:
         """Mark done the sending broadcasts with nothing left to send, and queue each one's
         delivery report to its sender (once: the report row has a key)."""
+        # Asked often (the sender's loop): a read without the write lock first.
+        if await self.one(_FINISHED_SQL + " LIMIT 1") is None:
+            return []
         async with self.transaction() as db:
-            async with db.execute(
-                "SELECT b.id FROM broadcasts AS b WHERE b.status = 'sending' AND NOT EXISTS"
-                " (SELECT 1 FROM outbox AS o WHERE o.broadcast_id = b.id"
-                " AND o.status IN ('queued', 'sending'))"
-            ) as cur:
+            async with db.execute(_FINISHED_SQL) as cur:
                 done = [int(r[0]) for r in await cur.fetchall()]
             for broadcast_id in done:
                 await db.execute(
@@ -460,25 +464,13 @@ class Outbox(Database):
         marked so) or failed (why)."""
         if status not in FINAL:
             raise ValueError(f"not a final outbox status: {status}")
-        async with self.transaction() as db:
-            # A merged notice's key is freed once it is out: the next one is a new row.
-            await db.execute(
-                "UPDATE outbox SET status = ?, done_at = ?, message_id = ?, error = ?,"
-                " dedup = CASE WHEN dedup LIKE '~%' THEN NULL ELSE dedup END WHERE id = ?",
-                (status, now, message_id, error, row_id),
-            )
-            if status == "unreachable":
-                await db.execute(
-                    "UPDATE workers SET unreachable_at = ? WHERE id ="
-                    " (SELECT chat_id FROM outbox WHERE id = ?) AND unreachable_at IS NULL",
-                    (now, row_id),
-                )
-            elif status == "sent":
-                await db.execute(
-                    "UPDATE workers SET unreachable_at = NULL WHERE id ="
-                    " (SELECT chat_id FROM outbox WHERE id = ?) AND unreachable_at IS NOT NULL",
-                    (row_id,),
-                )
+        # One statement (triggers mark the worker unreachable or reachable again); a merged
+        # notice's key is freed once it is out: the next one is a new row.
+        await self.write(
+            "UPDATE outbox SET status = ?, done_at = ?, message_id = ?, error = ?,"
+            " dedup = CASE WHEN dedup LIKE '~%' THEN NULL ELSE dedup END WHERE id = ?",
+            (status, now, message_id, error, row_id),
+        )
 
     async def outbox_retry(
         self, row_id: int, next_at: float, error: str, *, maybe_twice: bool = False

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from telegram.error import RetryAfter
 
-from bot.flood import FloodGuard
+from bot.flood import SPARE, FloodGuard, SharedRate
 
 
 def flaky(failures: int, log: list[str]):  # type: ignore[no-untyped-def]
@@ -71,3 +72,53 @@ async def test_a_pause_whose_sleeper_is_cancelled_does_not_hold_sends_for_ever()
     with pytest.raises(asyncio.CancelledError):
         await pausing
     assert await asyncio.wait_for(send(guard, fine, "next"), 1.0)
+
+
+async def test_a_restarted_bot_starts_at_the_steady_rate_not_with_a_burst() -> None:
+    rate = SharedRate(50.0)
+    started = time.monotonic()
+    for _ in range(10):
+        await rate.take()
+    # Full at start (Telegram remembers what the killed process sent): 10 tokens at 50/s.
+    assert time.monotonic() - started >= 0.15
+
+
+async def test_the_spare_lane_leaves_the_reserve_and_yields_to_waiting_sends() -> None:
+    rate = SharedRate(20.0, capacity=10.0, reserve=3.0)  # (5 by default)
+    await asyncio.sleep(0.55)  # the bucket drains: 10 tokens free
+    for _ in range(7):
+        await asyncio.wait_for(rate.take_spare(), 0.01)
+    # The last three tokens are the first lane's: the spare lane waits for the leak...
+    spare = asyncio.create_task(rate.take_spare())
+    await asyncio.sleep(0.01)
+    assert not spare.done()
+    # ... while a first-lane send gets one at once.
+    await asyncio.wait_for(rate.take(), 0.01)
+    await asyncio.wait_for(spare, 1.0)
+    assert (rate.taken, rate.spare_taken) == (1, 8)
+
+
+async def test_spare_sends_wait_behind_first_lane_sends() -> None:
+    guard = FloodGuard(20.0, patience_s=5.0)
+    rate = guard.rate
+    assert rate is not None
+    await asyncio.sleep(1.05)  # the bucket drains
+    order: list[str] = []
+
+    async def call(name: str) -> bool:
+        order.append(name)
+        return True
+
+    async def burst() -> None:
+        for i in range(20):  # more than the bucket holds: later ones wait for tokens
+            await send(guard, call, f"card{i}")
+
+    async def spare(name: str) -> None:
+        await guard.process_request(call, (name,), {}, "copyMessage", {}, SPARE)
+
+    cards = asyncio.create_task(burst())
+    await asyncio.sleep(0)
+    await asyncio.gather(cards, spare("copy"))
+    # The copy went only once no card was waiting for the budget.
+    assert order.index("copy") > order.index("card16")
+    assert (rate.taken, rate.spare_taken) == (20, 1)

@@ -14,7 +14,7 @@ from pathlib import Path
 from app import build_application, polling
 from bot.outbox import AudienceTap, SendTap
 from config.settings import Settings
-from sandbox.client import JSON, SandboxUser
+from sandbox.client import JSON, SandboxUser, buttons
 from sandbox.server import RateLimits, SandboxServer
 from storage.models import Project, Role, SampleIn
 from storage.repository import Repository
@@ -300,3 +300,31 @@ async def _copies(sandbox: SandboxServer, http: object, text: str) -> dict[int, 
         if got:
             counts[5000 + i] = len(got)
     return counts
+
+
+async def test_a_new_guide_is_announced_once_to_each_worker_in_their_language(
+    world: World,
+) -> None:
+    one, _ = await world.joined(1)
+    two, _ = await world.joined(2, "ko")
+    reviewer = world.user(7)
+    await reviewer.create()
+    spec = await world.repo.project_spec(world.project.id)
+    guide = {"en": "Pick the main colour; grey counts as none.", "ko": "주된 색을 골라 주세요."}
+    await world.repo.update_project(spec.model_copy(update={"guide": guide}))
+    note = await one.next_message(timeout=15)
+    assert (
+        note["text"] == "📘 The guide of “Colours” was updated. Please read it before you go on."
+    )
+    assert [label for label, _ in buttons(note)] == ["📖 Read the guide"]
+    note_ko = await two.next_message(timeout=15)
+    assert note_ko["text"].startswith("📘 “Colours” 가이드가 바뀌었어요.")
+    await one.press(note, text="📖 Read the guide")
+    shown = await one.next_message()
+    assert "grey counts as none" in shown["text"]
+    # Told once: later heartbeats find nothing new.
+    await asyncio.sleep(6)
+    assert await two.messages_after(two.last_seen, 0.1) == []
+    assert await rows(world.repo, "SELECT COUNT(*) FROM outbox WHERE kind = 'guide_updated'") == [
+        (2,)
+    ]
