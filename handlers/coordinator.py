@@ -83,7 +83,7 @@ async def invite(update: Update, context: Context) -> None:
     code = await repo.create_invite(
         project.id, role, actor=user.id, update_id=update.update_id, days=days, uses=uses
     )
-    made = next((i for i in await repo.invites([project.id]) if i.code == code), None)
+    made = await repo.invite_by_code(code)
     link = f"https://t.me/{context.bot.username}?start={code}"
     expiry, used = _limits(
         lang,

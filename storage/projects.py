@@ -347,6 +347,11 @@ class Projects(Database):
         )
         return [invite_of(r) for r in rows]
 
+    async def invite_by_code(self, code: str) -> Invite | None:
+        """An invite by its code."""
+        row = await self.one(f"SELECT {INVITE_COLS} FROM invites WHERE code = ?", (code,))
+        return None if row is None else invite_of(row)
+
     async def invite_by_seq(self, seq: int) -> Invite | None:
         """An invite by its number (the one its /invites button carries)."""
         row = await self.one(f"SELECT {INVITE_COLS} FROM invites WHERE seq = ?", (seq,))
