@@ -201,13 +201,13 @@ def chart_words(lang: str, options: list[dict[str, str]]) -> ChartWords:
 
 
 async def make_digest(data: BotData, project: Project, when: Period, langs: set[str]) -> Digest:
-    """The project's digest for `when`, with a chart per language in `langs`: in a child
-    process for a project over `check_in_process_labels` labels, else in a thread."""
+    """The project's digest for `when`, with a chart per language in `langs` (drawn in a child
+    process: at the lowest priority for a project over `check_in_process_labels` labels)."""
     options = [o.texts for o in await data.repo.options(project.id)]
     words = {lang: (chart_words(lang, options), chart_words("en", options)) for lang in langs}
     limit = data.settings.check_in_process_labels
     big = not limit or await data.quality.label_count(project.id, upto=limit + 1) > limit
-    return await build_digest(data.settings.db_path, project.id, when, words, in_child=big)
+    return await build_digest(data.settings.db_path, project.id, when, words, big=big)
 
 
 async def _send_coordinator(

@@ -5,17 +5,21 @@ the day it belongs to is that local date (`due_day`), so a digest missed while t
 down goes out when it is back the same local day, and never for a day already past.
 
 What: `read_figures` (storage.digests: aggregate queries on a read-only connection) and a PNG
-chart per language (services.charts). On a small project both run in a thread (tens of ms of
-SQLite with the GIL released, then the chart); on a big one in a fresh child process at the
-lowest priority (services.background: nice 19 and SCHED_IDLE), as the quality check and the
-export do: a million labels' figures and matplotlib's drawing then take no CPU the bot or the
-Bot API want, and the child's memory (matplotlib, the figures) goes back to the system when it
-ends. Neither Telegram nor SQL here.
+chart per language (services.charts). Whenever a chart is drawn, both run in a fresh child
+process: matplotlib then never enters the bot's process (its ~45 MB would stay there for good
+after the first digest), and the child's memory goes back to the system when it ends. A big
+project's child runs at the lowest priority (services.background: nice 19 and SCHED_IDLE), as
+the quality check and the export do, so a million labels' figures take no CPU the bot or the
+Bot API want; a small project's at nice 10 (a second of work that should not wait for an idle
+CPU). A digest with no chart (workers' only: a project without coordinators) is read in a
+thread: SQLite works with the GIL released, and nothing heavy is imported. Neither Telegram
+nor SQL here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import resource
@@ -34,6 +38,7 @@ from storage.digests import DigestFigures, read_figures
 
 DAYS = 7  # days of the per-day series
 FIRST_NEWS_S = 86400.0  # a project's first digest names what happened in the last day
+SMALL_NICE = 10  # a small project's digest child: below the bot, but not only idle CPU
 
 
 class DigestFailed(Exception):
@@ -146,8 +151,8 @@ async def build_in_thread(
     when: Period,
     words: dict[str, tuple[ChartWords, ChartWords]],
 ) -> Digest:
-    """`build_here` in a worker thread: for small projects, where a child's start-up would
-    cost more than the work."""
+    """`build_here` in a worker thread: for a digest without charts (`words` empty), which
+    imports nothing heavy."""
     try:
         return await asyncio.to_thread(build_here, path, project_id, when, words)
     except Exception as exc:
@@ -157,9 +162,9 @@ async def build_in_thread(
 def child_main() -> None:
     """The child process (`CHILD_CODE`): build the digest a request file asks for, pickle it
     to the answer file; on an error, the traceback on stderr and exit status 1."""
-    request, answer, parent = sys.argv[1:4]
+    request, answer, parent, idle = sys.argv[1:5]
     die_with_parent(int(parent))
-    lower(os.getpid())  # in case the parent's call came too late
+    _set_priority(os.getpid(), idle == "idle")  # in case the parent's call came too late
     with open(request, "rb") as f:
         path, project_id, when, words = pickle.load(f)
     digest = build_here(path, project_id, when, words)
@@ -195,13 +200,24 @@ def _load(out: str) -> Digest:
     return digest
 
 
+def _set_priority(pid: int, idle: bool) -> None:
+    if idle:
+        lower(pid)
+        return
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, SMALL_NICE)
+
+
 async def build_in_child(
     path: Path | str,
     project_id: int,
     when: Period,
     words: dict[str, tuple[ChartWords, ChartWords]],
+    *,
+    idle: bool = True,
 ) -> Digest:
-    """`build_here` in a fresh lowest-priority process; DigestFailed if it dies or raises.
+    """`build_here` in a fresh process, at the lowest priority (`idle`) or at nice
+    SMALL_NICE; DigestFailed if it dies or raises.
 
     Killed if the caller is cancelled (the bot stopping).
     """
@@ -218,12 +234,13 @@ async def build_in_child(
             str(request),
             str(answer),
             str(os.getpid()),
+            "idle" if idle else "nice",
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             env=env,
         )
-        lower(proc.pid)  # now, before the child's imports run at the bot's priority
+        _set_priority(proc.pid, idle)  # now, before its imports run at the bot's priority
         try:
             _, err = await proc.communicate()
         finally:
@@ -247,9 +264,10 @@ async def build_digest(
     when: Period,
     words: dict[str, tuple[ChartWords, ChartWords]],
     *,
-    in_child: bool,
+    big: bool,
 ) -> Digest:
-    """The digest of a project for `when`: in a child process (big projects) or a thread."""
-    if in_child:
-        return await build_in_child(path, project_id, when, words)
-    return await build_in_thread(path, project_id, when, words)
+    """The digest of a project for `when`: with charts, in a child process (at the lowest
+    priority for a `big` project); without, in a thread."""
+    if not words:
+        return await build_in_thread(path, project_id, when, words)
+    return await build_in_child(path, project_id, when, words, idle=big)

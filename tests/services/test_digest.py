@@ -16,8 +16,7 @@ from PIL import Image
 
 from services.charts import PNG_SIGNATURE, ChartWords, draw
 from services.digest import (
-    build_in_child,
-    build_in_thread,
+    build_digest,
     due_day,
     eta,
     period,
@@ -146,19 +145,22 @@ async def small_project(tmp_path: Path) -> tuple[Path, int]:
     return path, project.id
 
 
-async def test_a_digest_builds_in_a_thread_and_in_a_child(tmp_path: Path) -> None:
+async def test_charts_are_drawn_in_a_child_and_figures_alone_in_a_thread(tmp_path: Path) -> None:
     path, project_id = await small_project(tmp_path)
     now = at("Asia/Seoul", 2026, 12, 7, 9, 0)
     when = period("Asia/Seoul", now, now - 86400)
     asked = {"en": (words("en"), words("en")), "ko": (words("ko"), words("en"))}
-    here = await build_in_thread(path, project_id, when, asked)
-    there = await build_in_child(path, project_id, when, asked)
-    for digest in (here, there):
+    for big in (False, True):
+        digest = await build_digest(path, project_id, when, asked, big=big)
         assert sorted(digest.charts) == ["en", "ko"]
         assert all(c.startswith(PNG_SIGNATURE) for c in digest.charts.values())
         assert digest.figures.states.open == 5
         assert digest.period.day == "2026-12-07"
-    assert there.child_peak_rss_mb > 0
+        assert digest.child_peak_rss_mb > 0  # measured in the child
+    figures_only = await build_digest(path, project_id, when, {}, big=True)
+    assert figures_only.charts == {}
+    assert figures_only.child_peak_rss_mb == 0  # no child: read in a thread
+    assert figures_only.figures.states.open == 5
 
 
 def test_the_coordinators_text_in_both_languages() -> None:
