@@ -50,6 +50,8 @@ REPORT_TEXTS: dict[str, dict[str, str]] = {
         "ko": "🏁 “{project}” 프로젝트가 끝났어요. 이제 라벨은 더 받지 않아요. 그동안 참여해 "
         "주셔서 고마워요!",
     },
+    "mark_paused": {"en": "⏸ Paused", "ko": "⏸ 일시 중지됨"},
+    "mark_closed": {"en": "🏁 Closed", "ko": "🏁 종료됨"},
     # ------------------------------------------------------------ /reports, for coordinators
     "reports_usage": {
         "en": "Usage: /reports [project]\nYour projects: {projects}",

@@ -26,6 +26,7 @@ from bot.callbacks_reports import (
 )
 from bot.cards import TEXT_LIMIT, cut
 from bot.context import Context, language_of
+from bot.delivery import retire
 from bot.keyboards import start_keyboard
 from bot.replies import ReplyHandler, expect_reply, load_waiting, reply_done
 from bot.report_cards import card_text, send_report_card, snippet
@@ -439,6 +440,10 @@ async def _life(update: Update, context: Context, command: str, state: str) -> N
         key = {"paused": "project_paused", "closed": "project_closed"}.get(
             state, "project_resumed"
         )
+        # Cards on screen were taken back: their buttons show why instead.
+        for worker, message_id in change.cards:
+            wlang = await language_of(data, worker)
+            await retire(context, worker, message_id, wlang, t(wlang, f"mark_{state}"))
         for member in await _workers(context, project.id):
             wlang = await language_of(data, member)
             markup = start_keyboard(project.id, wlang) if state == "active" else None

@@ -15,7 +15,6 @@ from typing import Any
 
 import aiosqlite
 
-from storage.assignments import release_open
 from storage.db import Database, fetch_all, fetch_one
 from storage.effects import once, remember
 from storage.errors import Conflict, NotFound
@@ -86,6 +85,8 @@ class StateChange:
     before: str
     after: str
     released: int = 0  # open cards taken back
+    # (worker, message) of each card taken back that was on screen: its buttons are dead now
+    cards: list[tuple[int, int]] = field(default_factory=list)
     replay: bool = False
 
 
@@ -376,13 +377,15 @@ class ProblemReports(Database):
         step = f"project.{state}"
         async with self.transaction() as db:
             if (done := await once(db, update_id, step)) is not None:
-                return StateChange(**done, replay=True)
+                shown = [(int(w), int(m)) for w, m in done.pop("cards", [])]
+                return StateChange(**done, cards=shown, replay=True)
             if await fetch_one(db, "SELECT 1 FROM projects WHERE id = ?", (project_id,)) is None:
                 raise NotFound(f"no project {project_id}")
             row = await fetch_one(
                 db, "SELECT state FROM project_life WHERE project_id = ?", (project_id,)
             )
             before = "active" if row is None else str(row[0])
+            cards: list[tuple[int, int]] = []
             released = 0
             if before != state:
                 if state == "active":
@@ -395,7 +398,15 @@ class ProblemReports(Database):
                         " VALUES (?, ?, ?, ?)",
                         (project_id, state, now, actor),
                     )
-                    released = await release_open(db, now, project=project_id)
+                    taken = await fetch_all(
+                        db,
+                        "UPDATE assignments SET status = 'released', closed_at = ?"
+                        " WHERE project_id = ? AND status = 'open'"
+                        " RETURNING worker_id, message_id",
+                        (now, project_id),
+                    )
+                    cards = [(int(r[0]), int(r[1])) for r in taken if r[1] is not None]
+                    released = len(taken)
                 kind = "project.resumed" if state == "active" else f"project.{state}"
                 data = {"from": before, "released": released}
                 await append_event(db, kind, actor, project_id, data, now)
@@ -404,9 +415,10 @@ class ProblemReports(Database):
                 "before": before,
                 "after": state,
                 "released": released,
+                "cards": [list(c) for c in cards],
             }
             await remember(db, update_id, step, result, now)
-        return StateChange(**result)  # type: ignore[arg-type]
+        return StateChange(project_id, before, state, released, cards)
 
     async def delete_project_data(self, project_id: int, *, actor: int | None = None) -> int:
         """Delete a project and everything it holds (samples, labels, cards, reports,

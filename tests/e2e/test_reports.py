@@ -246,8 +246,10 @@ async def test_pause_resume_close(world: World) -> None:
     await replay(world, pause)
     assert await quiet(a) == []
     assert await quiet(admin) != []  # the coordinator hears the outcome again
-    # The card on screen is taken back: its label is refused and no card comes.
-    cb = await a.press(card, data=data_of(card, "v1:l:"))
+    # The card on screen is taken back: its buttons say so, a label on it (a client that still
+    # shows the old buttons) is refused and no card comes.
+    await edited_to(a, card, "⏸ Paused")
+    cb = await a.press(card, data=data_of(card, "v1:l:"), strict=False)
     await a.answer(cb)
     await wait_for(a, "is paused")
     assert await world.repo.open_card_of(1001, world.project.id) is None
@@ -265,7 +267,8 @@ async def test_pause_resume_close(world: World) -> None:
     await admin.send("/close")
     await wait_for(admin, "closed")
     await wait_for(a, "is closed")
-    cb = await a.press(card, data=data_of(card, "v1:l:"))
+    await edited_to(a, card, "🏁 Closed")
+    cb = await a.press(card, data=data_of(card, "v1:l:"), strict=False)
     await a.answer(cb)
     await handled(world)
     assert await count(world, "SELECT COUNT(*) FROM labels") == 0

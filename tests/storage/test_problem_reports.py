@@ -169,8 +169,10 @@ async def test_paused_and_closed_projects_claim_nothing(repo: Repository) -> Non
     assert card is not None
     change = await repo.set_project_state(project.id, "paused", actor=900, update_id=7)
     assert (change.before, change.after, change.released) == ("active", "paused", 1)
+    assert change.cards == []  # never delivered: no message to mark
     replayed = await repo.set_project_state(project.id, "paused", actor=900, update_id=7)
     assert replayed.replay
+    assert replayed.released == 1
     assert await repo.open_card_of(1, project.id) is None
     assert await repo.next_card(2, project.id) is None
     assert await repo.next_card(2, project.id, gold="first") is None
