@@ -10,6 +10,7 @@ import pytest
 from storage.errors import NotFound
 from storage.models import Role
 from storage.projects import InviteRefused
+from storage.quality import QualityStore
 from storage.repository import Repository
 from tests.conftest import add_project, add_worker
 
@@ -179,3 +180,16 @@ async def test_the_roster_and_work_report_reads_use_indexes(repo: Repository) ->
     for index, plan in plans.items():
         assert f"INDEX {index}" in plan, plan
         assert "SCAN" not in plan, plan
+
+
+async def test_a_workers_gold_score_reads_their_own_labels(repo: Repository) -> None:
+    """The control score a wrong gold tap computes (in the tap's transaction) walks the
+    worker's labels, not the project's."""
+    project = await add_project(repo, 2)
+    await add_worker(repo, 1, project)
+    seen: list[str] = []
+    await repo.db.set_trace_callback(seen.append)
+    await QualityStore(repo).control_score(1, project.id)
+    (sql,) = [s for s in seen if "s.gold = 1" in s]
+    plan = " ".join(str(r[3]) for r in await repo.all(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "INDEX labels_worker" in plan, plan
