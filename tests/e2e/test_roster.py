@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
-from bot.callbacks_roster import RevokeInvite, WorkerAction, WorkerCard, WorkersPage
+from bot.callbacks_roster import (
+    RevokeInvite,
+    WorkerAction,
+    WorkerCard,
+    WorkersPage,
+    WorkReportTap,
+)
 from bot.texts import t
 from sandbox.client import JSON, SandboxUser, buttons
 from sandbox.server import SandboxServer
@@ -372,3 +378,27 @@ async def test_invites_expire_run_out_are_revoked_and_never_demote(world: World)
     await reviewer.send(f"/start {world.invite}")
     assert "as a reviewer" in (await reviewer.next_message())["text"]
     assert await world.repo.role_of(3, world.project.id) is Role.REVIEWER
+
+
+async def test_a_korean_coordinator_reads_the_roster_in_korean(world: World) -> None:
+    await label(world, 1, 1)
+    await world.joined(2)
+    await world.repo.write("UPDATE workers SET unreachable_at = 1 WHERE id = 2")
+    boss = world.user(ADMIN_ID, lang="ko")
+    await boss.create()
+    await boss.send("/workers colours")
+    page = await boss.next_message()
+    assert "“Colours” 작업자 — 전체 2명 중 1-2" in page["text"]
+    assert "🚫 연락 안 됨" in page["text"]  # the bot was blocked (a broadcast met 403)
+    assert "라벨 1개 (오늘 1개)" in page["text"]
+    await boss.press(page, text="1. User1 (1)")
+    card = await edited(boss, page, page["text"])
+    assert "확인용 문제 정답률" in card["text"]
+    assert {"⛔ 중지", "🗑 내보내기", "◀ 목록으로"} <= {b for b, _ in buttons(card)}
+    await boss.press(card, text="◀ 목록으로")
+    page = await edited(boss, card, card["text"])
+    assert buttons(page)[-1] == ("📄 작업 보고서 (CSV)", WorkReportTap(world.project.id).pack())
+    await boss.press(page, text="📄 작업 보고서 (CSV)")
+    sent = await boss.next_message(timeout=10)
+    assert "작업 보고서" in sent["caption"]
+    assert "작업자 1명, 라벨 1개" in sent["caption"]
