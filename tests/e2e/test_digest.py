@@ -228,3 +228,18 @@ async def test_workers_turn_their_digest_off_and_on(seoul: World) -> None:
     assert "일일 요약을 켰어요" in (await mina.next_message())["text"]
     await mina.send("/digest")
     assert "켜진 상태예요" in (await mina.next_message())["text"]
+
+
+async def test_a_worker_who_blocked_the_bot_is_marked_unreachable_once(seoul: World) -> None:
+    world = seoul
+    mina = await labeled(world, 1, "en", option=0, n=1)
+    joe = await labeled(world, 2, "en", option=1, n=1)
+    await mina.block()
+    nine = next_nine_in_seoul(world.project.created_at)
+    assert await digest.send_due(world.app.bot, world.app.bot_data, nine + 10) == 1
+    assert "Your last 24 hours" in (await joe.next_message(timeout=30))["text"]
+    day = datetime.fromtimestamp(nine, ZoneInfo("Asia/Seoul")).date().isoformat()
+    assert await world.repo.digest_sends(world.project.id, day) == {1: "unreachable", 2: "sent"}
+    await mina.unblock()
+    assert await digest.send_due(world.app.bot, world.app.bot_data, nine + 70) == 0
+    assert not await mina.messages_after(mina.last_seen, 0.5)  # not tried again that day
