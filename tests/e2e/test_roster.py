@@ -192,6 +192,7 @@ async def test_forged_roster_and_invite_presses_are_refused(world: World) -> Non
         WorkerAction(pid, 2, 0, "suspend").pack(),
         WorkerAction(pid, 2, 0, "remove_yes").pack(),
         RevokeInvite(1).pack(),
+        WorkReportTap(pid).pack(),
         "v1:wa:1:2:0:explode",
         "v1:wp:-1:0",
     ]
@@ -205,6 +206,7 @@ async def test_forged_roster_and_invite_presses_are_refused(world: World) -> Non
         await count(world, "SELECT COUNT(*) FROM memberships WHERE suspended_at IS NOT NULL") == 0
     )
     assert await count(world, "SELECT COUNT(*) FROM invites WHERE revoked_at IS NOT NULL") == 0
+    assert not [m for m in await worker.messages_after(worker.last_seen, 0.3) if "document" in m]
     # A coordinator of another project gets the same refusal.
     other = await world.repo.create_project(make_spec(slug="other", name="Other"))
     code = await world.repo.create_invite(other.id, Role.COORDINATOR)
