@@ -46,7 +46,17 @@ DATA_FILE = {
 KNOWN_FILE = "known.csv"
 _SUFFIXES = {"jsonl": (".jsonl",), "csv": (".csv",), "labels": (".csv",)}
 _SUFFIXES["label-studio"] = (".json",)
-CSV_COLUMNS = ("id", "kind", "text", "media", "answer", "confidence", "n_labels", "status")
+CSV_COLUMNS = (
+    "id",
+    "kind",
+    "text",
+    "media",
+    "answer",
+    "confidence",
+    "n_labels",
+    "status",
+    "excluded_reason",  # why a coordinator took the sample out (status excluded), else empty
+)
 LABEL_COLUMNS = ("worker", "task", "label", "answered_at", "seconds", "guide_version")
 KNOWN_COLUMNS = ("task", "label", "source")
 PROGRESS_EVERY = 1_000  # samples between progress calls
@@ -321,7 +331,7 @@ def _write_csv(
         sample_id, file_id, ext_id, kind, text, media, answer, confidence, n_labels, status = row[
             :10
         ]
-        out = [ext_id, kind, text, media, answer, _round(confidence), n_labels, status]
+        out = [ext_id, kind, text, media, answer, _round(confidence), n_labels, status, row[11]]
         if fetcher is not None:
             out.append(fetcher.fetch(sample_id, kind, media, file_id))
         writer.writerow(out)

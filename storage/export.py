@@ -114,7 +114,8 @@ SAMPLE_JSON_SQL = (
 SAMPLE_ROW_SQL = (
     "SELECT s.id, s.file_id, s.ext_id, s.kind, s.text, s.media, "
     f"{_ANSWER}, CASE WHEN s.gold = 1 THEN 1.0 ELSE s.confidence END, s.n_labels, {_STATE},"
-    f" {_DECIDED} FROM samples AS s NOT INDEXED LEFT JOIN x_options AS c ON c.id = s.consensus"
+    f" {_DECIDED}, s.excluded_reason"
+    " FROM samples AS s NOT INDEXED LEFT JOIN x_options AS c ON c.id = s.consensus"
     " WHERE s.project_id = :p{done} ORDER BY s.id"
 )
 
@@ -385,7 +386,7 @@ class ExportSnapshot:
 
     def sample_rows(self, status: str = "all") -> Iterator[tuple[Any, ...]]:
         """(sample id, file_id, id, kind, text, media, answer, confidence, n_labels, status,
-        decided_by) rows in id order."""
+        decided_by, excluded_reason) rows in id order."""
         sql = SAMPLE_ROW_SQL.replace("{done}", _DONE if status == "done" else "")
         cur = self.db.execute(sql, {"p": self.project.id})
         while batch := cur.fetchmany(_FETCH):

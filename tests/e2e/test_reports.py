@@ -5,6 +5,7 @@ refused, redelivered updates deciding nothing twice."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -228,6 +229,11 @@ async def test_excluded_shows_in_export_dismissed_goes_back(
     assert by_id["s0"]["excluded_reason"] == "broken (1)"
     assert by_id["s1"]["status"] != "excluded"
     assert by_id["s1"]["excluded_reason"] is None
+    await asyncio.to_thread(export_project, tmp_path / "e2e.db", "colours", "csv", tmp_path / "c")
+    with (tmp_path / "c" / "data.csv").open(newline="") as fh:
+        table = {r["id"]: r for r in csv.DictReader(fh)}
+    assert (table["s0"]["status"], table["s0"]["excluded_reason"]) == ("excluded", "broken (1)")
+    assert table["s1"]["excluded_reason"] == ""
     card_text = (out / "README.md").read_text()
     assert "excluded 1)" in card_text
     assert "samples excluded after problem reports: 1" in card_text
