@@ -118,6 +118,12 @@ ROSTER_TEXTS: dict[str, dict[str, str]] = {
         "프로젝트 시간대 기준이고, 종료일까지 포함됩니다. 날짜가 없으면 이번 달 1일부터 "
         "오늘까지입니다.\n프로젝트: {projects}",
     },
+    "workreport_bad_period": {
+        "en": "“{period}” is not a period: give the dates as YYYY-MM-DD, the first not after "
+        "the last.",
+        "ko": "“{period}” 기간을 읽을 수 없습니다. 날짜는 YYYY-MM-DD 형식으로, 시작일이 "
+        "종료일보다 늦지 않게 적어 주세요.",
+    },
     "workreport_caption": {
         "en": "📄 Work report of “{project}”, {since} - {until} ({timezone}): {workers} "
         "workers, {labels} labels, {kept} kept after the quality rules.{amount}\n"

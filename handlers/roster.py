@@ -409,8 +409,9 @@ async def workreport(update: Update, context: Context) -> None:
         return
     try:
         await _send_report(context, message.chat_id, project, lang, args)
-    except ValueError as exc:
-        await message.reply_text(f"{exc}\n\n" + t(lang, "workreport_usage", projects=names))
+    except ValueError:  # a date that is none, or a period that ends before it starts
+        bad = t(lang, "workreport_bad_period", period=" ".join(args))
+        await message.reply_text(bad + "\n\n" + t(lang, "workreport_usage", projects=names))
 
 
 async def report_tap(update: Update, context: Context) -> None:

@@ -246,8 +246,10 @@ async def test_the_work_report_is_a_csv_with_names_and_amounts(many: World) -> N
     await boss.send("/workreport colours 2020-01-01 2020-01-31")
     old = await boss.next_message(timeout=10)
     assert "0 workers, 0 labels" in old["caption"]
-    await boss.send("/workreport colours 2020-13-01")
-    assert "YYYY-MM-DD" in (await boss.next_message())["text"]
+    await boss.send("/workreport colours 2020-02-01 2020-01-01")
+    refused = (await boss.next_message())["text"]
+    assert "“2020-02-01 2020-01-01” is not a period" in refused
+    assert "Usage: /workreport" in refused
 
 
 @pytest.fixture
