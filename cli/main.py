@@ -503,7 +503,9 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
                 status = await repo.project_status(p.id)
                 done = f"{status.states.done}/{status.states.work}"
                 control = f" (+{status.states.control} control)" if status.states.control else ""
-                print(f"{p.id:>4}  {p.slug:<24} {done:>13} done  {p.name}{control}")
+                state = await repo.project_state(p.id)
+                life = f" [{state}]" if state != "active" else ""
+                print(f"{p.id:>4}  {p.slug:<24} {done:>13} done  {p.name}{control}{life}")
             return 0
         if args.command == "project":
             spec = load_project_file(args.file)

@@ -97,6 +97,11 @@ def test_archive_asks_for_the_slug_and_keeps_exports(
     assert (tmp_path / "c.jsonl").read_text().count("\n") == 3
     assert result.files
 
+    capsys.readouterr()
+    assert main(["--db", str(db), "project", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].endswith("Colours [archived]")
+    assert listed[1].endswith("Other")
     assert main(["--db", str(db), "project", "unarchive", "colours"]) == 0
     assert query(db, "SELECT state FROM project_life") == [("closed",)]
 
