@@ -34,6 +34,7 @@ from quality.aggregate import METHODS, aggregate
 from storage.errors import StorageError
 from storage.export import ExportError
 from storage.models import Project, Role
+from storage.projects import INVITE_DEFAULTS
 from storage.repository import Repository
 
 EXIT_USAGE = 2
@@ -520,6 +521,9 @@ async def _manage(args: argparse.Namespace, settings: Settings) -> int:
             print(
                 f"worker invite: send `/start {code}` to the bot, or share "
                 f"https://t.me/<your_bot>?start={code}"
+                f" (valid {INVITE_DEFAULTS[Role.WORKER][0]:g} days, any number of people;"
+                " /invite in the bot makes more,"
+                " /invites lists and revokes them)"
             )
             return 0
         project = await repo.get_project(
