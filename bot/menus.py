@@ -122,6 +122,17 @@ async def role_of_user(data: BotData, user_id: int) -> str:
     return "worker"
 
 
+async def greeting(data: BotData, user_id: int, name: str, lang: str) -> str:
+    """/start of someone in no project: the newcomer's welcome, or the admin's."""
+    if not data.is_admin(user_id):
+        return t(lang, "welcome", name=name)
+    projects = await data.repo.list_projects()
+    if not projects:
+        return t(lang, "start_admin", name=name)
+    slugs = ", ".join(p.slug for p in projects[:30])
+    return t(lang, "start_admin_projects", name=name, count=len(projects), projects=slugs)
+
+
 async def publish_menu(bot: Bot, user_id: int, role: str, handled: Iterable[str]) -> None:
     """Give the user's private chat the menu of `role` (a worker's: the default one)."""
     scope = BotCommandScopeChat(user_id)

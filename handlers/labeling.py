@@ -25,7 +25,7 @@ from bot.cards import TEXT_LIMIT, SampleUnavailable, cut, shows_text
 from bot.context import Context, lang_of
 from bot.delivery import Slot, deliver, retire
 from bot.keyboards import card_keyboard, language_keyboard, marker, report_keyboard, start_keyboard
-from bot.menus import handled_commands, refresh_menu
+from bot.menus import greeting, handled_commands, refresh_menu
 from bot.reasons import reason_text
 from bot.replies import expect_reply
 from bot.texts import t
@@ -259,8 +259,13 @@ async def start(update: Update, context: Context) -> None:
         await refresh_menu(context.bot, data, user.id, handled_commands(context.application))
         await send_guide(context, user.id, project, lang)
         return
+    # The menu of the roles held now: a change made elsewhere shows, and an admin gets
+    # theirs here (Telegram sets a chat's menu only once its user has started the bot).
+    await refresh_menu(
+        context.bot, context.bot_data, user.id, handled_commands(context.application)
+    )
     if worker.current_project_id is None:
-        await message.reply_text(await _greeting(context, user.id, user.first_name, lang))
+        await message.reply_text(await greeting(context.bot_data, user.id, user.first_name, lang))
         return
     project = await repo.get_project(worker.current_project_id)
     text = t(lang, "welcome_back", project=project.name)
@@ -269,18 +274,6 @@ async def start(update: Update, context: Context) -> None:
         text += "\n" + t(lang, f"start_{held.value}", project=project.name)
     await message.reply_text(text)
     await send_guide(context, user.id, project, lang)
-
-
-async def _greeting(context: Context, user_id: int, name: str, lang: str) -> str:
-    """/start of someone in no project: the newcomer's welcome, or the admin's."""
-    data = context.bot_data
-    if not data.is_admin(user_id):
-        return t(lang, "welcome", name=name)
-    projects = await data.repo.list_projects()
-    if not projects:
-        return t(lang, "start_admin", name=name)
-    slugs = ", ".join(p.slug for p in projects[:30])
-    return t(lang, "start_admin_projects", name=name, count=len(projects), projects=slugs)
 
 
 async def guide(update: Update, context: Context) -> None:

@@ -20,6 +20,7 @@ deleteMyCommands unsets).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sandbox.wire import CHAT_NOT_FOUND, JSON, ApiError, Method, Params, bad
 
@@ -43,7 +44,7 @@ _SCOPE_TYPES = {
 }
 
 
-def _scope(params: Params) -> Scope:
+def _scope(params: Params, chat_exists: Callable[[int], bool] | None = None) -> Scope:
     """The request's BotCommandScope (default when absent), checked and normalised."""
     raw = params.decoded("scope")
     if raw is None:
@@ -60,6 +61,8 @@ def _scope(params: Params) -> Scope:
             if field == "chat_id":
                 raise ApiError(400, CHAT_NOT_FOUND)
             raise bad("USER_ID_INVALID")
+        if field == "chat_id" and chat_exists is not None and not chat_exists(value):
+            raise ApiError(400, CHAT_NOT_FOUND)
         values.append(value)
     values += [0] * (2 - len(values))
     return (kind, values[0], values[1])
@@ -81,12 +84,19 @@ def _base_language(code: str | None) -> str:
 class BotProfile:
     """Command lists, descriptions and short descriptions, each per scope or language."""
 
-    def __init__(self) -> None:
+    def __init__(self, chat_exists: Callable[[int], bool] | None = None) -> None:
+        """`chat_exists`: whether a chat id names a chat the bot can see (a user who started
+        it); a scope naming any other chat is refused with "chat not found", as Telegram
+        does. None accepts every chat."""
+        self.chat_exists = chat_exists
         self.commands: dict[tuple[Scope, str], list[JSON]] = {}
         self.descriptions: dict[str, str] = {}
         self.short_descriptions: dict[str, str] = {}
 
     # --- the Bot API -------------------------------------------------------------------------
+
+    def _scope(self, params: Params) -> Scope:
+        return _scope(params, self.chat_exists)
 
     def methods(self) -> dict[str, Method]:
         """The Bot API methods of the profile, by name."""
@@ -115,16 +125,16 @@ class BotProfile:
             if not isinstance(description, str) or not 1 <= len(description) <= 256:
                 raise bad("BOT_COMMAND_DESCRIPTION_INVALID")
             stored.append({"command": name.removeprefix("/"), "description": description})
-        self.commands[(_scope(params), _language(params))] = stored
+        self.commands[(self._scope(params), _language(params))] = stored
         return True
 
     async def _get_my_commands(self, params: Params) -> list[JSON]:
         """getMyCommands: the list stored under exactly this scope and language, or []."""
-        return list(self.commands.get((_scope(params), _language(params)), []))
+        return list(self.commands.get((self._scope(params), _language(params)), []))
 
     async def _delete_my_commands(self, params: Params) -> bool:
         """deleteMyCommands: unset the list of this scope and language (the fallback applies)."""
-        self.commands.pop((_scope(params), _language(params)), None)
+        self.commands.pop((self._scope(params), _language(params)), None)
         return True
 
     async def _set_my_description(self, params: Params) -> bool:

@@ -40,7 +40,9 @@ class SandboxState:
         self.updates = UpdateQueue(update_history, closing=lambda: self.closing)
         self.flood = FloodGate(limits)
         self.files = FileStore()
-        self.profile = BotProfile()  # command lists and descriptions
+        # Command lists and descriptions; a chat scope names a chat the user started, as
+        # Telegram requires ("chat not found" otherwise).
+        self.profile = BotProfile(self._chat_started)
         self.callbacks: dict[str, CallbackQuery] = {}
         self.callback_ids = itertools.count(4_000_000_000_000_000_001)
         self.callbacks_signal = Signal()  # a callback query was answered
@@ -58,6 +60,11 @@ class SandboxState:
         if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
             raise ValueError("callback_ttl must be a positive number of seconds, or None")
         self._callback_ttl = seconds
+
+    def _chat_started(self, chat_id: int) -> bool:
+        """Whether the chat is one the bot can address (its user wrote to it)."""
+        chat = self.chats.get(chat_id)
+        return chat is not None and chat.started
 
     def close(self) -> None:
         """Release every long poll (getUpdates, inboxes, callback answers)."""

@@ -11,7 +11,7 @@ import pytest
 from sandbox import RateLimits, SandboxServer
 from sandbox.client import SandboxUser
 from sandbox.commands import BotProfile
-from tests.sandbox.test_sandbox_bot_api import api, form
+from tests.sandbox.test_sandbox_bot_api import api, form, user_says
 from tests.tls import http_client
 
 
@@ -35,6 +35,12 @@ async def test_each_scope_and_language_is_kept_apart(
     http: httpx.AsyncClient, server: SandboxServer
 ) -> None:
     chat = {"type": "chat", "chat_id": 7}
+    # A chat scope names a chat the bot can see: a user who wrote to it.
+    unknown = await api(http, server, "setMyCommands", commands=cmds("status"), scope=chat)
+    assert unknown["error_code"] == 400
+    assert unknown["description"] == "Bad Request: chat not found"
+    await user_says(http, server, 7, "/start")
+    await user_says(http, server, 8, "/start")
     await form(http, server, "setMyCommands", commands=cmds("start"))
     await form(http, server, "setMyCommands", commands=cmds("ko"), language_code="ko")
     await form(http, server, "setMyCommands", commands=cmds("status"), scope=chat)
@@ -118,6 +124,7 @@ async def test_descriptions_and_what_a_user_sees(
     english = SandboxUser(server.url, 12, "Ann", language_code="en", client=http)
     for user in (korean, english):
         await user.create()
+        await user.send("/start")
     assert (await korean.bot_profile()) == {
         "commands": [],
         "description": "",
