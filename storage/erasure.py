@@ -37,6 +37,9 @@ _WORKER_COLUMNS = (
     ("invites", "created_by"),
     ("imports", "actor"),
     ("erased_pseudonyms", "worker_id"),
+    ("worker_flags", "worker_id"),
+    ("removals", "worker_id"),
+    ("removals", "removed_by"),
 )
 # The audit log's keys that name a person.
 _EVENT_KEYS = ("worker", "reviewer", "by")

@@ -193,3 +193,20 @@ async def test_a_workers_gold_score_reads_their_own_labels(repo: Repository) -> 
     (sql,) = [s for s in seen if "s.gold = 1" in s]
     plan = " ".join(str(r[3]) for r in await repo.all(f"EXPLAIN QUERY PLAN {sql}"))
     assert "INDEX labels_worker" in plan, plan
+
+
+async def test_a_flagged_and_removed_worker_can_be_forgotten(repo: Repository) -> None:
+    project = await add_project(repo, 2)
+    await add_worker(repo, 1, project)
+    await add_worker(repo, 2, project)
+    await repo.record_flags(project.id, [(1, "the same option 16 times in a row (>= 15)")])
+    await repo.roster_action("remove", project.id, 1, actor=2)
+    done = await repo.forget_worker(1)
+    assert done.known
+    for table, column in (("worker_flags", "worker_id"), ("removals", "worker_id")):
+        rows = await repo.all(f"SELECT COUNT(*) FROM {table} WHERE {column} = 1")
+        assert rows[0][0] == 0, table
+    # The coordinator who removed them can be forgotten too.
+    assert (await repo.forget_worker(2)).known
+    rows = await repo.all("SELECT COUNT(*) FROM removals WHERE removed_by = 2")
+    assert rows[0][0] == 0
