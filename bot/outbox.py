@@ -44,6 +44,7 @@ IN_FLIGHT = 4  # rows 'sending' at once: what a crash may send twice
 CHAT_GAP_S = 1.0  # Telegram: about one message a second per chat
 IDLE_POLL_S = 0.25  # how often an empty outbox is looked at
 BATCH = 200
+STOP_WAIT_S = 5.0  # how long a stopping bot waits for the outbox's sends on their way
 NOTICES = ("more_work", "guide_updated", "review_waiting", "broadcast_report")
 _PERMANENT = ("chat not found", "user is deactivated", "peer_id_invalid", "bot can't initiate")
 
@@ -237,8 +238,13 @@ class OutboxSender:
                 if not started:
                     await asyncio.sleep(IDLE_POLL_S)
         finally:
+            # Sends on their way finish, unless Telegram holds them back (a long retry_after):
+            # a stop must not wait for that. Their rows stay 'sending' and go again next start.
             if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                _, late = await asyncio.wait(set(self._tasks), timeout=STOP_WAIT_S)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
 
     async def _round(self) -> int:
         """Start sending the due rows (those whose chat can take one now); how many."""
