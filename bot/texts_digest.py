@@ -77,8 +77,10 @@ DIGEST_TEXTS: dict[str, dict[str, str]] = {
         "ko": "지난 요약 이후 새 경고, 작업 중지, 테스트 불합격은 없어요.",
     },
     "digest_reports": {
-        "en": "Problem reports: {open} samples reported ({new} new reports).",
-        "ko": "문제 신고: 신고된 샘플 {open}개 (새 신고 {new}건)",
+        "en": "Open problem reports: {open} on {samples} samples ({new} new since the last "
+        "digest). /reports shows them.",
+        "ko": "처리 전 문제 신고: 샘플 {samples}개에 {open}건 (지난 요약 이후 새 신고 {new}건). "
+        "/reports 로 확인할 수 있어요.",
     },
     "digest_reviews": {"en": "Reviews waiting: {n}.", "ko": "검수 대기: {n}개"},
     "digest_chart_caption": {

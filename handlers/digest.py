@@ -150,7 +150,15 @@ def coordinator_text(lang: str, project: Project, digest: Digest) -> str:
     ]
     shown = [t(lang, key, workers=_names(lang, people)) for people, key in news if people]
     lines += shown or [t(lang, "digest_no_news")]
-    lines.append(t(lang, "digest_reports", open=f.reports_open, new=f.reports_new))
+    lines.append(
+        t(
+            lang,
+            "digest_reports",
+            open=f.reports_open,
+            samples=f.reports_samples,
+            new=f.reports_new,
+        )
+    )
     lines.append(t(lang, "digest_reviews", n=states.review))
     return "\n".join(lines)[:_TEXT_LIMIT]
 
@@ -237,6 +245,8 @@ async def send_project_digest(bot: Bot, data: BotData, project: Project, now: fl
         return 0
     if project.created_at > _digest_moment(day, spec.digest_time, spec.timezone):
         return 0  # made after today's digest time: its first digest is tomorrow's
+    if await repo.digest_paused_or_closed(project.id) in ("closed", "archived"):
+        return 0  # read-only: nothing happens that a digest could tell (a paused one has one)
     if _failed.get((project.id, day), 0.0) > now - RETRY_FAILED_S:
         return 0  # it failed a moment ago: not a child process every minute
     since, until = await repo.digest_window(project.id, day, now, now - FIRST_NEWS_S)

@@ -87,8 +87,9 @@ class DigestFigures:
     suspended: list[Named] = field(default_factory=list)
     exams_failed: list[Named] = field(default_factory=list)
     flagged: list[Named] = field(default_factory=list)
-    reports_new: int = 0
-    reports_open: int = 0
+    reports_open: int = 0  # problem reports not decided yet
+    reports_samples: int = 0  # ... on this many samples
+    reports_new: int = 0  # reports made in the window
     read_seconds: float = 0.0
 
 
@@ -345,9 +346,12 @@ def read_figures(
         ).fetchone()
         matrix = _confusion(db, project_id, option_ids)
         suspended, failed, flagged = _news(db, project_id, since, until)
+        # Open reports: not decided yet (reports_open index); new: made in the window.
         reports = db.execute(
-            "SELECT COUNT(*) FILTER (WHERE created_at > ?2 AND created_at <= ?3),"
-            " COUNT(DISTINCT sample_id) FROM reports WHERE project_id = ?1",
+            "SELECT COUNT(*), COUNT(DISTINCT sample_id),"
+            " (SELECT COUNT(*) FROM reports WHERE project_id = ?1 AND created_at > ?2"
+            "  AND created_at <= ?3)"
+            " FROM reports WHERE project_id = ?1 AND decided_at IS NULL",
             (project_id, since, until),
         ).fetchone()
         members = db.execute(
@@ -370,8 +374,9 @@ def read_figures(
             suspended=suspended,
             exams_failed=failed,
             flagged=flagged,
-            reports_new=int(reports[0]),
-            reports_open=int(reports[1]),
+            reports_open=int(reports[0]),
+            reports_samples=int(reports[1]),
+            reports_new=int(reports[2]),
         )
         db.execute("COMMIT")
     finally:
@@ -479,6 +484,11 @@ class Digests(Database):
             (project_id, since),
         )
         return {int(r[0]) for r in rows}, labeled is not None
+
+    async def digest_paused_or_closed(self, project_id: int) -> str | None:
+        """The project's life state if it is not running ('paused', 'closed', 'archived')."""
+        row = await self.one("SELECT state FROM project_life WHERE project_id = ?", (project_id,))
+        return None if row is None else str(row[0])
 
     async def set_digest_optout(self, user_id: int, off: bool) -> bool:
         """/digest off (True) or on (False); whether it changed anything."""

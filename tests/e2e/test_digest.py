@@ -193,6 +193,12 @@ async def test_a_digest_missed_while_down_goes_out_later_that_day_only(seoul: Wo
     assert await digest.send_due(world.app.bot, world.app.bot_data, nine + 2 * 86400 - 30600) == 0
     # ... and the day after's goes out at its own 09:00.
     assert await digest.send_due(world.app.bot, world.app.bot_data, nine + 2 * 86400) == 1
+    # A closed project (read-only) has no digest.
+    await world.repo.write(
+        "INSERT INTO project_life (project_id, state, since) VALUES (?, 'closed', 0)",
+        (world.project.id,),
+    )
+    assert await digest.send_due(world.app.bot, world.app.bot_data, nine + 3 * 86400) == 0
 
 
 async def test_digest_now_and_a_replay_of_the_command(seoul: World) -> None:

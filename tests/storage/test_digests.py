@@ -113,7 +113,20 @@ async def test_confusion_pairs_workers_and_news(repo: Repository) -> None:
         " VALUES (?, 2, 'too_fast', 'too fast', ?, ?)",
         (project.id, now - 30, now - 30),
     )
+    (assignment, sample) = db.execute(
+        "SELECT id, sample_id FROM assignments WHERE project_id = ? LIMIT 1", (project.id,)
+    ).fetchone()
+    db.executemany(
+        "INSERT INTO reports (assignment_id, project_id, sample_id, worker_id, reason,"
+        " created_at, decided_at) VALUES (?, ?, ?, ?, 'broken', ?, ?)",
+        [
+            (assignment, project.id, sample, 1, now - 2 * DAY, None),  # old, still open
+            (assignment, project.id, sample, 2, now - 10, None),  # new, open
+            (assignment, project.id, sample, 3, now - 20, now - 5),  # new, decided
+        ],
+    )
     f = read_figures(repo.path, project.id, [now - DAY, now], now - DAY, now)
+    assert (f.reports_open, f.reports_samples, f.reports_new) == (2, 1, 2)
     red, green, blue = 0, 1, 2
     assert f.confusion[red] == [2, 1, 0]  # consensus red: two said red, one green
     assert f.confusion[green] == [1, 2, 0]
