@@ -221,11 +221,19 @@ async def make_digest(data: BotData, project: Project, when: Period, langs: set[
 async def _send_coordinator(
     bot: Bot, chat_id: int, lang: str, project: Project, digest: Digest
 ) -> None:
+    """The text, then the chart. Once the text is out the digest counts as sent: a chart that
+    fails (not a block) is logged, not retried, so that a retry never repeats the text."""
     await bot.send_message(chat_id, coordinator_text(lang, project, digest))
     chart = digest.charts.get(lang)
-    if chart is not None:
-        caption = t(lang, "digest_chart_caption", project=project.name)
+    if chart is None:
+        return
+    caption = t(lang, "digest_chart_caption", project=project.name)
+    try:
         await bot.send_photo(chat_id, chart, caption=caption, filename="digest.png")
+    except Forbidden:
+        raise
+    except TelegramError as exc:
+        log.warning("digest chart to %s not sent: %s", chat_id, exc)
 
 
 def _digest_moment(day: str, digest_time: str, timezone: str) -> float:
