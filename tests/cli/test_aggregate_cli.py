@@ -211,3 +211,20 @@ def test_unwritable_output_leaves_nothing(
     out = tmp_path / "no" / "such" / "out.csv"
     expect_refusal(capsys, [str(labels), "-o", str(out)], "cannot write the output")
     assert not out.parent.exists()
+
+
+def test_auto_says_on_one_line_which_method_it_chose_and_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fixture = Path(__file__).parents[1] / "quality" / "fixtures" / "snow_rte_labels.csv"
+    code, out, err = run(capsys, str(fixture))
+    assert code == 0
+    first, reason = err.splitlines()[:2]
+    chosen = first.rsplit("method auto:", 1)[1]
+    assert reason.startswith((f"auto chose {chosen} (T=", f"auto kept {chosen} (T="))
+    assert "held-out labels, 5 folds)" in reason
+    rows = out.splitlines()
+    assert rows[0] == "task,label,confidence,n_labels,tie"
+    assert {row.rsplit(",", 1)[1] for row in rows[1:]} <= {"0", "1"}
+    again = run(capsys, str(fixture))
+    assert again[1:] == (out, err)  # deterministic
