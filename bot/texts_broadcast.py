@@ -28,6 +28,7 @@ BROADCAST_TEXTS: dict[str, dict[str, str]] = {
         "en": "Who should get it?",
         "ko": "누구에게 보낼까요?",
     },
+    "bc_audience_chosen": {"en": "Audience: {audience}", "ko": "받는 사람: {audience}"},
     "bc_aud_all": {"en": "👥 All workers", "ko": "👥 모든 작업자"},
     "bc_aud_active": {"en": "🔥 Active in {days} d", "ko": "🔥 최근 {days}일 활동"},
     "bc_aud_idle": {"en": "💤 Idle for {days} d", "ko": "💤 {days}일 이상 쉼"},

@@ -151,7 +151,7 @@ async def audience_tap(update: Update, context: Context) -> None:
         return
     await data.repo.broadcast_audience(found.id, user.id, audience)
     await safe_answer(query)
-    await _edit(query, t(lang, "bc_audience") + " " + described, None)
+    await _edit(query, t(lang, "bc_audience_chosen", audience=described), None)
     await context.bot.copy_message(user.id, found.from_chat_id, found.message_id)
     await context.bot.send_message(
         user.id,

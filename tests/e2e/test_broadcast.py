@@ -66,6 +66,7 @@ async def test_broadcast_preview_send_report_and_403(world: World) -> None:
     assert preview["entities"][0]["type"] == "bold"
     summary = await boss.next_message()
     assert "It goes to 3 recipients in “Colours” (all workers)" in summary["text"]
+    assert (await boss.message(question["message_id"]))["text"] == "Audience: all workers"
     await boss.press(summary, text="✅ Send to 3")
     for worker in (one, two):
         got = await worker.next_message()
