@@ -254,9 +254,10 @@ async def start(update: Update, context: Context) -> None:
         await message.reply_text(
             t(lang, "joined", project=project.name, role=t(lang, f"role_{role.value}"))
         )
-        # The menu of the role joined (a replay sets the same menu again).
-        data = context.bot_data
-        await refresh_menu(context.bot, data, user.id, handled_commands(context.application))
+        if role is not Role.WORKER:  # a worker link never changes a menu (never demotes)
+            # The menu of the role joined (a replay sets the same menu again).
+            handled = handled_commands(context.application)
+            await refresh_menu(context.bot, context.bot_data, user.id, handled)
         await send_guide(context, user.id, project, lang)
         return
     # The menu of the roles held now: a change made elsewhere shows, and an admin gets

@@ -4,8 +4,10 @@ labels in), and a short hint for text or commands the bot does not know."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -19,7 +21,9 @@ from bot.context import Context, lang_of
 from bot.keyboards import start_keyboard
 from bot.menus import ProjectTap, handled_commands, help_lines, role_of_user
 from bot.texts import t
-from handlers.common import read_tap, reject, safe_answer, safe_edit_markup
+from handlers.common import read_tap, reject, safe_answer
+
+log = logging.getLogger(__name__)
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -79,15 +83,21 @@ async def project_tap(update: Update, context: Context) -> None:
     if await repo.role_of(user.id, tap.project_id) is None:
         await reject(query, lang)
         return
-    # Setting the same project again (a second press, a replay) changes nothing.
+    # Setting the same project again (a second press, a replay) changes nothing, and the
+    # list turns into the same message: the outcome with that project's Start button.
     await repo.set_current_project(user.id, tap.project_id)
     project = await repo.get_project(tap.project_id)
     text = t(lang, "projects_switched", project=project.name)
-    await asyncio.gather(
-        safe_answer(query, text[:200]),
-        safe_edit_markup(query, None),
-        context.bot.send_message(user.id, text, reply_markup=start_keyboard(project.id, lang)),
-    )
+    await asyncio.gather(safe_answer(query, text[:200]), _show(query, text, project.id, lang))
+
+
+async def _show(query: CallbackQuery, text: str, project_id: int, lang: str) -> None:
+    """Edit the /projects list into `text` with the project's Start button (best effort:
+    "not modified" on a replay, or a message too old to edit)."""
+    try:
+        await query.edit_message_text(text, reply_markup=start_keyboard(project_id, lang))
+    except TelegramError as exc:
+        log.debug("projects list of callback %s not edited: %s", query.id, exc.message)
 
 
 async def unknown_command(update: Update, context: Context) -> None:

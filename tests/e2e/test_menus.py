@@ -168,13 +168,19 @@ async def test_projects_lists_and_switches_and_refuses_a_foreign_project(world: 
     listing = await user.next_message()
     labels = [text for text, _ in buttons(listing)]
     assert labels == ["Colours · worker", "✓ Shapes · reviewer"]
-    await user.press(listing, data=buttons(listing)[0][1])
-    switched = await user.next_message()
+    choose_colours = buttons(listing)[0][1]
+    await user.answer(await user.press(listing, data=choose_colours))
+    switched = await user.next_card(listing, notices=True)  # the list turns into the outcome
+    assert switched["message_id"] == listing["message_id"]
     assert switched["text"] == "Now in “Colours”."
     assert buttons(switched)[0][1] == f"v1:go:{world.project.id}"
     worker = await world.repo.get_worker(71)
     assert worker is not None
     assert worker.current_project_id == world.project.id
+    # The same press again (a second tap, a replay) sends nothing new.
+    seen = user.last_seen
+    await user.answer(await user.press(listing, data=choose_colours, strict=False))
+    assert await user.messages_after(seen) == []
     # A forged press for a project the user is not in changes nothing.
     press = await user.press(listing, data=ProjectTap(other.id).pack(), strict=False)
     answer = await user.answer(press)
