@@ -40,6 +40,9 @@ _WORKER_COLUMNS = (
     ("worker_flags", "worker_id"),
     ("removals", "worker_id"),
     ("removals", "removed_by"),
+    ("broadcasts", "sender_id"),
+    ("outbox", "chat_id"),
+    ("digest_sends", "user_id"),
 )
 # The audit log's keys that name a person.
 _EVENT_KEYS = ("worker", "reviewer", "by")
@@ -123,6 +126,15 @@ class Erasure(Database):
                     (surrogate, project_id, pseudonym(secret, user_id)),
                 )
             await release_open(db, now, worker=user_id)
+            # What only matters while they are here: their digest opt-out, the answer the bot
+            # waits for from them, messages not yet sent to them (cancelled, kept for counts).
+            await db.execute("DELETE FROM digest_optouts WHERE worker_id = ?", (user_id,))
+            await db.execute("DELETE FROM pending_replies WHERE user_id = ?", (user_id,))
+            await db.execute(
+                "UPDATE outbox SET status = 'cancelled', done_at = ?"
+                " WHERE chat_id = ? AND status = 'queued'",
+                (now, user_id),
+            )
             for table, column in _WORKER_COLUMNS:
                 await db.execute(
                     f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (surrogate, user_id)

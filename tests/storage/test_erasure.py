@@ -99,6 +99,41 @@ async def test_forgetting_erases_the_person_and_keeps_the_labels_under_their_pse
         assert (await again.forget_worker(ALICE)).known is False  # a replay finds nobody
 
 
+async def test_forgetting_reaches_the_coordinator_tools_rows(repo: Repository) -> None:
+    # A worker who opted out of digests, owes the bot a note, sent a broadcast, has messages
+    # sent and queued to them and got a digest: none of it may keep their id.
+    project = await add_project(repo, 5)
+    await add_worker(repo, ALICE, project)
+    await repo.upsert_worker(ALICE, "Alicia", "alicia_k", "en")
+    assert await repo.set_digest_optout(ALICE, off=True)
+    await repo.write(
+        "INSERT INTO pending_replies (user_id, kind, ref, at) VALUES (?, 'note', 1, 0)", (ALICE,)
+    )
+    await repo.write(
+        "INSERT INTO broadcasts (id, project_id, sender_id, status, created_at)"
+        " VALUES (7, ?, ?, 'done', 0)",
+        (project.id, ALICE),
+    )
+    for status in ("sent", "queued"):
+        await repo.write(
+            "INSERT INTO outbox (broadcast_id, chat_id, kind, status, next_at, created_at)"
+            " VALUES (7, ?, 'copy', ?, 0, 0)",
+            (ALICE, status),
+        )
+    await repo.write(
+        "INSERT INTO digest_sends (project_id, day, user_id, kind, state, at)"
+        " VALUES (?, '2026-12-07', ?, 'worker', 'sent', 0)",
+        (project.id, ALICE),
+    )
+
+    assert (await repo.forget_worker(ALICE)).known
+    statuses = await repo.all("SELECT status FROM outbox ORDER BY id")
+    await repo.close()
+    assert mentions(repo.path, str(ALICE)) == []
+    assert [r[0] for r in statuses] == ["sent", "cancelled"]  # nothing more goes to them
+    assert problems(repo.path) == []
+
+
 async def test_a_project_that_says_delete_loses_the_labels_and_labels_again(
     repo: Repository,
 ) -> None:
