@@ -154,6 +154,20 @@ REPORT_TEXTS: dict[str, dict[str, str]] = {
         "프로젝트 파일에도 반영해 주세요. 이전 파일로 `labelgram project update`를 하면 "
         "예전 가이드로 돌아갑니다.",
     },
+    "guide_too_long": {
+        "en": "That guide is {length} characters; the guide is one message with the project's "
+        "name and question, which leaves {limit} for it. Send a shorter one (link to a longer "
+        "document if needed), or tap Cancel.",
+        "ko": "가이드가 {length}자예요. 가이드는 프로젝트 이름, 질문과 함께 메시지 하나로 "
+        "보내져서 {limit}자까지 쓸 수 있어요. 더 짧게 보내 주시거나(긴 문서는 링크로) "
+        "“취소”를 눌러 주세요.",
+    },
+    "guide_failed": {
+        "en": "The guide could not be changed: the project is no longer there or its file "
+        "changed meanwhile. Check it with /status and try again.",
+        "ko": "가이드를 바꾸지 못했어요. 그사이 프로젝트가 없어졌거나 프로젝트 파일이 "
+        "바뀌었어요. /status 로 확인한 뒤 다시 시도해 주세요.",
+    },
     "guide_unchanged": {
         "en": "The guide is the same as before: nothing changed.",
         "ko": "이전 가이드와 같아서 바뀐 것이 없습니다.",

@@ -31,7 +31,7 @@ from bot.keyboards import start_keyboard
 from bot.replies import ReplyHandler, expect_reply, load_waiting, reply_done
 from bot.report_cards import card_text, send_report_card, snippet
 from bot.texts import t
-from config.project import telegram_length
+from config.project import GUIDE_DECORATION, telegram_length
 from handlers.common import (
     choose_project,
     read_managed,
@@ -386,6 +386,14 @@ async def _apply_guide(
     spec = await repo.project_spec(project_id)
     key = guide_lang or lang
     guide = dict(spec.guide) | {key: text}
+    room = TEXT_LIMIT - GUIDE_DECORATION - telegram_length(spec.name)
+    room -= max(telegram_length(q) for q in spec.question.values())
+    if telegram_length(text) > room:  # the guide message must stay one message (still asked)
+        await message.reply_text(
+            t(lang, "guide_too_long", length=telegram_length(text), limit=room),
+            reply_markup=cancel_keyboard(lang),
+        )
+        return
     await repo.drop_reply(user_id)
     reply_done(context, user_id)
     if guide == spec.guide:
@@ -395,8 +403,9 @@ async def _apply_guide(
         updated = await repo.update_project(
             spec.model_copy(update={"guide": guide}), actor=user_id
         )
-    except (Conflict, NotFound, ValueError) as exc:
-        await message.reply_text(str(exc))
+    except (Conflict, NotFound, ValueError) as exc:  # e.g. the project deleted meanwhile
+        log.info("guide of project %s not changed: %s", project_id, exc)
+        await message.reply_text(t(lang, "guide_failed"))
         return
     await message.reply_text(
         t(

@@ -316,6 +316,10 @@ async def test_guide_button_makes_a_new_guide_version_and_cancel_changes_nothing
     await admin.press(first, text="📖 Guide")
     asked = await wait_for(admin, "new guide")
     assert "Pick the main colour." in asked["text"]
+    await admin.send("x" * 4090)  # would not fit the guide message: refused, still asked
+    refused = await wait_for(admin, "Send a shorter one")
+    assert "4090 characters" in refused["text"]
+    assert len(await world.repo.guide_versions(world.project.id)) == 1
     await admin.send("Pick the colour of the largest area.")
     done = await wait_for(admin, "is now version 2")
     assert "“Colours” (English)" in done["text"]
