@@ -210,6 +210,9 @@ def clean_text(text: str | None, options: CleaningOptions = DEFAULT_OPTIONS) -> 
             fixes.append("truncated")
         else:
             parts = tuple(split_text(text, options.max_chars))
+            if not parts:  # only whitespace, kept (drop_empty is off): nothing to split
+                text = text[: options.max_chars]
+                fixes.append("truncated")
     return Cleaned(text, tuple(fixes), parts, None)
 
 

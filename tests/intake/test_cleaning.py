@@ -364,6 +364,21 @@ tricky = st.sampled_from(
 any_text = st.text(st.one_of(st.characters(exclude_categories=["Cs"]), tricky))
 
 
+def test_a_long_blank_text_kept_is_cut_not_split_into_nothing() -> None:
+    # Found by the property below: "\r\r" split at 1 character gave no parts at all.
+    options = CleaningOptions(
+        nfc=False,
+        strip_invisible=False,
+        collapse_whitespace=False,
+        drop_empty=False,
+        long_text="split",
+        max_chars=1,
+    )
+    result = clean_text("\r\r", options)
+    assert (result.text, result.parts, result.drop) == ("\r", (), None)
+    assert "truncated" in result.fixes
+
+
 @PROPERTY
 @given(any_text, options_st)
 def test_cleaning_never_raises_and_respects_max_chars(text: str, options: CleaningOptions) -> None:
