@@ -8,14 +8,19 @@ canvas directly, never pyplot: no global figure registry, so it is safe in a thr
 nothing is left behind after the drawing.
 
 The words on the chart come from the caller (in the reader's language). Hangul needs a font
-that has it; when no such font is installed (DejaVu, matplotlib's own, has none) the chart
-falls back to the caller's `fallback` words (English) instead of drawing empty boxes.
+that has it: an installed one (e.g. Noto Sans CJK), else NanumGothic from the
+`koreanize-matplotlib` package (a dependency for its fonts only: its module, which would
+import pyplot and change matplotlib's global settings, is never imported). Only without
+either does the chart fall back to the caller's `fallback` words (English) instead of
+drawing empty boxes.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from storage.digests import DigestFigures
@@ -53,11 +58,25 @@ def _has_hangul(text: str) -> bool:
 
 
 def cjk_font() -> str | None:
-    """An installed font with Hangul, or None."""
+    """A font with Hangul: an installed one, else the bundled NanumGothic; None if neither."""
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((n for n in _CJK_FONTS if n in names), None)
+    found = next((n for n in _CJK_FONTS if n in names), None)
+    if found is None and (bundled := _bundled_font()) is not None:
+        font_manager.fontManager.addfont(str(bundled))
+        found = font_manager.FontProperties(fname=str(bundled)).get_name()
+    return found
+
+
+def _bundled_font() -> Path | None:
+    """NanumGothic.ttf of the koreanize-matplotlib package, found without importing it."""
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "fonts" / "NanumGothic.ttf"
+        if path.is_file():
+            return path
+    return None
 
 
 def _words(words: ChartWords, fallback: ChartWords) -> tuple[ChartWords, list[str]]:

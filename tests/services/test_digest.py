@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import subprocess
 import sys
+import warnings
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
+from services import charts
 from services.charts import PNG_SIGNATURE, ChartWords, draw
 from services.digest import (
     build_digest,
@@ -114,6 +117,25 @@ def test_the_chart_is_a_png_that_reads_back(lang: str) -> None:
     assert isinstance(lo, int)
     assert isinstance(hi, int)
     assert lo < 100 < hi  # dark lines on white: something was drawn
+
+
+def test_a_korean_chart_is_drawn_in_korean_with_every_glyph(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The bundled NanumGothic (koreanize-matplotlib's font file) stands in when no installed
+    # font has Hangul; matplotlib logs "Glyph ... missing from font(s)" for a glyph it lacks.
+    chosen, families = charts._words(words("ko"), words("en"))
+    assert chosen == words("ko")
+    assert charts._has_hangul(chosen.labels_title)
+    assert families[0] != "DejaVu Sans"
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        png = draw(figures([5, 0, 3, 9, 12, 60, 7]), [f"2026-12-0{i}" for i in range(1, 8)],
+                   words("ko"), words("en"))  # fmt: skip
+    assert png.startswith(PNG_SIGNATURE)
+    missing = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    assert not [m for m in missing if "missing from font" in m]
+    assert "koreanize_matplotlib" not in sys.modules  # its fonts only, never its module
 
 
 def test_neither_the_bot_nor_its_digests_import_matplotlib(tmp_path: Path) -> None:
