@@ -139,29 +139,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "ko": "⛔ “{project}” 작업이 일시 중지되었어요. 사유: {reason}. 코디네이터에게 알렸고, "
         "중지가 해제되면 다시 작업할 수 있어요.",
     },
-    "coord_suspended": {
-        "en": "⛔ {worker} was suspended in “{project}”: {reason}. Their labels are left out "
-        "of the consensus. To reinstate: /reinstate {user_id}",
-        "ko": "⛔ {worker}님의 “{project}” 작업이 중지되었어요. 사유: {reason}. 이 작업자의 "
-        "라벨은 합의에서 빠져요. 해제하려면: /reinstate {user_id}",
-    },
-    "coord_flagged": {
-        "en": "⚠️ {worker} in “{project}”: {reason}.",
-        "ko": "⚠️ “{project}” 프로젝트의 {worker}님을 확인해 주세요. 사유: {reason}.",
-    },
     "reinstated": {
         "en": "✅ You can label in “{project}” again.",
         "ko": "✅ “{project}” 프로젝트에서 다시 라벨링할 수 있어요.",
-    },
-    "reinstate_done": {
-        "en": "Reinstated {user_id} in “{project}”.",
-        "ko": "{user_id}번 사용자의 “{project}” 작업 중지를 해제했어요.",
-    },
-    "reinstate_usage": {
-        "en": "Usage: /reinstate USER_ID (the id is in the suspension notice). "
-        "Nothing to undo for {user_id}.",
-        "ko": "되돌릴 중지가 없어요({user_id}). 사용법: /reinstate 사용자ID [프로젝트] (ID는 "
-        "중지 알림에 있어요)",
     },
     "check_summary": {
         "en": "🔎 Quality check — {project} ({method}, {seconds} s)\n"
@@ -248,15 +228,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "admin_only": {
         "en": "Only admins can make coordinator invites.",
         "ko": "코디네이터 초대 링크는 관리자만 만들 수 있어요.",
-    },
-    "invite_usage": {
-        "en": "Usage: /invite <project> [worker|coordinator]\nProjects: {projects}",
-        "ko": "사용법: /invite <프로젝트> [worker|reviewer|coordinator]\n프로젝트: {projects}",
-    },
-    "invite_made": {
-        "en": "Invite link for {role} of “{project}” (share it privately):\n{link}",
-        "ko": "“{project}” 프로젝트의 {role} 초대 링크예요. 필요한 사람에게만 따로 보내 "
-        "주세요:\n{link}",
     },
     "unknown_project": {
         "en": "There is no project “{project}” you manage. Projects: {projects}",
