@@ -33,6 +33,7 @@ from quality.aggregate import Consensus, aggregate
 from quality.agreement import (
     ConfusedPair,
     confused_pairs,
+    confusion,
     fleiss_kappa,
     krippendorff_alpha,
     worker_agreement,
@@ -91,6 +92,7 @@ class CheckResult:
     alpha: float
     kappa: float
     pairs: list[ConfusedPair]
+    confusion: FloatArray  # (K, K) labels: row = consensus class, column = class given
     findings: list[Finding]
     agreement: FloatArray  # per worker, with the consensus (NaN without labels)
     counts: dict[str, int]
@@ -169,6 +171,7 @@ def run_check(inp: CheckInput, settings: CheckSettings) -> CheckResult:
         alpha=krippendorff_alpha(crowd),
         kappa=fleiss_kappa(crowd),
         pairs=confused_pairs(crowd, consensus.label),
+        confusion=confusion(crowd, consensus.label),
         findings=findings,
         agreement=agreement,
         counts=counts,

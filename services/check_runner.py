@@ -70,6 +70,8 @@ class CheckOutcome:
     last_review_id: int
     changes: int  # the project's change counter in the snapshot read (record it with the run)
     spans: list[Span] = field(default_factory=list)  # load, aggregate, diff (wall clock)
+    # labels by (consensus option, option given), options by idx: the digest's matrix
+    confusion: list[list[int]] = field(default_factory=list)
 
 
 def check_input(data: ProjectLabels) -> CheckInput:
@@ -118,6 +120,7 @@ def outcome_of(
         kappa=float(result.kappa),
         counts=dict(result.counts),
         pairs=list(result.pairs),
+        confusion=result.confusion.astype(int).tolist(),
         findings=[(int(data.worker_ids[f.worker]), f) for f in result.findings],
         changed=len(changes.sample_id),
         batches=batches,

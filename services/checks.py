@@ -100,6 +100,7 @@ async def check_project(
         # decisions are written (`QualityStore.write_changes`).
         "counts": {k: outcome.counts[k] for k in ("labels", "excluded_labels")},
         "pairs": [describe(p, names) for p in outcome.pairs],
+        "confusion": outcome.confusion,
         "suspended": [u for u, _ in report.suspended],
         "flagged": [[u, r] for u, r in report.flagged],
     }

@@ -168,7 +168,19 @@ def _alpha_per_day(
 def _confusion(
     db: sqlite3.Connection, project_id: int, option_ids: dict[int, int]
 ) -> list[list[int]]:
+    """Labels by (consensus option, option given): the last quality check's matrix (it has
+    every label in memory anyway), else counted here (0.66 s of the digest's ~3 s of CPU at
+    1,000,000 labels)."""
     k = len(option_ids)
+    row = db.execute(
+        "SELECT summary ->> '$.confusion' FROM quality_runs WHERE project_id = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (project_id,),
+    ).fetchone()
+    if row is not None and row[0] is not None:
+        stored = json.loads(row[0])
+        if len(stored) == k and all(len(r) == k for r in stored):  # options unchanged since
+            return [[int(n) for n in r] for r in stored]
     matrix = [[0] * k for _ in range(k)]
     rows = db.execute(
         "SELECT s.consensus, l.option_id, COUNT(*) FROM labels AS l"

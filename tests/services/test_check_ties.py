@@ -3,6 +3,7 @@ max_overlap it goes to review, whatever confidence the stopping rule reports for
 
 from __future__ import annotations
 
+import json
 import time
 
 import services.checks as checks
@@ -62,3 +63,35 @@ async def test_a_tie_asks_for_one_more_label_then_goes_to_review(repo: Repositor
     got = await states(repo, project.id)
     assert got["s0"] == ("review", 3)  # nothing more asked
     assert await QualityStore(repo).label_count(project.id, upto=10) == 5
+
+
+async def test_the_check_records_the_confusion_the_digest_draws(repo: Repository) -> None:
+    # The check's (consensus, given) matrix is what read_figures would count from the labels.
+    spec = make_spec(overlap=3, quality={"method": "mv", "gold_rate": 0.0})
+    project = await repo.create_project(spec)
+    async with repo.import_session(project.id, "test") as session:
+        await session.add([SampleIn(ext_id=f"s{i}", text=f"sample {i}") for i in range(2)])
+    now = time.time()
+    for user, choices in ((1, (RED, RED)), (2, (RED, BLUE)), (3, (GREEN, BLUE))):
+        await add_worker(repo, user, project)
+        for choice in choices:
+            card = await repo.next_card(user, project.id, now=now, gold="no")
+            assert card is not None
+            await repo.record_label(card.assignment_id, user, choice, now=now + 1)
+    data = bot_data(repo, in_process_labels=100)
+    await checks.check_project(data.repo, data.quality, data.settings, project.id)
+    (summary,) = await repo.all(
+        "SELECT summary ->> '$.confusion' FROM quality_runs WHERE project_id = ?", (project.id,)
+    )
+    stored = json.loads(summary[0])
+    counted = [[0] * 3 for _ in range(3)]
+    rows = await repo.all(
+        "SELECT o.idx, g.idx FROM labels AS l JOIN samples AS s ON s.id = l.sample_id"
+        " JOIN options AS o ON o.id = s.consensus JOIN options AS g ON g.id = l.option_id"
+        " WHERE l.project_id = ?",
+        (project.id,),
+    )
+    for consensus, given in rows:
+        counted[consensus][given] += 1
+    assert stored == counted
+    assert sum(map(sum, stored)) == 6

@@ -227,3 +227,28 @@ async def test_the_audience_is_the_members_and_whether_anyone_labeled(repo: Repo
     await repo.leave_project(2, project.id)
     members, _ = await repo.digest_audience(project.id, T0)
     assert members == {1, 3}
+
+
+async def test_the_confusion_comes_from_the_last_check_when_it_has_one(repo: Repository) -> None:
+    project, db = await world(repo)
+    now = T0 + DAY
+    for worker, key in ((1, "red"), (2, "red"), (3, "green")):
+        label(db, project, "s1", worker, key, now - 60)
+    consensus(db, project, "s1", "red")
+    counted = [[2, 1, 0], [0, 0, 0], [0, 0, 0]]
+    f = read_figures(repo.path, project.id, [now - DAY, now], now - DAY, now)
+    assert f.confusion == counted  # no check yet: counted from the labels
+
+    stored = [[7, 1, 0], [2, 5, 0], [0, 0, 9]]
+    for summary in ({"confusion": stored}, {"confusion": [[1, 2], [3, 4]]}):
+        db.execute(
+            "INSERT INTO quality_runs (project_id, at, last_label_id, last_review_id, seconds,"
+            " summary) VALUES (?, ?, 0, 0, 0, ?)",
+            (project.id, now - 30, json.dumps(summary)),
+        )
+        f = read_figures(repo.path, project.id, [now - DAY, now], now - DAY, now)
+        if len(summary["confusion"]) == 3:
+            assert f.confusion == stored  # the check's matrix, as it counted it
+            assert f.compared == 24
+        else:  # the options changed since that check: counted again
+            assert f.confusion == counted
