@@ -64,11 +64,27 @@ def _recent(db: Path) -> None:
             (shift,),
         )
         (pid,) = con.execute("SELECT id FROM projects WHERE slug = ?", (SLUG,)).fetchone()
+        # Each check records the (consensus, given) label counts it held (services.checks),
+        # which the digest draws: the same counts, as the check would have made them.
+        k = con.execute("SELECT COUNT(*) FROM options WHERE project_id = ?", (pid,)).fetchone()[0]
+        confusion = [[0] * k for _ in range(k)]
+        for cons, given, n in con.execute(
+            "SELECT c.idx, g.idx, COUNT(*) FROM labels AS l"
+            " JOIN samples AS s ON s.id = l.sample_id JOIN options AS c ON c.id = s.consensus"
+            " JOIN options AS g ON g.id = l.option_id"
+            " WHERE l.project_id = ? AND l.retracted_at IS NULL GROUP BY 1, 2",
+            (pid,),
+        ):
+            confusion[cons][given] = n
         con.executemany(
             "INSERT INTO quality_runs (project_id, at, last_label_id, last_review_id, seconds,"
             " summary, changes) VALUES (?, ?, 0, 0, 1, ?, -1)",
             (
-                (pid, now - d * DAY, json.dumps({"alpha": 0.6 + d / 100, "flagged": []}))
+                (
+                    pid,
+                    now - d * DAY,
+                    json.dumps({"alpha": 0.6 + d / 100, "flagged": [], "confusion": confusion}),
+                )
                 for d in range(8, 0, -1)
             ),
         )
