@@ -36,4 +36,10 @@ async def test_one_run_measures_both_parts_without_losing_labels() -> None:
         # when the round's count is taken: at most one per worker who labeled.
         markers = calls.pop("editMessageReplyMarkup", 0)
         assert markers <= sum(k > 0 for k in r.per_worker), (r.bot, r.per_worker)
+        # So may the answer to a worker's last tap (seen once in CI, the bare bot's): the
+        # count is taken when the last label is stored, not when its answer is out.
+        answers = calls.pop("answerCallbackQuery", 0)
+        wanted = expected.pop("answerCallbackQuery")
+        late = sum(k > 0 for k in r.per_worker)
+        assert wanted - late <= answers <= wanted, (r.bot, r.per_worker, answers, wanted)
         assert calls == {m: n for m, n in expected.items() if n}, (r.bot, r.per_worker)
