@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -137,20 +137,28 @@ async def _invite_list(
     return "\n".join(lines)[:4096], InlineKeyboardMarkup(rows)
 
 
+async def _named(
+    message: Message, lang: str, projects: list[Project], args: list[str] | None
+) -> list[Project] | None:
+    """The project the first argument names (all of `projects` without one); None, after
+    telling the user which exist, when it names none of them."""
+    if not args:
+        return projects
+    chosen = choose_project(projects, args[0])
+    if chosen is None:
+        names = ", ".join(p.slug for p in projects)
+        await message.reply_text(t(lang, "unknown_project", project=args[0], projects=names))
+        return None
+    return [chosen]
+
+
 async def invites(update: Update, context: Context) -> None:
     """List the invite links that still work, with a Revoke button each: /invites [project]."""
     if (got := await read_managed(update, context)) is None:
         return
-    message, _, lang, projects = got
-    if context.args:
-        chosen = choose_project(projects, context.args[0])
-        if chosen is None:
-            names = ", ".join(p.slug for p in projects)
-            await message.reply_text(
-                t(lang, "unknown_project", project=context.args[0], projects=names)
-            )
-            return
-        projects = [chosen]
+    message, _, lang, managed = got
+    if (projects := await _named(message, lang, managed, context.args)) is None:
+        return
     text, markup = await _invite_list(context, projects, lang)
     await message.reply_text(text, reply_markup=markup)
 
@@ -179,16 +187,9 @@ async def status(update: Update, context: Context) -> None:
     """Show progress per project: /status [project]."""
     if (got := await read_managed(update, context)) is None:
         return
-    message, _, lang, projects = got
-    if context.args:
-        chosen = choose_project(projects, context.args[0])
-        if chosen is None:
-            names = ", ".join(p.slug for p in projects)
-            await message.reply_text(
-                t(lang, "unknown_project", project=context.args[0], projects=names)
-            )
-            return
-        projects = [chosen]
+    message, _, lang, managed = got
+    if (projects := await _named(message, lang, managed, context.args)) is None:
+        return
     repo = context.bot_data.repo
     blocks = []
     for project in projects[:20]:
