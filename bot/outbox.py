@@ -352,6 +352,11 @@ class OutboxSender:
                 t(lang, "guide_button"), callback_data=GuideTap(project_id).pack()
             )
             return t(lang, "guide_updated", project=project.name), InlineKeyboardMarkup([[button]])
+        if row.kind == "reports_new":
+            if not (await data.repo.open_report_count(project_id))[1]:
+                return None  # decided meanwhile: nothing to tell
+            text = t(lang, "reports_notice", n=int(row.payload["n"]), project=project.name)
+            return text, None
         if row.kind == "review_waiting":
             count = await data.quality.review_count(project_id)
             if not count:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from telegram import CallbackQuery, Message, Update
 from telegram.error import TelegramError
@@ -491,17 +492,14 @@ async def close(update: Update, context: Context) -> None:
 
 async def announce_reports(context: Context) -> None:
     """One notice per project with new reports since the last: "3 new problem reports in
-    “X” — /reports", to its coordinators (the admins where it has none)."""
+    “X” — /reports", to its coordinators (the admins where it has none). Queued to the
+    outbox in the transaction that counts the reports as announced, so a crash loses none."""
     data = context.bot_data
-    for project_id, count in (await data.repo.take_unannounced()).items():
-        try:
-            project = await data.repo.get_project(project_id)
-        except NotFound:
-            continue
+    for project_id in await data.repo.unannounced():
         coordinators = await data.quality.members(project_id, Role.COORDINATOR)
-        for chat_id in coordinators or list(data.settings.admins):
-            lang = await language_of(data, chat_id)
-            await _send(context, chat_id, t(lang, "reports_notice", n=count, project=project.name))
+        await data.repo.announce(
+            project_id, coordinators or list(data.settings.admins), time.time()
+        )
 
 
 def build_handlers() -> list[BaseHandler[Update, Context, None]]:

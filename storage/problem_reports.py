@@ -9,6 +9,7 @@ same update handled again decides nothing twice and gets the first answer back.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,18 +235,39 @@ class ProblemReports(Database):
         found.sort(key=lambda f: f.lines[0].report_id)
         return found
 
-    async def take_unannounced(self) -> dict[int, int]:
-        """New reports per project not yet in a coordinators' notice; they are counted as
-        announced now (a crash before the notice goes out loses that notice, never the
-        reports: /reports and the digest still show them)."""
-        async with self.transaction() as db:
-            rows = await fetch_all(
-                db,
-                "SELECT project_id, COUNT(*) FROM reports"
-                " WHERE announced = 0 AND decided_at IS NULL GROUP BY project_id",
-            )
-            await db.execute("UPDATE reports SET announced = 1 WHERE announced = 0")
+    async def unannounced(self) -> dict[int, int]:
+        """New reports per project not yet in a coordinators' notice (`announce` them)."""
+        rows = await self.all(
+            "SELECT project_id, COUNT(*) FROM reports"
+            " WHERE announced = 0 AND decided_at IS NULL GROUP BY project_id"
+        )
         return {int(r[0]): int(r[1]) for r in rows}
+
+    async def announce(self, project_id: int, chat_ids: list[int], now: float) -> int:
+        """Queue the notice of the project's new reports to each of `chat_ids` (outbox kind
+        'reports_new', payload: project and count; bot.outbox sends it) and count them as
+        announced, in one transaction: a crash before it leaves them to the next round, one
+        after it leaves the notice to the outbox, which survives it. The reports announced."""
+        async with self.transaction() as db:
+            row = await fetch_one(
+                db,
+                "SELECT COUNT(*) FROM reports"
+                " WHERE project_id = ? AND announced = 0 AND decided_at IS NULL",
+                (project_id,),
+            )
+            count = int(row[0]) if row else 0
+            await db.execute(
+                "UPDATE reports SET announced = 1 WHERE project_id = ? AND announced = 0",
+                (project_id,),
+            )
+            if count:
+                payload = json.dumps({"project": project_id, "n": count}, sort_keys=True)
+                await db.executemany(
+                    "INSERT INTO outbox (chat_id, kind, payload, next_at, created_at)"
+                    " VALUES (?, 'reports_new', ?, ?, ?)",
+                    [(chat_id, payload, now, now) for chat_id in dict.fromkeys(chat_ids)],
+                )
+        return count
 
     # ---------------------------------------------------------------- decisions
 

@@ -203,8 +203,16 @@ async def test_new_reports_are_announced_once(repo: Repository) -> None:
         await add_worker(repo, w, project)
     await reported(repo, project, 1)
     await reported(repo, project, 2)
-    assert await repo.take_unannounced() == {project.id: 2}
-    assert await repo.take_unannounced() == {}
+    assert await repo.unannounced() == {project.id: 2}
+    assert await repo.unannounced() == {project.id: 2}  # reading announces nothing
+    assert await repo.announce(project.id, [900, 901, 900], 1.0) == 2
+    assert await repo.unannounced() == {}
+    assert await repo.announce(project.id, [900], 2.0) == 0  # a replayed round queues nothing
+    rows = await repo.all("SELECT chat_id, kind, payload FROM outbox ORDER BY chat_id")
+    assert [tuple(r) for r in rows] == [
+        (900, "reports_new", f'{{"n": 2, "project": {project.id}}}'),
+        (901, "reports_new", f'{{"n": 2, "project": {project.id}}}'),
+    ]
 
 
 async def test_the_pick_reads_held_from_the_index(repo: Repository) -> None:
