@@ -182,6 +182,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Already decided.",
         "ko": "이미 결정된 샘플이에요.",
     },
+    "review_read_only": {
+        "en": "🏁 “{project}” is closed and read-only: no review decisions are taken. "
+        "A coordinator can reopen it with /resume.",
+        "ko": "🏁 “{project}” 프로젝트는 종료되어 읽기 전용이에요. 검수 결정은 받지 않아요. "
+        "코디네이터가 /resume 으로 다시 열 수 있어요.",
+    },
     "not_reviewer": {
         "en": "Only reviewers and coordinators of this project can do that.",
         "ko": "이 프로젝트의 검수자와 코디네이터만 할 수 있어요.",

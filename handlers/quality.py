@@ -134,6 +134,9 @@ async def _reviewable(context: Context, user_id: int) -> list[Project]:
 async def send_review(context: Context, user_id: int, project: Project, lang: str) -> None:
     """Send the next disputed sample with the crowd's counts and one button per option."""
     quality, repo = context.bot_data.quality, context.bot_data.repo
+    if await repo.project_state(project.id) in ("closed", "archived"):
+        await context.bot.send_message(user_id, t(lang, "review_read_only", project=project.name))
+        return
     item = await quality.next_review(project.id)
     if item is None:
         await context.bot.send_message(user_id, t(lang, "review_none", project=project.name))
@@ -221,6 +224,13 @@ async def review_tap(update: Update, context: Context) -> None:
         return
     if outcome == "closed":
         await safe_answer(query, t(lang, "review_closed"))
+        return
+    if outcome == "read_only":
+        project = await context.bot_data.repo.get_project(project_id)
+        await asyncio.gather(
+            safe_answer(query, t(lang, "review_read_only", project=project.name)),
+            safe_edit_markup(query, None),
+        )
         return
     options = await context.bot_data.repo.options(project_id)
     chosen = next(pick_text(o.texts, lang) for o in options if o.idx == tap.option)

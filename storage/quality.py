@@ -159,7 +159,9 @@ class QualityStore:
     async def decide_review(
         self, sample_id: int, reviewer_id: int, option_idx: int, *, admin: bool = False
     ) -> tuple[str, int | None]:
-        """Store a reviewer's decision: ("decided"|"not_reviewer"|"closed"|"bad_option", pid).
+        """Store a reviewer's decision: ("decided"|"not_reviewer"|"closed"|"bad_option"|
+        "read_only", pid). "read_only": the project is closed (or archived), and a closed
+        project's data no longer changes.
 
         admin: the reviewer is an admin, who may decide in any project without joining it."""
         now = time.time()
@@ -177,6 +179,12 @@ class QualityStore:
                 return "not_reviewer", project_id
             if status != "review":
                 return "closed", project_id
+            async with db.execute(
+                "SELECT state FROM project_life WHERE project_id = ?", (project_id,)
+            ) as cur:
+                life = await cur.fetchone()
+            if life is not None and life[0] in ("closed", "archived"):
+                return "read_only", project_id
             async with db.execute(
                 "SELECT id FROM options WHERE project_id = ? AND idx = ?", (project_id, option_idx)
             ) as cur:

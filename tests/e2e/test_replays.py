@@ -248,3 +248,26 @@ async def test_a_replayed_check_runs_once_and_answers_the_same(world: World) -> 
     again = await coord.next_message()
     assert again["text"] == first["text"]
     assert await count(world, "SELECT COUNT(*) FROM quality_runs") == 1
+
+
+async def test_a_closed_project_takes_no_review_decision(world: World) -> None:
+    coord = await coordinator(world)
+    await world.repo.db.execute(
+        "UPDATE samples SET status = 'review' WHERE project_id = ? AND ext_id = 't0'",
+        (world.project.id,),
+    )
+    await coord.send("/review")
+    card = await coord.next_message()
+    await world.repo.set_project_state(world.project.id, "closed", actor=3)
+    # The card shown before the close: its decision is refused and the sample stays in review.
+    cb = await coord.press(card, data=buttons(card)[1][1])
+    answer = await coord.answer(cb)
+    assert "read-only" in answer["text"]
+    await handled(world)
+    assert await count(world, "SELECT COUNT(*) FROM reviews") == 0
+    assert await count(world, "SELECT COUNT(*) FROM samples WHERE status = 'review'") == 1
+    # /review in the closed project says why instead of sending a card.
+    await coord.send("/review")
+    said = await coord.next_message()
+    assert "read-only" in said["text"]
+    assert buttons(said) == []
