@@ -160,7 +160,7 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
         idx_of_id = {oid: idx for oid, idx, _ in opt_rows}
         samples = db.execute(
             "SELECT id, truth, status, target, n_open, gold, consensus FROM samples"
-            " WHERE project_id = ? ORDER BY id",
+            " WHERE project_id = ? AND held IS NOT 'excluded' ORDER BY id",
             (project_id,),
         ).fetchall()
         sample_ids = np.array([r[0] for r in samples], dtype=np.int64)
@@ -179,7 +179,9 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
             "SELECT id, sample_id, option_id FROM reviews WHERE project_id = ? ORDER BY id",
             (project_id,),
         ):
-            reviewed[np.searchsorted(sample_ids, sid)] = idx_of_id[oid]
+            at = int(np.searchsorted(sample_ids, sid))
+            if at < len(sample_ids) and sample_ids[at] == sid:  # (not an excluded sample)
+                reviewed[at] = idx_of_id[oid]
             last_review = rid
         members = db.execute(
             "SELECT worker_id, suspended_at IS NOT NULL, exam_status, exam_passed_at"
@@ -199,6 +201,9 @@ def read_labels(path: Path | str, project_id: int) -> ProjectLabels:
         db.close()
     data = np.concatenate(chunks) if chunks else np.zeros((0, 6))
     label_ids = data[:, 0].astype(np.int64)
+    # Labels of samples excluded from the data (a coordinator's decision on a problem report)
+    # are left out with their samples: a broken sample's labels say nothing about the workers.
+    data = data[np.isin(data[:, 1].astype(np.int64), sample_ids)]
     if exam_size and len(data):
         data = data[~_exam_answers(data, sample_ids, gold, members, exam_size)]
     worker_raw = data[:, 2].astype(np.int64)

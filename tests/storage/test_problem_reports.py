@@ -240,3 +240,33 @@ async def test_an_excluded_sample_waits_for_no_reviewer(repo: Repository) -> Non
     waiting = await quality.next_review(project.id)
     assert waiting is not None
     assert waiting[0].id != sample
+
+
+async def test_the_check_reads_no_excluded_sample_nor_its_labels(repo: Repository) -> None:
+    from storage.snapshot import read_labels
+
+    project = await add_project(repo, 2, overlap=5)
+    for w in (1, 2):
+        await add_worker(repo, w, project)
+    firsts, nexts = [], []
+    for w in (1, 2):
+        card = await repo.next_card(w, project.id)
+        assert card is not None
+        firsts.append(card.sample.id)
+        following = (await repo.tap(card.assignment_id, w, 0)).card
+        assert following is not None
+        nexts.append(following)
+    # Both labelled the first sample and hold the second: worker 1 reports it, worker 2
+    # labels it, and a coordinator then excludes it.
+    assert firsts[0] == firsts[1]
+    assert nexts[0].sample.id == nexts[1].sample.id
+    excluded = nexts[0].sample.id
+    await repo.close_assignment(nexts[0].assignment_id, 1, "reported", "broken")
+    await repo.tap(nexts[1].assignment_id, 2, 1)
+    before = read_labels(repo.path, project.id)
+    assert sorted(before.sample_ids[before.task].tolist()) == sorted([firsts[0]] * 2 + [excluded])
+    assert await repo.decide_reports(excluded, "excluded") is not None
+    after = read_labels(repo.path, project.id)
+    assert after.sample_ids.tolist() == [firsts[0]]
+    assert after.sample_ids[after.task].tolist() == [firsts[0]] * 2
+    assert after.last_label_id == before.last_label_id  # the watermark still counts it
