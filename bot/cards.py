@@ -108,7 +108,7 @@ async def _media_of(card: Card) -> str | Path:
 def _question(card: Card, lang: str) -> str:
     """The card's last lines: the question, and under it the project's name (a worker may be
     in several projects), cut to PROJECT_NAME_ON_CARD."""
-    name = card.project.name
+    name = card.project.name_in(lang)
     if telegram_length(name) > PROJECT_NAME_ON_CARD:
         name = cut(name, PROJECT_NAME_ON_CARD - 1) + "…"
     question = t(lang, "question_mark", question=pick_text(card.project.question, lang))

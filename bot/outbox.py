@@ -339,29 +339,35 @@ class OutboxSender:
             if broadcast is None:
                 return None
             project = await data.repo.get_project(broadcast.project_id)
-            return report_text(lang, broadcast, project.name), None
+            return report_text(lang, broadcast, project.name_in(lang)), None
         project_id = int(row.payload["project"])
         try:
             project = await data.repo.get_project(project_id)
         except NotFound:  # the project was deleted meanwhile
             return None
         if row.kind == "more_work":
-            return t(lang, "more_work", project=project.name), start_keyboard(project_id, lang)
+            return t(lang, "more_work", project=project.name_in(lang)), start_keyboard(
+                project_id, lang
+            )
         if row.kind == "guide_updated":
             button = InlineKeyboardButton(
                 t(lang, "guide_button"), callback_data=GuideTap(project_id).pack()
             )
-            return t(lang, "guide_updated", project=project.name), InlineKeyboardMarkup([[button]])
+            return t(lang, "guide_updated", project=project.name_in(lang)), InlineKeyboardMarkup(
+                [[button]]
+            )
         if row.kind == "reports_new":
             if not (await data.repo.open_report_count(project_id))[1]:
                 return None  # decided meanwhile: nothing to tell
-            text = t(lang, "reports_notice", n=int(row.payload["n"]), project=project.name)
+            text = t(
+                lang, "reports_notice", n=int(row.payload["n"]), project=project.name_in(lang)
+            )
             return text, None
         if row.kind == "review_waiting":
             count = await data.quality.review_count(project_id)
             if not count:
                 return None  # decided meanwhile: nothing to tell
-            return t(lang, "review_waiting", count=count, project=project.name), None
+            return t(lang, "review_waiting", count=count, project=project.name_in(lang)), None
         log.warning("outbox row %d has an unknown kind %r", row.id, row.kind)
         return None
 

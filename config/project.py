@@ -68,6 +68,7 @@ def _localised(value: Any) -> dict[str, str]:
 
 
 LocalText = Annotated[dict[str, str], Field(description="Text per language code.")]
+NAME_MAX = 100  # characters of a project's name (in each language)
 
 
 def pick_text(texts: dict[str, str], lang: str) -> str:
@@ -174,7 +175,11 @@ class ProjectSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    # One name, or a table of names per language (name = { en = "...", ko = "..." }): `name`
+    # is then the English one (else the first), for the slug, the CLI and the exports, and
+    # `names` holds them all, for the bot to show each reader theirs (`name_in`).
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    names: LocalText = Field(default_factory=dict)
     slug: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9_-]{1,31}$")
     question: LocalText
     options: list[OptionSpec] = Field(min_length=2, max_length=MAX_OPTIONS)
@@ -215,6 +220,24 @@ class ProjectSpec(BaseModel):
 
     _question = field_validator("question", mode="before")(_localised)
     _guide = field_validator("guide", mode="before")(_localised)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("name"), dict):
+            names = _localised(data["name"])
+            long = sorted(lang for lang, text in names.items() if len(text) > NAME_MAX)
+            if long:
+                raise ValueError(
+                    f"name: the {', '.join(long)} name is longer than {NAME_MAX} characters;"
+                    " shorten it"
+                )
+            data = {**data, "name": pick_text(names, "en"), "names": names}
+        return data
+
+    def name_in(self, lang: str) -> str:
+        """The project's name in `lang` where it has names per language, else its name."""
+        return pick_text(self.names, lang) if self.names else self.name
 
     @field_validator("timezone")
     @classmethod
@@ -311,7 +334,7 @@ def telegram_limits(spec: ProjectSpec) -> list[str]:
         room = (
             TEXT_LIMIT
             - GUIDE_DECORATION
-            - telegram_length(spec.name)
+            - telegram_length(spec.name_in(lang))
             - telegram_length(spec.question[question_lang])
         )
         n = telegram_length(spec.guide[guide_lang])

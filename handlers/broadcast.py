@@ -79,7 +79,7 @@ async def broadcast(update: Update, context: Context) -> None:
     broadcast_id = await data.repo.broadcast_compose(project.id, user.id, time.time())
     COMPOSING.users.add(user.id)
     await message.reply_text(
-        t(lang, "bc_compose", project=project.name),
+        t(lang, "bc_compose", project=project.name_in(lang)),
         reply_markup=cancel_keyboard(lang, broadcast_id),
     )
     await data.inbox.record_effect(update.update_id, "broadcast", {"id": broadcast_id})
@@ -145,7 +145,7 @@ async def audience_tap(update: Update, context: Context) -> None:
         await safe_answer(query)
         await _edit(
             query,
-            t(lang, "bc_empty", project=project.name, audience=described),
+            t(lang, "bc_empty", project=project.name_in(lang), audience=described),
             audience_keyboard(lang, found.id),
         )
         return
@@ -155,7 +155,7 @@ async def audience_tap(update: Update, context: Context) -> None:
     await context.bot.copy_message(user.id, found.from_chat_id, found.message_id)
     await context.bot.send_message(
         user.id,
-        t(lang, "bc_preview", count=count, project=project.name, audience=described),
+        t(lang, "bc_preview", count=count, project=project.name_in(lang), audience=described),
         reply_markup=preview_keyboard(lang, found.id, count),
     )
     await data.inbox.record_effect(update.update_id, "bc_audience", {"count": count})
@@ -189,13 +189,13 @@ async def send_tap(update: Update, context: Context) -> None:
         if again is not None and again.status in ("sending", "done", "cancelled"):
             project = await repo.get_project(again.project_id)
             await safe_edit_text(
-                query, t(lang, "bc_started", count=again.total, project=project.name)
+                query, t(lang, "bc_started", count=again.total, project=project.name_in(lang))
             )
         return
     project = await repo.get_project(found.project_id)
     log.info("broadcast %d: %d recipients queued", found.id, total)
     await safe_answer(query)
-    await safe_edit_text(query, t(lang, "bc_started", count=total, project=project.name))
+    await safe_edit_text(query, t(lang, "bc_started", count=total, project=project.name_in(lang)))
 
 
 def _closed(found: Broadcast) -> str:
@@ -217,7 +217,7 @@ async def broadcasts(update: Update, context: Context) -> None:
     if (got := await read_managed(update, context)) is None:
         return
     message, _, lang, projects = got
-    names = {p.id: p.name for p in projects}
+    names = {p.id: p.name_in(lang) for p in projects}
     found = await context.bot_data.repo.recent_broadcasts(list(names), RECENT)
     if not found:
         await message.reply_text(t(lang, "bc_list_empty"))

@@ -224,7 +224,7 @@ async def notify(context: Context, report: CheckReport) -> None:
     reviewers = await quality.members(report.project_id, Role.REVIEWER) or coordinators
     project = await repo.get_project(report.project_id)
     for user_id, reason in report.suspended:
-        await _send(context, user_id, "suspended", project=report.project, reason=reason)
+        await _send(context, user_id, "suspended", project=project, reason=reason)
         who = await worker_name(context, user_id)
         for c in coordinators:
             await _send(
@@ -232,7 +232,7 @@ async def notify(context: Context, report: CheckReport) -> None:
                 c,
                 "coord_suspended_who",
                 who=who,
-                project=report.project,
+                project=project,
                 reason=reason,
                 slug=project.slug,
             )
@@ -247,7 +247,7 @@ async def notify(context: Context, report: CheckReport) -> None:
                     c,
                     "coord_flagged_who",
                     who=who,
-                    project=report.project,
+                    project=project,
                     reason=reason,
                     slug=project.slug,
                 )
@@ -286,7 +286,7 @@ async def notify_exam_failed(
             key,
             worker=name,
             user_id=user_id,
-            project=project.name,
+            project=project.name_in(lang),
             slug=project.slug,
             correct=result.exam_correct,
             answered=result.exam_answered,
@@ -295,6 +295,8 @@ async def notify_exam_failed(
 
 async def _send(context: Context, chat_id: int, key: str, **values: object) -> None:
     lang = await language_of(context.bot_data, chat_id)
+    if isinstance(project := values.get("project"), Project):  # its name in the reader's
+        values["project"] = project.name_in(lang)
     if "reason" in values:  # a rule's reason, in the reader's language (bot.reasons)
         values["reason"] = reason_text(lang, str(values["reason"]))
     try:

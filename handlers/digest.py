@@ -109,7 +109,7 @@ def coordinator_text(lang: str, project: Project, digest: Digest) -> str:
     states = f.states
     pct = round(100 * states.done / states.work) if states.work else 0
     lines = [
-        t(lang, "digest_header", project=project.name, day=when.day),
+        t(lang, "digest_header", project=project.name_in(lang), day=when.day),
         "",
         t(lang, "digest_progress", done=f"{states.done:,}", total=f"{states.work:,}", pct=pct),
     ]
@@ -185,7 +185,7 @@ def worker_text(lang: str, project: Project, worker: WorkerDay, rank: int, of: i
     return t(
         lang,
         "digest_worker",
-        project=project.name,
+        project=project.name_in(lang),
         labels=f"{worker.labels:,}",
         details="\n".join(details),
     )
@@ -227,7 +227,7 @@ async def _send_coordinator(
     chart = digest.charts.get(lang)
     if chart is None:
         return
-    caption = t(lang, "digest_chart_caption", project=project.name)
+    caption = t(lang, "digest_chart_caption", project=project.name_in(lang))
     try:
         await bot.send_photo(chat_id, chart, caption=caption, filename="digest.png")
     except Forbidden:
@@ -375,7 +375,7 @@ async def digest_command(update: Update, context: Context) -> None:
         return
     if await data.inbox.effect(update.update_id, "digest") is not None:
         return  # this /digest, handled again after a crash: it was sent
-    await message.reply_text(t(lang, "digest_building", project=project.name))
+    await message.reply_text(t(lang, "digest_building", project=project.name_in(lang)))
     spec = await data.repo.project_spec(project.id)
     now = time.time()
     since = await data.repo.last_digest_until(project.id) or now - FIRST_NEWS_S
@@ -383,7 +383,7 @@ async def digest_command(update: Update, context: Context) -> None:
         digest = await make_digest(data, project, period(spec.timezone, now, since), {lang})
     except DigestFailed:
         log.exception("digest of %s not built", project.slug)
-        await message.reply_text(t(lang, "digest_failed", project=project.name))
+        await message.reply_text(t(lang, "digest_failed", project=project.name_in(lang)))
         return
     await _send_coordinator(context.bot, user.id, lang, project, digest)
     await data.inbox.record_effect(update.update_id, "digest", {"day": digest.period.day})

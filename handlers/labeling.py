@@ -60,7 +60,7 @@ def guide_text(project: Project, lang: str) -> str:
     text = t(
         lang,
         "guide",
-        project=project.name,
+        project=project.name_in(lang),
         question=pick_text(project.question, lang),
         guide=pick_text(project.guide, lang),
     )
@@ -159,7 +159,7 @@ async def _send_next(
             project = await repo.get_project(project_id)
             key = "suspended" if gate.status == "suspended" else "exam_blocked"
             reason = reason_text(lang, gate.reason or "")
-            await tell(t(lang, key, project=project.name, reason=reason))
+            await tell(t(lang, key, project=project.name_in(lang), reason=reason))
             return
         spec = await quality.spec(project_id)
         if gate.status == "exam":
@@ -197,9 +197,9 @@ async def _send_next(
                     # Paused or closed: no cards go out (and the worker is not idle: /resume
                     # tells them itself).
                     key = "project_paused" if state == "paused" else "project_closed"
-                    await tell(t(lang, key, project=project.name))
+                    await tell(t(lang, key, project=project.name_in(lang)))
                     return
-                await tell(t(lang, "all_done", project=project.name))
+                await tell(t(lang, "all_done", project=project.name_in(lang)))
                 await repo.mark_idle(user_id, project_id)
                 return
             try:
@@ -252,7 +252,7 @@ async def start(update: Update, context: Context) -> None:
             await message.reply_text(t(lang, "invite_invalid"))
             return
         await message.reply_text(
-            t(lang, "joined", project=project.name, role=t(lang, f"role_{role.value}"))
+            t(lang, "joined", project=project.name_in(lang), role=t(lang, f"role_{role.value}"))
         )
         if role is not Role.WORKER:  # a worker link never changes a menu (never demotes)
             # The menu of the role joined (a replay sets the same menu again).
@@ -269,10 +269,10 @@ async def start(update: Update, context: Context) -> None:
         await message.reply_text(await greeting(context.bot_data, user.id, user.first_name, lang))
         return
     project = await repo.get_project(worker.current_project_id)
-    text = t(lang, "welcome_back", project=project.name)
+    text = t(lang, "welcome_back", project=project.name_in(lang))
     held = await repo.role_of(user.id, project.id)
     if held is Role.COORDINATOR or held is Role.REVIEWER:
-        text += "\n" + t(lang, f"start_{held.value}", project=project.name)
+        text += "\n" + t(lang, f"start_{held.value}", project=project.name_in(lang))
     await message.reply_text(text)
     await send_guide(context, user.id, project, lang)
 

@@ -47,7 +47,7 @@ async def leave(update: Update, context: Context) -> None:
     yes = LeaveTap(project.id, "yes").pack()
     no = LeaveTap(project.id, "no").pack()
     await message.reply_text(
-        t(lang, "leave_confirm", project=project.name),
+        t(lang, "leave_confirm", project=project.name_in(lang)),
         reply_markup=_confirm(lang, "leave_yes", yes, no),
     )
 
@@ -64,10 +64,10 @@ async def leave_tap(update: Update, context: Context) -> None:
         return
     project = await repo.get_project(tap.project_id)
     if tap.answer == "no":
-        text = t(lang, "leave_cancelled" if member else "left", project=project.name)
+        text = t(lang, "leave_cancelled" if member else "left", project=project.name_in(lang))
     else:
         await repo.leave_project(user.id, tap.project_id)
-        text = t(lang, "left", project=project.name)
+        text = t(lang, "left", project=project.name_in(lang))
         # Leaving a project may end a role: the menu follows (the same on a replay).
         handled = handled_commands(context.application)
         await refresh_menu(context.bot, context.bot_data, user.id, handled)

@@ -67,7 +67,7 @@ async def projects_command(update: Update, context: Context) -> None:
             lang,
             "project_button",
             mark="✓ " if project.id == current else "",
-            project=project.name,
+            project=project.name_in(lang),
             role=t(lang, f"role_short_{(role.value if role else 'worker')}"),
         )
         rows.append([InlineKeyboardButton(text[:64], callback_data=ProjectTap(project.id).pack())])
@@ -87,7 +87,7 @@ async def project_tap(update: Update, context: Context) -> None:
     # list turns into the same message: the outcome with that project's Start button.
     await repo.set_current_project(user.id, tap.project_id)
     project = await repo.get_project(tap.project_id)
-    text = t(lang, "projects_switched", project=project.name)
+    text = t(lang, "projects_switched", project=project.name_in(lang))
     await asyncio.gather(safe_answer(query, text[:200]), _show(query, text, project.id, lang))
 
 

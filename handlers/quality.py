@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -63,10 +64,11 @@ async def check(update: Update, context: Context) -> None:
         context.bot_data.repo, context.bot_data.quality, context.bot_data.settings, project.id
     )
     if report.result is None or not report.summary["counts"]["labels"]:
-        reply = t(lang, "check_nothing", project=project.name)
+        reply = t(lang, "check_nothing", project=project.name_in(lang))
     else:
         options = await context.bot_data.repo.options(project.id)
-        reply = summary_text(report, lang, options, await _names(context, report))
+        named = replace(report, project=project.name_in(lang))
+        reply = summary_text(named, lang, options, await _names(context, report))
     await inbox.record_effect(update.update_id, "check", reply)
     await message.reply_text(reply)
     await notify(context, report)
@@ -113,11 +115,13 @@ async def reinstate(update: Update, context: Context) -> None:
     project = next(p for p in projects if p.id == found[0][1])
     quality = context.bot_data.quality
     if not await quality.reinstate(target, project.id, actor=user.id, update_id=update.update_id):
-        await message.reply_text(t(lang, "reinstate_nothing", who=who, project=project.name))
+        await message.reply_text(
+            t(lang, "reinstate_nothing", who=who, project=project.name_in(lang))
+        )
         return
-    await message.reply_text(t(lang, "reinstate_done_who", who=who, project=project.name))
+    await message.reply_text(t(lang, "reinstate_done_who", who=who, project=project.name_in(lang)))
     told = await language_of(context.bot_data, target)
-    await notice(context, target, t(told, "reinstated", project=project.name))
+    await notice(context, target, t(told, "reinstated", project=project.name_in(told)))
 
 
 async def _reviewable(context: Context, user_id: int) -> list[Project]:
@@ -135,11 +139,15 @@ async def send_review(context: Context, user_id: int, project: Project, lang: st
     """Send the next disputed sample with the crowd's counts and one button per option."""
     quality, repo = context.bot_data.quality, context.bot_data.repo
     if await repo.project_state(project.id) in ("closed", "archived"):
-        await context.bot.send_message(user_id, t(lang, "review_read_only", project=project.name))
+        await context.bot.send_message(
+            user_id, t(lang, "review_read_only", project=project.name_in(lang))
+        )
         return
     item = await quality.next_review(project.id)
     if item is None:
-        await context.bot.send_message(user_id, t(lang, "review_none", project=project.name))
+        await context.bot.send_message(
+            user_id, t(lang, "review_none", project=project.name_in(lang))
+        )
         return
     sample, counts = item
     options = sorted(await repo.options(project.id), key=lambda o: o.idx)
@@ -228,7 +236,7 @@ async def review_tap(update: Update, context: Context) -> None:
     if outcome == "read_only":
         project = await context.bot_data.repo.get_project(project_id)
         await asyncio.gather(
-            safe_answer(query, t(lang, "review_read_only", project=project.name)),
+            safe_answer(query, t(lang, "review_read_only", project=project.name_in(lang))),
             safe_edit_markup(query, None),
         )
         return

@@ -64,7 +64,7 @@ async def export(update: Update, context: Context) -> None:
     data = context.bot_data
     if await data.inbox.effect(update.update_id, "export") is not None:
         return  # this /export, handled again after a crash: its file was sent
-    await message.reply_text(t(lang, "export_started", project=project.name, format=fmt))
+    await message.reply_text(t(lang, "export_started", project=project.name_in(lang), format=fmt))
     name = f"{project.slug}-{fmt}-{time.strftime('%Y%m%d-%H%M')}"
     with tempfile.TemporaryDirectory(prefix="labelgram-export-") as tmp:
         try:
@@ -79,7 +79,7 @@ async def export(update: Update, context: Context) -> None:
         caption = t(
             lang,
             "export_done",
-            project=project.name,
+            project=project.name_in(lang),
             format=fmt,
             done=states.done,
             total=states.work,
@@ -127,9 +127,9 @@ async def audit(update: Update, context: Context) -> None:
     db_path = context.bot_data.settings.db_path
     events = await asyncio.to_thread(lambda: list(read_events(db_path, query)))
     if not events:
-        await message.reply_text(t(lang, "audit_empty", project=project.name))
+        await message.reply_text(t(lang, "audit_empty", project=project.name_in(lang)))
         return
-    lines = [t(lang, "audit_header", n=len(events), project=project.name)]
+    lines = [t(lang, "audit_header", n=len(events), project=project.name_in(lang))]
     lines += [event_line(e, project=False) for e in events]
     text = "\n".join(lines)
     with contextlib.suppress(TelegramError):

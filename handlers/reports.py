@@ -32,7 +32,7 @@ from bot.keyboards import start_keyboard
 from bot.replies import ReplyHandler, expect_reply, load_waiting, reply_done
 from bot.report_cards import card_text, send_report_card, snippet
 from bot.texts import t
-from config.project import GUIDE_DECORATION, telegram_length
+from config.project import GUIDE_DECORATION, LANGUAGES, telegram_length
 from handlers.common import (
     choose_project,
     read_managed,
@@ -118,7 +118,7 @@ async def _tell_reporters(
         text = t(
             lang,
             f"outcome_{decision.decision}",
-            project=project.name,
+            project=project.name_in(lang),
             snippet=snippet(sample.text, sample.kind, lang),
         )
         told += await _send(context, user_id, text)
@@ -140,10 +140,10 @@ async def reports_command(update: Update, context: Context) -> None:
     repo = context.bot_data.repo
     samples, reports = await repo.open_report_count(project.id)
     if not samples:
-        await message.reply_text(t(lang, "reports_none", project=project.name))
+        await message.reply_text(t(lang, "reports_none", project=project.name_in(lang)))
         return
     await message.reply_text(
-        t(lang, "reports_header", project=project.name, samples=samples, reports=reports)
+        t(lang, "reports_header", project=project.name_in(lang), samples=samples, reports=reports)
     )
     shown = await repo.open_reports(project.id, CARDS_PER_CALL)
     for reported in shown:
@@ -261,7 +261,7 @@ async def _ask_guide(
     text = t(
         lang,
         "guide_ask",
-        project=project.name,
+        project=project.name_in(lang),
         language=t(lang, f"lang_{guide_lang}") if guide_lang in ("en", "ko") else guide_lang,
         version=project.guide_version + 1,
     )
@@ -387,7 +387,7 @@ async def _apply_guide(
     spec = await repo.project_spec(project_id)
     key = guide_lang or lang
     guide = dict(spec.guide) | {key: text}
-    room = TEXT_LIMIT - GUIDE_DECORATION - telegram_length(spec.name)
+    room = TEXT_LIMIT - GUIDE_DECORATION - max(telegram_length(spec.name_in(x)) for x in LANGUAGES)
     room -= max(telegram_length(q) for q in spec.question.values())
     if telegram_length(text) > room:  # the guide message must stay one message (still asked)
         await message.reply_text(
@@ -412,7 +412,7 @@ async def _apply_guide(
         t(
             lang,
             "guide_done",
-            project=updated.project.name,
+            project=updated.project.name_in(lang),
             language=t(lang, f"lang_{key}") if key in ("en", "ko") else key,
             version=updated.guide_version or updated.project.guide_version,
         )
@@ -435,14 +435,16 @@ async def _life(update: Update, context: Context, command: str, state: str) -> N
     data = context.bot_data
     repo = data.repo
     if await repo.project_state(project.id) == "archived":
-        await message.reply_text(t(lang, "life_archived", project=project.name))
+        await message.reply_text(t(lang, "life_archived", project=project.name_in(lang)))
         return
     change = await repo.set_project_state(
         project.id, state, actor=user.id, update_id=update.update_id
     )
     if change.before == change.after:
         state_word = t(lang, f"state_{change.after}")
-        await message.reply_text(t(lang, "life_same", project=project.name, state=state_word))
+        await message.reply_text(
+            t(lang, "life_same", project=project.name_in(lang), state=state_word)
+        )
         return
     told = await data.inbox.effect(update.update_id, "life.told")
     if told is None:
@@ -458,11 +460,11 @@ async def _life(update: Update, context: Context, command: str, state: str) -> N
             wlang = await language_of(data, member)
             markup = start_keyboard(project.id, wlang) if state == "active" else None
             told += await _send(
-                context, member, t(wlang, key, project=project.name), reply_markup=markup
+                context, member, t(wlang, key, project=project.name_in(wlang)), reply_markup=markup
             )
         await data.inbox.record_effect(update.update_id, "life.told", told)
     done_key = {"paused": "paused_done", "closed": "closed_done"}.get(state, "resumed_done")
-    await message.reply_text(t(lang, done_key, project=project.name, n=int(told)))
+    await message.reply_text(t(lang, done_key, project=project.name_in(lang), n=int(told)))
 
 
 async def _workers(context: Context, project_id: int) -> list[int]:

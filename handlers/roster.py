@@ -83,7 +83,7 @@ async def _page(
     repo = context.bot_data.repo
     total = await repo.roster_size(project.id)
     if total == 0:
-        return t(lang, "workers_none", project=project.name, slug=project.slug), None
+        return t(lang, "workers_none", project=project.name_in(lang), slug=project.slug), None
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     page = min(max(page, 0), pages - 1)
     start, exam_size = await _today(context, project)
@@ -95,7 +95,7 @@ async def _page(
         t(
             lang,
             "workers_header",
-            project=project.name,
+            project=project.name_in(lang),
             first=first,
             last=first + len(entries) - 1,
             total=total,
@@ -167,7 +167,7 @@ async def _card(
     text = t(
         lang,
         "worker_card",
-        project=project.name,
+        project=project.name_in(lang),
         role=t(lang, f"role_{entry.role}"),
         reason=reason,
         flags=flag_text,
@@ -257,7 +257,7 @@ async def _gone(
     who = person(
         worker.first_name if worker else None, worker.username if worker else None, worker_id
     )
-    await safe_answer(query, t(lang, "roster_gone", who=who, project=project.name))
+    await safe_answer(query, t(lang, "roster_gone", who=who, project=project.name_in(lang)))
 
 
 async def action_tap(update: Update, context: Context) -> None:
@@ -297,7 +297,9 @@ async def action_tap(update: Update, context: Context) -> None:
             ]
         )
         await safe_answer(query)
-        await _show(query, t(lang, "roster_remove_confirm", who=who, project=project.name), markup)
+        await _show(
+            query, t(lang, "roster_remove_confirm", who=who, project=project.name_in(lang)), markup
+        )
         return
     action = "remove" if tap.action == "remove_yes" else tap.action
     changed, replay = await repo.roster_action(
@@ -312,12 +314,13 @@ async def action_tap(update: Update, context: Context) -> None:
     else:
         done = {"suspend": "roster_suspended", "reinstate": "roster_reinstated"}
         await safe_answer(
-            query, t(lang, done.get(action, "roster_removed"), who=who, project=project.name)
+            query,
+            t(lang, done.get(action, "roster_removed"), who=who, project=project.name_in(lang)),
         )
         if not replay:
             await _tell_worker(context, tap.worker_id, action, project)
     if action == "remove" and changed:
-        await _show(query, t(lang, "roster_removed", who=who, project=project.name), None)
+        await _show(query, t(lang, "roster_removed", who=who, project=project.name_in(lang)), None)
         return
     entry = await repo.roster_entry(
         project.id, tap.worker_id, day_start=start, exam_size=exam_size
@@ -336,7 +339,7 @@ async def _tell_worker(context: Context, worker_id: int, action: str, project: P
     }[action]
     lang = await language_of(context.bot_data, worker_id)
     try:
-        await context.bot.send_message(worker_id, t(lang, key, project=project.name))
+        await context.bot.send_message(worker_id, t(lang, key, project=project.name_in(lang)))
     except TelegramError as exc:
         log.info("could not tell %s about %s: %s", worker_id, action, exc)
 
@@ -368,7 +371,7 @@ async def _send_report(
     caption = t(
         lang,
         "workreport_caption",
-        project=project.name,
+        project=project.name_in(lang),
         since=since.isoformat(),
         until=until.isoformat(),
         timezone=report.timezone,

@@ -46,6 +46,14 @@ class Project(_Row):
     overlap: int
     assignment_timeout: float
     created_at: float
+    names: dict[str, str] = Field(default_factory=dict)  # per language, where the file gives them
+
+    def name_in(self, lang: str) -> str:
+        """The name to show a reader of `lang`: theirs where the project has names per
+        language (falling back to English, then any), else its one name."""
+        if not self.names:
+            return self.name
+        return self.names.get(lang) or self.names.get("en") or next(iter(self.names.values()))
 
 
 class SampleIn(_Row):

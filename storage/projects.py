@@ -27,9 +27,20 @@ from storage.errors import Conflict, NotFound
 from storage.events import append_event
 from storage.models import Option, Project, Role
 
-PROJECT_COLS = (
+_PROJECT_FIELDS = (
     "id, slug, name, question, guide, guide_version, overlap, assignment_timeout, created_at"
 )
+
+
+def project_cols(alias: str = "") -> str:
+    """The columns `project_of` reads, of table `alias` (none: unqualified); the names per
+    language live in the stored spec."""
+    at = f"{alias}." if alias else ""
+    cols = ", ".join(at + c.strip() for c in _PROJECT_FIELDS.split(","))
+    return f"{cols}, json_extract({at}spec, '$.names')"
+
+
+PROJECT_COLS = project_cols()
 
 
 def project_of(row: sqlite3.Row | Row) -> Project:
@@ -44,6 +55,7 @@ def project_of(row: sqlite3.Row | Row) -> Project:
         overlap=row[6],
         assignment_timeout=row[7],
         created_at=row[8],
+        names=json.loads(row[9]) if row[9] else {},
     )
 
 
@@ -203,6 +215,7 @@ class Projects(Database):
             id=int(row[0]),
             slug=spec.slug,
             name=spec.name,
+            names=spec.names,
             question=spec.question,
             guide=spec.guide,
             guide_version=1,
@@ -439,7 +452,7 @@ class Projects(Database):
     async def projects_of(self, user_id: int, role: Role | None = None) -> list[Project]:
         """Projects the user belongs to (optionally with a given role)."""
         sql = (
-            f"SELECT {', '.join('p.' + c.strip() for c in PROJECT_COLS.split(','))}"
+            f"SELECT {project_cols('p')}"
             " FROM projects p JOIN memberships m ON m.project_id = p.id WHERE m.worker_id = ?"
         )
         params: list[Any] = [user_id]

@@ -239,3 +239,39 @@ def test_texts_over_telegram_limits_are_refused_naming_field_and_limit(
     path.write_text(GOOD.replace(*change))
     with pytest.raises(ProjectFileError, match=message):
         load_project_file(path)
+
+
+def test_a_name_per_language(tmp_path: Path) -> None:
+    from config.project import ProjectSpec
+
+    path = tmp_path / "p.toml"
+    path.write_text(GOOD.replace('name = "Colours"', 'name = { en = "Colours", ko = "색깔" }'))
+    spec = load_project_file(path)
+    assert (spec.name, spec.names, spec.slug) == (
+        "Colours",
+        {"en": "Colours", "ko": "색깔"},
+        "colours",
+    )
+    assert (spec.name_in("ko"), spec.name_in("en"), spec.name_in("fr")) == (
+        "색깔",
+        "Colours",
+        "Colours",
+    )
+    again = ProjectSpec.model_validate_json(spec.model_dump_json())  # as stored, as read back
+    assert (again.name, again.names) == (spec.name, spec.names)
+    plain = load_project_file(_write(tmp_path, GOOD))
+    assert (plain.names, plain.name_in("ko")) == ({}, "Colours")
+    path.write_text(
+        GOOD.replace('name = "Colours"', f'name = {{ en = "C", ko = "{"가" * 101}" }}')
+    )
+    with pytest.raises(ProjectFileError, match="ko name is longer than 100 characters"):
+        load_project_file(path)
+    path.write_text(GOOD.replace('name = "Colours"', 'name = { en = "C", fr = "Couleurs" }'))
+    with pytest.raises(ProjectFileError, match="unknown language"):
+        load_project_file(path)
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "plain.toml"
+    path.write_text(text)
+    return path
