@@ -356,6 +356,11 @@ class OutboxSender:
             return t(lang, "guide_updated", project=project.name_in(lang)), InlineKeyboardMarkup(
                 [[button]]
             )
+        if row.kind == "roster":  # what a coordinator did (handlers/roster.py)
+            key = ROSTER_NOTICES.get(str(row.payload.get("action")))
+            if key is None:
+                return None
+            return t(lang, key, project=project.name_in(lang)), None
         if row.kind == "reports_new":
             if not (await data.repo.open_report_count(project_id))[1]:
                 return None  # decided meanwhile: nothing to tell
@@ -371,6 +376,13 @@ class OutboxSender:
         log.warning("outbox row %d has an unknown kind %r", row.id, row.kind)
         return None
 
+
+# A roster action's notice to the worker it concerns, by action.
+ROSTER_NOTICES = {
+    "suspend": "worker_suspended_by_coordinator",
+    "reinstate": "reinstated",
+    "remove": "worker_removed",
+}
 
 _SENDERS: dict[int, OutboxSender] = {}
 

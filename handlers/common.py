@@ -28,10 +28,18 @@ from storage.quality import GoldResult
 log = logging.getLogger(__name__)
 
 
+ANSWER_LIMIT = 200  # characters of a callback answer (answerCallbackQuery's text)
+
+
 async def safe_answer(query: CallbackQuery, text: str | None = None) -> None:
     """Answer a callback query; a replayed or stale query is not an error worth raising,
     and neither is a network failure (the answer only stops a spinner: what the tap did is
-    stored, and cards that failed to go out are sent again)."""
+    stored, and cards that failed to go out are sent again).
+
+    A text longer than Telegram's ANSWER_LIMIT characters would be refused whole, so the
+    presser would see nothing: it is cut to fit (a name and a project name can be long)."""
+    if text is not None and len(text) > ANSWER_LIMIT:
+        text = text[: ANSWER_LIMIT - 1] + "…"
     try:
         await query.answer(text)
     except NetworkError as exc:  # BadRequest (expired, answered twice) and TimedOut included

@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, JobQueue
 
 from bot.callbacks_roster import WorkerAction, WorkerCard, WorkersPage, WorkReportTap
-from bot.context import Context, language_of
+from bot.context import Context
 from bot.reasons import reason_text
 from bot.texts import t
 from bot.texts_roster import person
@@ -253,10 +253,9 @@ async def card_tap(update: Update, context: Context) -> None:
 async def _gone(
     context: Context, query: CallbackQuery, project: Project, worker_id: int, lang: str
 ) -> None:
-    worker = await context.bot_data.repo.get_worker(worker_id)
-    who = person(
-        worker.first_name if worker else None, worker.username if worker else None, worker_id
-    )
+    # By id only: the button's data is the client's, and a name the bot knows from another
+    # project is not this coordinator's to learn.
+    who = person(None, None, worker_id)
     await safe_answer(query, t(lang, "roster_gone", who=who, project=project.name_in(lang)))
 
 
@@ -274,9 +273,11 @@ async def action_tap(update: Update, context: Context) -> None:
     entry = await repo.roster_entry(
         project.id, tap.worker_id, day_start=start, exam_size=exam_size
     )
-    worker = await repo.get_worker(tap.worker_id)
-    who = person(
-        worker.first_name if worker else None, worker.username if worker else None, tap.worker_id
+    # Named only while a member of this project (the data is the client's: see `_gone`).
+    who = (
+        person(entry.first_name, entry.username, tap.worker_id)
+        if entry
+        else person(None, None, tap.worker_id)
     )
     if tap.action == "remove":  # ask first: removing cannot be undone from here
         if entry is None:
@@ -302,7 +303,7 @@ async def action_tap(update: Update, context: Context) -> None:
         )
         return
     action = "remove" if tap.action == "remove_yes" else tap.action
-    changed, replay = await repo.roster_action(
+    changed, _ = await repo.roster_action(
         action, project.id, tap.worker_id, actor=user.id, update_id=update.update_id
     )
     if not changed:
@@ -317,8 +318,6 @@ async def action_tap(update: Update, context: Context) -> None:
             query,
             t(lang, done.get(action, "roster_removed"), who=who, project=project.name_in(lang)),
         )
-        if not replay:
-            await _tell_worker(context, tap.worker_id, action, project)
     if action == "remove" and changed:
         await _show(query, t(lang, "roster_removed", who=who, project=project.name_in(lang)), None)
         return
@@ -328,20 +327,6 @@ async def action_tap(update: Update, context: Context) -> None:
     if entry is not None:
         text, markup = await _card(context, project, entry, tap.page, lang)
         await _show(query, text, markup)
-
-
-async def _tell_worker(context: Context, worker_id: int, action: str, project: Project) -> None:
-    """Tell the worker what a coordinator did (best effort: they may have blocked the bot)."""
-    key = {
-        "suspend": "worker_suspended_by_coordinator",
-        "reinstate": "reinstated",
-        "remove": "worker_removed",
-    }[action]
-    lang = await language_of(context.bot_data, worker_id)
-    try:
-        await context.bot.send_message(worker_id, t(lang, key, project=project.name_in(lang)))
-    except TelegramError as exc:
-        log.info("could not tell %s about %s: %s", worker_id, action, exc)
 
 
 # ---------------------------------------------------------------------- the work report

@@ -8,6 +8,7 @@ The work report walks the project's labels of the period through `labels_project
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import time
@@ -90,6 +91,7 @@ _MEMBER_SQL = (
     "         AND f.worker_id = m.worker_id AND f.cleared_at IS NULL), m.exam_passed_at"
     " FROM memberships AS m JOIN workers AS w ON w.id = m.worker_id"
     " WHERE m.project_id = ? AND m.role IN ('worker', 'reviewer')"
+    " AND w.erased_at IS NULL"  # (someone who asked to be forgotten is no one to act on)
 )
 _ORDER = " ORDER BY w.first_name COLLATE NOCASE, m.worker_id"
 
@@ -100,8 +102,9 @@ class Roster(Database):
     async def roster_size(self, project_id: int) -> int:
         """Workers and reviewers of the project."""
         row = await self.one(
-            "SELECT COUNT(*) FROM memberships WHERE project_id = ?"
-            " AND role IN ('worker', 'reviewer')",
+            "SELECT COUNT(*) FROM memberships AS m JOIN workers AS w ON w.id = m.worker_id"
+            " WHERE m.project_id = ? AND m.role IN ('worker', 'reviewer')"
+            " AND w.erased_at IS NULL",
             (project_id,),
         )
         return int(row[0]) if row else 0
@@ -247,6 +250,13 @@ class Roster(Database):
                     changed = await _remove(db, worker_id, project_id, actor, now)
                 else:
                     raise ValueError(f"unknown roster action {action!r}")
+            if changed:  # the worker is told through the outbox (bot.outbox), so a crash
+                # after this transaction still tells them, and a replay does not again
+                await db.execute(
+                    "INSERT INTO outbox (chat_id, kind, payload, next_at, created_at)"
+                    " VALUES (?, 'roster', ?, ?, ?)",
+                    (worker_id, json.dumps({"project": project_id, "action": action}), now, now),
+                )
             await remember(db, update_id, step, changed, now)
         return changed, False
 

@@ -406,3 +406,40 @@ async def test_a_korean_coordinator_reads_the_roster_in_korean(world: World) -> 
     sent = await boss.next_message(timeout=10)
     assert "작업 보고서" in sent["caption"]
     assert "작업자 1명, 라벨 1개" in sent["caption"]
+
+
+async def test_the_roster_leaves_out_who_asked_to_be_forgotten(world: World) -> None:
+    gone = await label(world, 4242, 1)
+    await label(world, 5, 1)
+    await gone.send("/forget")
+    ask = await gone.next_message()
+    cb = await gone.press(ask, text="Erase me")
+    await gone.answer(cb)
+    await handled(world)
+    boss = await admin(world)
+    await boss.send("/workers colours")
+    page = await boss.next_message()
+    assert "Workers of “Colours” — 1-1 of 1" in page["text"]
+    assert "User5 (5)" in page["text"]
+
+
+async def test_a_forged_card_press_names_no_one_outside_the_project(world: World) -> None:
+    await label(world, 2, 1)  # a worker of "Colours" only
+    other = await world.repo.create_project(make_spec(slug="other", name="Other"))
+    code = await world.repo.create_invite(other.id, Role.COORDINATOR)
+    coord = world.user(7)
+    await coord.create()
+    await coord.send(f"/start {code}")
+    joined = await coord.next_message()
+    for data in (
+        WorkerCard(other.id, 2, 0).pack(),
+        WorkerAction(other.id, 2, 0, "suspend").pack(),
+    ):
+        cb = await coord.press(joined, data=data, strict=False)
+        answer = (await coord.answer(cb))["text"]
+        assert "User2" not in answer
+        assert "(2)" in answer
+    assert await world.repo.role_of(2, world.project.id) is Role.WORKER
+    row = await world.repo.one("SELECT suspended_at FROM memberships WHERE worker_id = 2")
+    assert row is not None
+    assert row[0] is None

@@ -114,6 +114,12 @@ async def test_roster_actions_happen_once_per_update(repo: Repository) -> None:
         False,
         False,
     )
+    # The worker's notice is queued with the change, once: not for the replay, not for the
+    # press that changed nothing.
+    told = await repo.all("SELECT chat_id, kind, payload FROM outbox")
+    assert [tuple(r) for r in told] == [
+        (1, "roster", f'{{"project": {project.id}, "action": "suspend"}}')
+    ]
     assert await repo.roster_action("reinstate", project.id, 1, actor=9, update_id=7) == (
         True,
         False,
