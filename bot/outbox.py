@@ -69,21 +69,48 @@ class AudienceTap(CallbackData, kind="bca"):
     def value(self) -> str | None:
         """The audience as storage names it ('all', 'active:7', 'lang:ko'), or None if the
         argument is not one of the offered choices."""
-        if self.audience in ("all", "reviewers"):
-            return self.audience if self.arg == 0 else None
-        if self.audience == "lang":
-            return f"lang:{LANGS[self.arg]}" if self.arg < len(LANGS) else None
-        return f"{self.audience}:{self.arg}" if self.arg in AUDIENCE_DAYS else None
+        return audience_value(self.audience, self.arg)
+
+
+def audience_value(audience: str, arg: int) -> str | None:
+    """A button's (audience, arg) as storage names the audience, or None if not offered."""
+    if audience in ("all", "reviewers"):
+        return audience if arg == 0 else None
+    if audience == "lang":
+        return f"lang:{LANGS[arg]}" if arg < len(LANGS) else None
+    if audience in ("active", "idle"):
+        return f"{audience}:{arg}" if arg in AUDIENCE_DAYS else None
+    return None
+
+
+def audience_button(value: str) -> tuple[str, int]:
+    """The (audience, arg) of a button for a stored audience ('active:7' -> ('active', 7))."""
+    audience, _, arg = value.partition(":")
+    if audience == "lang":
+        return audience, LANGS.index(arg)
+    return audience, int(arg) if arg else 0
 
 
 @dataclass(frozen=True)
 class SendTap(CallbackData, kind="bcs"):
-    """Send, Cancel, or back to the audience, under a broadcast's preview."""
+    """Send, Cancel, or back to the audience, under a broadcast's preview. Send carries the
+    audience its preview counted: a Send pressed on an older preview, after the audience
+    was changed, is refused rather than sent to the newer one ("none" on the others)."""
 
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {"answer": ("send", "cancel", "back")}
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        "answer": ("send", "cancel", "back"),
+        "audience": (*AUDIENCES, "none"),
+    }
 
     broadcast_id: int
     answer: str
+    audience: str = "none"
+    arg: int = 0
+
+    @property
+    def value(self) -> str | None:
+        """The previewed audience as storage names it (None: not a Send, or not offered)."""
+        return audience_value(self.audience, self.arg)
 
 
 @dataclass(frozen=True)
@@ -137,14 +164,16 @@ def cancel_keyboard(lang: str, broadcast_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[cancel_button(lang, broadcast_id)]])
 
 
-def preview_keyboard(lang: str, broadcast_id: int, count: int) -> InlineKeyboardMarkup:
-    """Send / Cancel (and back to the audience) under a preview."""
+def preview_keyboard(
+    lang: str, broadcast_id: int, count: int, audience: str
+) -> InlineKeyboardMarkup:
+    """Send / Cancel (and back to the audience) under the preview of `audience`."""
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
                     t(lang, "bc_send", count=count),
-                    callback_data=SendTap(broadcast_id, "send").pack(),
+                    callback_data=SendTap(broadcast_id, "send", *audience_button(audience)).pack(),
                 ),
                 cancel_button(lang, broadcast_id),
             ],

@@ -71,6 +71,12 @@ BROADCAST_TEXTS: dict[str, dict[str, str]] = {
         "en": "Broadcast cancelled; nothing was sent.",
         "ko": "공지를 취소했어요. 아무에게도 보내지 않았어요.",
     },
+    "bc_outdated": {
+        "en": "This preview is out of date: the audience was changed since. Send from the "
+        "newest preview.",
+        "ko": "지난 미리보기예요. 그 뒤로 받는 사람을 바꿨으니 가장 최근 미리보기에서 "
+        "보내 주세요.",
+    },
     "bc_already": {
         "en": "This broadcast is already on its way: /broadcasts",
         "ko": "이 공지는 이미 보내는 중이에요: /broadcasts",

@@ -46,6 +46,7 @@ from handlers.common import (
     read_tap,
     reject,
     safe_answer,
+    safe_edit_markup,
     safe_edit_text,
 )
 from storage.outbox import Broadcast
@@ -156,7 +157,7 @@ async def audience_tap(update: Update, context: Context) -> None:
     await context.bot.send_message(
         user.id,
         t(lang, "bc_preview", count=count, project=project.name_in(lang), audience=described),
-        reply_markup=preview_keyboard(lang, found.id, count),
+        reply_markup=preview_keyboard(lang, found.id, count, audience),
     )
     await data.inbox.record_effect(update.update_id, "bc_audience", {"count": count})
 
@@ -182,7 +183,17 @@ async def send_tap(update: Update, context: Context) -> None:
         if found.status == "draft":
             await _edit(query, t(lang, "bc_audience"), audience_keyboard(lang, found.id))
         return
-    total = await repo.broadcast_start(found.id, user.id, time.time())
+    previewed = tap.value
+    if previewed is None and found.status == "draft":  # a Send that names no audience
+        await reject(query, lang)
+        return
+    total = await repo.broadcast_start(found.id, user.id, time.time(), audience=previewed or "")
+    if total is None and found.status == "draft" and found.audience != previewed:
+        # A Send under an older preview: the audience was changed since; the newest
+        # preview's Send is the one that counts.
+        await safe_answer(query, t(lang, "bc_outdated"))
+        await safe_edit_markup(query, None)
+        return
     if total is None:  # sent already (a second press, a replay) or given up
         again = await repo.get_broadcast(found.id)
         await safe_answer(query, t(lang, _closed(again or found)))

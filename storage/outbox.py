@@ -192,15 +192,18 @@ class Outbox(Database):
         )
         return int(row[0]) if row else 0
 
-    async def broadcast_start(self, broadcast_id: int, sender_id: int, now: float) -> int | None:
+    async def broadcast_start(
+        self, broadcast_id: int, sender_id: int, now: float, *, audience: str
+    ) -> int | None:
         """Queue one row per recipient of a draft and mark it sending, in one transaction:
-        the number of recipients, or None when it is not a draft with an audience (sent
-        already: a second press or a replay queues nothing)."""
+        the number of recipients, or None when it is not a draft whose audience is still
+        `audience` (the one its preview counted), or was sent already (a second press or a
+        replay queues nothing)."""
         async with self.transaction() as db:
             async with db.execute(
                 "SELECT project_id, audience FROM broadcasts WHERE id = ? AND sender_id = ?"
-                " AND status = 'draft' AND audience IS NOT NULL AND message_id IS NOT NULL",
-                (broadcast_id, sender_id),
+                " AND status = 'draft' AND audience = ? AND message_id IS NOT NULL",
+                (broadcast_id, sender_id, audience),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:

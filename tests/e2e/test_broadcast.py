@@ -329,3 +329,32 @@ async def test_a_new_guide_is_announced_once_to_each_worker_in_their_language(
     assert await rows(world.repo, "SELECT COUNT(*) FROM outbox WHERE kind = 'guide_updated'") == [
         (2,)
     ]
+
+
+async def test_send_under_an_older_preview_sends_to_no_other_audience(world: World) -> None:
+    await world.joined(1)
+    await world.joined(2, "ko")
+    boss = await admin(world)
+    await boss.send("/broadcast")
+    await boss.next_message()
+    await boss.send("hello")
+    question = await boss.next_message()
+    await boss.press(question, text="👥 All workers")
+    await boss.next_message()  # the preview of the message
+    summary_all = await boss.next_message()
+    assert "It goes to 2 recipients" in summary_all["text"]
+    # A second audience press that was already on its way (a double tap, another device).
+    await boss.press(question, data=AudienceTap(1, "lang", 1).pack(), strict=False)
+    await boss.next_message()
+    summary_ko = await boss.next_message()
+    assert "It goes to 1 recipients" in summary_ko["text"]
+    answer = await boss.answer(await boss.press(summary_all, text="✅ Send to 2"))
+    assert "out of date" in answer["text"]
+    assert await rows(world.repo, "SELECT COUNT(*) FROM outbox WHERE kind = 'copy'") == [(0,)]
+    await boss.press(summary_ko, text="✅ Send to 1")
+    sql = "SELECT chat_id FROM outbox WHERE kind = 'copy'"
+    for _ in range(50):  # the press is handled after it is posted
+        if got := await rows(world.repo, sql):
+            break
+        await asyncio.sleep(0.1)
+    assert got == [(2,)]

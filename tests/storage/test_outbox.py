@@ -78,9 +78,10 @@ def test_only_offered_audiences_are_accepted() -> None:
 async def test_send_queues_one_row_per_recipient_once(repo: Repository) -> None:
     project = await crowd(repo)
     bid = await draft(repo, project, "all")
-    assert await repo.broadcast_start(bid, 9, NOW) == 4
-    assert await repo.broadcast_start(bid, 9, NOW) is None  # a second press
-    assert await repo.broadcast_start(bid, 8, NOW) is None  # not the sender's
+    assert await repo.broadcast_start(bid, 9, NOW, audience="lang:ko") is None  # not previewed
+    assert await repo.broadcast_start(bid, 9, NOW, audience="all") == 4
+    assert await repo.broadcast_start(bid, 9, NOW, audience="all") is None  # a second press
+    assert await repo.broadcast_start(bid, 8, NOW, audience="all") is None  # not the sender's
     rows = await repo.outbox_due(NOW, 100)
     assert sorted(r.chat_id for r in rows) == [1, 2, 3, 4]
     assert {(r.from_chat_id, r.message_id, r.kind) for r in rows} == {(9, 42, "copy")}
@@ -96,7 +97,7 @@ async def test_a_draft_is_needed_before_send_and_a_new_compose_drops_the_old(
 ) -> None:
     project = await crowd(repo)
     first = await repo.broadcast_compose(project.id, 9, NOW)
-    assert await repo.broadcast_start(first, 9, NOW) is None  # no message, no audience
+    assert await repo.broadcast_start(first, 9, NOW, audience="all") is None  # no message
     assert await repo.composing(NOW) == {9: first}
     second = await repo.broadcast_compose(project.id, 9, NOW)
     assert await repo.composing(NOW) == {9: second}
@@ -107,7 +108,7 @@ async def test_a_draft_is_needed_before_send_and_a_new_compose_drops_the_old(
 async def test_outcomes_recovery_and_the_report(repo: Repository) -> None:
     project = await crowd(repo)
     bid = await draft(repo, project, "all")
-    await repo.broadcast_start(bid, 9, NOW)
+    await repo.broadcast_start(bid, 9, NOW, audience="all")
     one, two, three, four = await repo.outbox_due(NOW, 100)
     assert await repo.outbox_claim(one.id)
     assert not await repo.outbox_claim(one.id)  # in flight already
@@ -142,7 +143,7 @@ async def test_outcomes_recovery_and_the_report(repo: Repository) -> None:
 async def test_cancel_stops_what_is_queued_and_reports(repo: Repository) -> None:
     project = await crowd(repo)
     bid = await draft(repo, project, "all")
-    await repo.broadcast_start(bid, 9, NOW)
+    await repo.broadcast_start(bid, 9, NOW, audience="all")
     first = (await repo.outbox_due(NOW, 1))[0]
     assert await repo.outbox_claim(first.id)
     assert await repo.broadcast_cancel(bid, NOW + 1) == 3
