@@ -36,6 +36,7 @@ from bot.delivery import PENDING_EVERY_S, PENDING_JOB, deliver_pending
 from bot.flood import FloodGuard
 from bot.menus import handled_commands, publish_profile
 from bot.poller import CaughtUp, InboxApplication, InboxPoller, PerUserOrder
+from bot.replies import MOVED_ON_GROUP, MovedOn, ReplyHandler, drop_question
 from bot.texts import t
 from config.settings import Settings
 from handlers import (
@@ -135,6 +136,9 @@ def build_application(
         + menus.build_handlers()
         + labeling.build_fallbacks()
     )
+    # A command from someone the bot asked a question drops the question first (bot.replies).
+    replies = next(h for h in app.handlers[0] if isinstance(h, ReplyHandler))
+    app.add_handler(MovedOn(replies, drop_question), group=MOVED_ON_GROUP)
     app.add_error_handler(on_error)
     return app  # type: ignore[return-value]
 

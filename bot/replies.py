@@ -44,6 +44,37 @@ class ReplyHandler(BaseHandler[Update, Context, None]):
         return asked is not None and asked > time.time() - REPLY_TTL_S
 
 
+class MovedOn(BaseHandler[Update, Context, None]):
+    """A command from a user the bot asked something: they moved on, so the question is
+    dropped (`drop_question`) and their next text is not taken as its answer (a broadcast
+    they start writing, say). Runs in a group of its own before the others (MOVED_ON_GROUP),
+    so the command is handled as well."""
+
+    def __init__(self, replies: ReplyHandler, callback: ReplyCallback) -> None:
+        """`replies`: the handler whose questions this one drops."""
+        super().__init__(callback)
+        self.replies = replies
+
+    def check_update(self, update: object) -> bool:
+        """Whether this is a command from someone with a question open."""
+        if not isinstance(update, Update) or update.message is None:
+            return False
+        message, user = update.message, update.effective_user
+        if user is None or not (message.text or "").startswith("/"):
+            return False
+        return user.id in self.replies.waiting
+
+
+MOVED_ON_GROUP = -1
+
+
+async def drop_question(update: Update, context: Context) -> None:
+    """`MovedOn`'s callback: forget the user's open question (twice is harmless)."""
+    if (user := update.effective_user) is not None:
+        await context.bot_data.repo.drop_reply(user.id)
+        reply_done(context, user.id)
+
+
 def _handler(application: Application) -> ReplyHandler | None:  # type: ignore[type-arg]
     for group in application.handlers.values():
         for handler in group:

@@ -178,6 +178,12 @@ REPORT_TEXTS: dict[str, dict[str, str]] = {
     },
     "lang_en": {"en": "English", "ko": "영어"},
     "lang_ko": {"en": "Korean", "ko": "한국어"},
+    "reports_read_only": {
+        "en": "🏁 “{project}” is closed: its reports are not decided any more and its guide "
+        "does not change. /resume reopens it.",
+        "ko": "🏁 “{project}” 프로젝트는 종료되어 문제 신고를 처리하거나 가이드를 바꿀 수 "
+        "없습니다. /resume 으로 다시 열 수 있습니다.",
+    },
     "reports_notice": {
         "en": "🚩 {n} new problem reports in “{project}” — /reports",
         "ko": "🚩 “{project}” 프로젝트에 새 문제 신고가 {n}건 있습니다. /reports",

@@ -172,6 +172,9 @@ async def report_act(update: Update, context: Context) -> None:
     if not await _manages(context, user.id, sample.project_id):
         await reject(query, lang)
         return
+    if tap.action != "back" and (closed := await _read_only(context, sample.project_id, lang)):
+        await safe_answer(query, closed)
+        return
     if tap.action == "back":
         await asyncio.gather(
             safe_answer(query), safe_edit_markup(query, report_card_keyboard(sample.id, lang))
@@ -230,6 +233,9 @@ async def fix_mode(update: Update, context: Context) -> None:
         return
     if not await _manages(context, user.id, reported.sample.project_id):
         await reject(query, lang)
+        return
+    if closed := await _read_only(context, reported.sample.project_id, lang):
+        await safe_answer(query, closed)
         return
     await repo.await_reply(user.id, "fix", tap.sample_id, tap.mode)
     expect_reply(context, user.id)
@@ -311,12 +317,32 @@ async def on_reply(update: Update, context: Context) -> None:
         reply_done(context, user.id)
         await message.reply_text(t(lang, "not_allowed"))
         return
+    project_id = (
+        pending.ref
+        if pending.kind == "guide"
+        else (await data.repo.sample(pending.ref)).project_id
+    )
+    if closed := await _read_only(context, project_id, lang):  # closed since the question
+        await _answered(context, user.id)
+        await message.reply_text(closed)
+        return
     if pending.kind == "fix":
         await _apply_fix(
             context, update.update_id, message, user.id, lang, pending.ref, text, pending.mode
         )
     else:
         await _apply_guide(context, message, user.id, lang, pending.ref, text, pending.mode)
+
+
+async def _read_only(context: Context, project_id: int, lang: str) -> str | None:
+    """Why a closed or archived project's reports and guide stay as they are (None: open).
+    A closed project's data no longer changes; an archived one changes from the CLI only."""
+    state = await context.bot_data.repo.project_state(project_id)
+    if state not in ("closed", "archived"):
+        return None
+    project = await context.bot_data.repo.get_project(project_id)
+    key = "reports_read_only" if state == "closed" else "life_archived"
+    return t(lang, key, project=project.name_in(lang))
 
 
 async def _reply_allowed(context: Context, user_id: int, kind: str, ref: int) -> bool:
@@ -359,15 +385,24 @@ async def _apply_fix(
         new_text=text,
         clear_labels=mode == "clear",
     )
-    await repo.drop_reply(user_id)
-    reply_done(context, user_id)
     if done is None:
+        await _answered(context, user_id)
         await message.reply_text(t(lang, "decided_already"))
         return
     told = await _tell_reporters(context, update_id, done, reported)
     sample = await repo.sample(sample_id)
     key = "fix_done_cleared" if mode == "clear" else "fix_done_kept"
     await message.reply_text(t(lang, key, ext_id=sample.ext_id, cleared=done.cleared, n=told))
+    # The question goes last: a crash before this leaves it open, so the update handled
+    # again comes back here (the decision and the reporters' notice happen once per update)
+    # instead of falling through to the hint for text nobody asked for.
+    await _answered(context, user_id)
+
+
+async def _answered(context: Context, user_id: int) -> None:
+    """The user's question is answered: their next text goes elsewhere again."""
+    await context.bot_data.repo.drop_reply(user_id)
+    reply_done(context, user_id)
 
 
 async def _apply_guide(
@@ -384,7 +419,12 @@ async def _apply_guide(
     if not text:
         await message.reply_text(t(lang, "fix_empty"), reply_markup=cancel_keyboard(lang))
         return
-    spec = await repo.project_spec(project_id)
+    try:
+        spec = await repo.project_spec(project_id)
+    except NotFound:  # the project was deleted while the question was open
+        await _answered(context, user_id)
+        await message.reply_text(t(lang, "guide_failed"))
+        return
     key = guide_lang or lang
     guide = dict(spec.guide) | {key: text}
     room = TEXT_LIMIT - GUIDE_DECORATION - max(telegram_length(spec.name_in(x)) for x in LANGUAGES)
@@ -395,9 +435,8 @@ async def _apply_guide(
             reply_markup=cancel_keyboard(lang),
         )
         return
-    await repo.drop_reply(user_id)
-    reply_done(context, user_id)
-    if guide == spec.guide:
+    if guide == spec.guide:  # (also this update handled again after the change: see below)
+        await _answered(context, user_id)
         await message.reply_text(t(lang, "guide_unchanged"))
         return
     try:
@@ -406,8 +445,10 @@ async def _apply_guide(
         )
     except (Conflict, NotFound, ValueError) as exc:  # e.g. the project deleted meanwhile
         log.info("guide of project %s not changed: %s", project_id, exc)
+        await _answered(context, user_id)
         await message.reply_text(t(lang, "guide_failed"))
         return
+    await _answered(context, user_id)  # after the change: a crash before it loses nothing
     await message.reply_text(
         t(
             lang,

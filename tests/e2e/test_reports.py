@@ -396,3 +396,57 @@ async def test_a_photo_card_for_the_coordinator_who_gets_the_notice(
             await asyncio.sleep(0.05)
         assert "제외 완료" in now["caption"]
         assert buttons(now) == []
+
+
+async def test_a_command_drops_the_open_question_so_a_broadcast_is_not_taken_for_it(
+    two_samples: World,
+) -> None:
+    world = two_samples
+    a, card = await world.first_card(1001)
+    await report(a, card, "unclear")
+    await handled(world)
+    admin = world.user(ADMIN_ID)
+    await admin.create()
+    await admin.send("/reports")
+    await admin.next_message()
+    first = await admin.next_message()
+    await admin.press(first, text="✏️ Fix text")
+    first = await edited_to(admin, first, "Fix, keep its labels")
+    await admin.press(first, text="Fix, keep its labels")
+    await wait_for(admin, "corrected text")
+    # The coordinator moves on without answering: the next text is the broadcast's.
+    await admin.send("/broadcast colours")
+    await wait_for(admin, "Send me the message")
+    await admin.send("Team meeting at 5pm today")
+    await wait_for(admin, "Who should get it")
+    await handled(world)
+    assert await world.repo.one("SELECT text FROM samples WHERE ext_id = 's0'") == (
+        "sample text 0",
+    )
+    assert await count(world, "SELECT COUNT(*) FROM reports WHERE decided_at IS NULL") == 1
+    sql = "SELECT COUNT(*) FROM pending_replies WHERE user_id = ?"
+    assert await count(world, sql, ADMIN_ID) == 0
+    assert await count(world, sql, 1001) == 1  # the reporter's note question is theirs
+
+
+async def test_a_closed_projects_reports_and_guide_stay_as_they_are(two_samples: World) -> None:
+    world = two_samples
+    a, card = await world.first_card(1001)
+    await report(a, card, "unclear")
+    await handled(world)
+    admin = world.user(ADMIN_ID)
+    await admin.create()
+    await admin.send("/reports")
+    await admin.next_message()
+    first = await admin.next_message()
+    await world.repo.set_project_state(world.project.id, "closed", actor=ADMIN_ID)
+    for button in ("🗑 Exclude", "📖 Guide", "✏️ Fix text"):
+        answer = await admin.answer(await admin.press(first, text=button))
+        assert "is closed" in answer["text"], button
+    await handled(world)
+    assert await count(world, "SELECT COUNT(*) FROM reports WHERE decided_at IS NULL") == 1
+    assert (
+        await count(world, "SELECT COUNT(*) FROM pending_replies WHERE user_id = ?", ADMIN_ID) == 0
+    )
+    assert await world.repo.one("SELECT held FROM samples WHERE ext_id = 's0'") is not None
+    assert len(await world.repo.guide_versions(world.project.id)) == 1
