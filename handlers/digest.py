@@ -20,7 +20,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden, TelegramError, TimedOut
 from telegram.ext import BaseHandler, CommandHandler, Job, JobQueue
 
 from bot.context import BotData, Context, lang_of, language_of
@@ -317,8 +317,15 @@ async def _deliver(
     except Forbidden:
         await repo.digest_sent(project_id, day, user_id, "unreachable")
         return 0
+    except TimedOut:  # it may have arrived: left 'sending', never sent twice
+        log.warning("digest to %s timed out: not sent again", user_id)
+        return 0
     except TelegramError as exc:
         log.warning("digest to %s not sent: %s", user_id, exc)
+        await repo.digest_sent(project_id, day, user_id, "failed")
+        return 0
+    except Exception:  # a bug writing this one: the others still go out
+        log.exception("digest to %s not sent", user_id)
         await repo.digest_sent(project_id, day, user_id, "failed")
         return 0
     await repo.digest_sent(project_id, day, user_id, "sent")
@@ -330,7 +337,10 @@ async def send_due(bot: Bot, data: BotData, now: float | None = None) -> int:
     now = time.time() if now is None else now
     sent = 0
     for project in await data.repo.list_projects():
-        sent += await send_project_digest(bot, data, project, now)
+        try:
+            sent += await send_project_digest(bot, data, project, now)
+        except Exception:  # one project's failure does not hold back the others' digests
+            log.exception("digests of project %s not sent", project.slug)
     return sent
 
 

@@ -98,6 +98,9 @@ def period(timezone: str, until: float, since: float, days: int = DAYS) -> Perio
     )
 
 
+ETA_MAX_DAYS = 3650  # an end date further off than this is not one: none is given
+
+
 def pace(figures: DigestFigures) -> float:
     """Labels per day at the current pace: the mean of the series' full days (today is not
     over), or today's count if there is nothing else."""
@@ -114,6 +117,8 @@ def eta(figures: DigestFigures, today: str) -> tuple[int, date] | None:
     if figures.remaining <= 0 or speed <= 0:
         return None
     days = max(1, int(-(-figures.remaining // speed)))
+    if days > ETA_MAX_DAYS:  # no date worth printing (and past year 9999: no date at all)
+        return None
     return days, date.fromisoformat(today) + timedelta(days=days)
 
 

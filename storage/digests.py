@@ -353,7 +353,7 @@ def read_figures(
         # scan of every sample took 0.2 s at 330,000); the few cards out now are left out.
         remaining = db.execute(
             "SELECT COALESCE(SUM(need), 0) FROM samples INDEXED BY samples_pick"
-            " WHERE project_id = ? AND need > 0",
+            " WHERE project_id = ? AND need > 0 AND held IS NOT 'excluded'",
             (project_id,),
         ).fetchone()
         matrix = _confusion(db, project_id, option_ids)

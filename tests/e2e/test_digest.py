@@ -249,3 +249,23 @@ async def test_a_worker_who_blocked_the_bot_is_marked_unreachable_once(seoul: Wo
     await mina.unblock()
     assert await digest.send_due(world.app.bot, world.app.bot_data, nine + 70) == 0
     assert not await mina.messages_after(mina.last_seen, 0.5)  # not tried again that day
+
+
+async def test_a_digest_that_timed_out_is_not_sent_again(seoul: World) -> None:
+    from telegram.error import TimedOut
+
+    from handlers.digest import _deliver
+
+    repo = seoul.repo
+    sends: list[str] = []
+
+    async def timed_out() -> None:
+        sends.append("first")  # it reached Telegram; the answer did not come back
+        raise TimedOut()
+
+    async def fine() -> None:
+        sends.append("again")
+
+    assert await _deliver(repo, seoul.project.id, "2026-12-07", 7, "worker", timed_out) == 0
+    assert await _deliver(repo, seoul.project.id, "2026-12-07", 7, "worker", fine) == 0
+    assert sends == ["first"]

@@ -83,6 +83,8 @@ def test_pace_eta_and_trend() -> None:
     assert eta(f, "2026-12-07") == (10, date(2026, 12, 17))  # 60/6 a day
     assert eta(figures([0] * 7), "2026-12-07") is None
     assert eta(figures([1] * 7, remaining=0), "2026-12-07") is None
+    # A pace so slow the end date would be past year 9999 (or just meaningless): no date.
+    assert eta(figures([0, 0, 0, 0, 0, 1, 0], remaining=500_000), "2026-12-07") is None
     value, change = trend(f.alpha_per_day)
     assert value == 0.6
     assert change == pytest.approx(0.05)

@@ -252,3 +252,21 @@ async def test_the_confusion_comes_from_the_last_check_when_it_has_one(repo: Rep
             assert f.compared == 24
         else:  # the options changed since that check: counted again
             assert f.confusion == counted
+
+
+async def test_an_excluded_sample_is_no_work_left(repo: Repository) -> None:
+    import time as clock
+
+    project = await add_project(repo, 2, overlap=1)
+    for w in (1, 2):
+        await add_worker(repo, w, project)
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    other = (await repo.tap(card.assignment_id, 1, 0)).card  # the other sample, claimed
+    assert other is not None
+    await repo.close_assignment(other.assignment_id, 1, "reported", "broken")
+    assert await repo.decide_reports(other.sample.id, "excluded", actor=9) is not None
+    now = clock.time()
+    f = read_figures(repo.path, project.id, [now - 86400, now + 1], now - 86400, now + 1)
+    assert (f.states.open, f.states.done) == (0, 1)
+    assert f.remaining == 0
