@@ -77,9 +77,22 @@ class WorkReport:
 def parse_day(text: str) -> date:
     """A YYYY-MM-DD date (ValueError with what to type otherwise)."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{text!r} is not a date; give it as YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # (a day after 9999-12-30 has no end to count to)
+        raise ValueError(f"{text!r} is out of range; give a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9999, 12, 30)
+
+
+def _cell(value: str) -> str:
+    """A text cell a spreadsheet will not run: a name from Telegram that starts like a
+    formula (=, +, -, @, a tab or a return) gets a leading apostrophe (OWASP's advice for
+    CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def default_period(tz: str, now: float) -> tuple[date, date]:
@@ -108,8 +121,8 @@ async def build_report(repo: Repository, project_id: int, since: date, until: da
     for r in rows:
         line: list[object] = [
             r.worker_id,
-            r.first_name,
-            r.username or "",
+            _cell(r.first_name),
+            _cell(r.username or ""),
             r.labels,
             r.work_labels,
             r.kept,
