@@ -38,7 +38,14 @@ class FixMode(CallbackData, kind="rf"):
 
 @dataclass(frozen=True)
 class ReplyCancel(CallbackData, kind="rc"):
-    """Cancel the question the bot asked (the corrected text, the new guide)."""
+    """Cancel the question the bot asked (the corrected text of sample `ref`, the new guide
+    of project `ref`): only that one, so a Cancel under an older question leaves a newer one
+    open."""
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"question": ("fix", "guide")}
+
+    question: str
+    ref: int
 
 
 def report_card_keyboard(sample_id: int, lang: str) -> InlineKeyboardMarkup:
@@ -78,8 +85,9 @@ def fix_mode_keyboard(sample_id: int, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def cancel_keyboard(lang: str) -> InlineKeyboardMarkup:
-    """One Cancel button under a question."""
+def cancel_keyboard(lang: str, kind: str, ref: int) -> InlineKeyboardMarkup:
+    """One Cancel button under the question of `kind` about `ref`."""
+    data = ReplyCancel(kind, ref).pack()
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t(lang, "btn_cancel_reply"), callback_data=ReplyCancel().pack())]]
+        [[InlineKeyboardButton(t(lang, "btn_cancel_reply"), callback_data=data)]]
     )

@@ -172,6 +172,10 @@ REPORT_TEXTS: dict[str, dict[str, str]] = {
         "en": "The guide is the same as before: nothing changed.",
         "ko": "이전 가이드와 같아서 바뀐 것이 없습니다.",
     },
+    "reply_not_open": {
+        "en": "That question is no longer open: nothing changed.",
+        "ko": "이미 끝난 질문이에요. 바뀐 것은 없습니다.",
+    },
     "reply_cancelled": {
         "en": "Cancelled: nothing changed.",
         "ko": "취소했습니다. 바뀐 것은 없습니다.",

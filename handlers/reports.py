@@ -247,7 +247,7 @@ async def fix_mode(update: Update, context: Context) -> None:
             context,
             user.id,
             t(lang, "fix_ask", ext_id=reported.sample.ext_id),
-            reply_markup=cancel_keyboard(lang),
+            reply_markup=cancel_keyboard(lang, "fix", tap.sample_id),
         ),
     )
 
@@ -274,7 +274,8 @@ async def _ask_guide(
     if current:
         text = cut(f"{text}\n\n{current}", TEXT_LIMIT)
     await asyncio.gather(
-        safe_answer(query), _send(context, user_id, text, reply_markup=cancel_keyboard(lang))
+        safe_answer(query),
+        _send(context, user_id, text, reply_markup=cancel_keyboard(lang, "guide", project_id)),
     )
 
 
@@ -282,7 +283,14 @@ async def reply_cancel(update: Update, context: Context) -> None:
     """Cancel the question the bot asked."""
     if (got := await read_tap(update, context, ReplyCancel)) is None:
         return
-    query, user, lang, _ = got
+    query, user, lang, tap = got
+    pending = await context.bot_data.repo.pending_reply(user.id)
+    if pending is None or (pending.kind, pending.ref) != (tap.question, tap.ref):
+        # Answered, cancelled or asked again since: a newer question stays open.
+        await asyncio.gather(
+            safe_answer(query, t(lang, "reply_not_open")), safe_edit_markup(query, None)
+        )
+        return
     await context.bot_data.repo.drop_reply(user.id)
     reply_done(context, user.id)
     await safe_answer(query, t(lang, "reply_cancelled"))
@@ -368,12 +376,14 @@ async def _apply_fix(
     """Store the corrected text; tell the coordinator and the reporters."""
     repo = context.bot_data.repo
     if not text:
-        await message.reply_text(t(lang, "fix_empty"), reply_markup=cancel_keyboard(lang))
+        await message.reply_text(
+            t(lang, "fix_empty"), reply_markup=cancel_keyboard(lang, "fix", sample_id)
+        )
         return
     if (length := telegram_length(text)) > TEXT_LIMIT - 200:
         await message.reply_text(
             t(lang, "fix_too_long", length=length, limit=TEXT_LIMIT - 200),
-            reply_markup=cancel_keyboard(lang),
+            reply_markup=cancel_keyboard(lang, "fix", sample_id),
         )
         return
     reported = await repo.reported_sample(sample_id)
@@ -417,7 +427,9 @@ async def _apply_guide(
     """The new guide becomes a new guide version (`update_project`: audited)."""
     repo = context.bot_data.repo
     if not text:
-        await message.reply_text(t(lang, "fix_empty"), reply_markup=cancel_keyboard(lang))
+        await message.reply_text(
+            t(lang, "fix_empty"), reply_markup=cancel_keyboard(lang, "guide", project_id)
+        )
         return
     try:
         spec = await repo.project_spec(project_id)
@@ -432,7 +444,7 @@ async def _apply_guide(
     if telegram_length(text) > room:  # the guide message must stay one message (still asked)
         await message.reply_text(
             t(lang, "guide_too_long", length=telegram_length(text), limit=room),
-            reply_markup=cancel_keyboard(lang),
+            reply_markup=cancel_keyboard(lang, "guide", project_id),
         )
         return
     if guide == spec.guide:  # (also this update handled again after the change: see below)

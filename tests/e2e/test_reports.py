@@ -450,3 +450,30 @@ async def test_a_closed_projects_reports_and_guide_stay_as_they_are(two_samples:
     )
     assert await world.repo.one("SELECT held FROM samples WHERE ext_id = 's0'") is not None
     assert len(await world.repo.guide_versions(world.project.id)) == 1
+
+
+async def test_cancel_under_an_older_question_leaves_the_newer_one_open(
+    two_samples: World,
+) -> None:
+    world = two_samples
+    a, card = await world.first_card(1001)
+    await report(a, card, "unclear")
+    await handled(world)
+    admin = world.user(ADMIN_ID)
+    await admin.create()
+    await admin.send("/reports")
+    await admin.next_message()
+    first = await admin.next_message()
+    await admin.press(first, text="✏️ Fix text")
+    first = await edited_to(admin, first, "Fix, keep its labels")
+    await admin.press(first, text="Fix, keep its labels")
+    asked_fix = await wait_for(admin, "corrected text")
+    first = await edited_to(admin, first, "📖 Guide")
+    await admin.press(first, text="📖 Guide")
+    await wait_for(admin, "new guide")
+    answer = await admin.answer(await admin.press(asked_fix, text="Cancel"))
+    assert "no longer open" in answer["text"]
+    await handled(world)
+    pending = await world.repo.pending_reply(ADMIN_ID)
+    assert pending is not None
+    assert pending.kind == "guide"
