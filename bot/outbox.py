@@ -36,7 +36,14 @@ from bot.flood import SPARE, retry_seconds
 from bot.keyboards import start_keyboard
 from bot.texts import duration, t
 from storage.errors import NotFound, StorageError
-from storage.outbox import AUDIENCE_DAYS, LANGS, MAX_ATTEMPTS, Broadcast, OutboxRow
+from storage.outbox import (
+    AUDIENCE_DAYS,
+    COMPOSE_TTL_S,
+    LANGS,
+    MAX_ATTEMPTS,
+    Broadcast,
+    OutboxRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -443,12 +450,22 @@ class _Composing(filters.MessageFilter):
 
     def __init__(self) -> None:
         super().__init__(name="broadcast_composing")
-        self.users: set[int] = set()
+        self.users: dict[int, float] = {}  # user id -> when they were asked
+        # user id -> the message their draft was made of: that message handled again (a
+        # crash before the audience question went out) comes back here, to be asked again
+        self.taken: dict[int, int] = {}
 
     def filter(self, message: Message) -> bool:
-        """Whether this message is the one a /broadcast waits for."""
+        """Whether this message is the one a /broadcast waits for (not once COMPOSE_TTL_S
+        has passed: the draft is given up, and a file sent then is an upload again), or the
+        one a draft was made of, again."""
         user = message.from_user
-        return user is not None and user.id in self.users and message.chat.type == "private"
+        if user is None or message.chat.type != "private":
+            return False
+        if self.taken.get(user.id) == message.message_id:
+            return True
+        asked = self.users.get(user.id)
+        return asked is not None and asked > time.time() - COMPOSE_TTL_S
 
 
 COMPOSING = _Composing()

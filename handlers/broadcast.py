@@ -74,16 +74,17 @@ async def broadcast(update: Update, context: Context) -> None:
         else:
             await message.reply_text(t(lang, "bc_usage", projects=names))
         return
-    data = context.bot_data
-    if await data.inbox.effect(update.update_id, "broadcast") is not None:
-        return  # handled before a crash: the prompt is on screen
-    broadcast_id = await data.repo.broadcast_compose(project.id, user.id, time.time())
-    COMPOSING.users.add(user.id)
+    # The same update again (a crash before its prompt went out) gets the same draft, and
+    # the prompt again rather than none.
+    now = time.time()
+    broadcast_id = await context.bot_data.repo.broadcast_compose(
+        project.id, user.id, now, update_id=update.update_id
+    )
+    COMPOSING.users[user.id] = now
     await message.reply_text(
         t(lang, "bc_compose", project=project.name_in(lang)),
         reply_markup=cancel_keyboard(lang, broadcast_id),
     )
-    await data.inbox.record_effect(update.update_id, "broadcast", {"id": broadcast_id})
 
 
 async def compose(update: Update, context: Context) -> None:
@@ -94,8 +95,15 @@ async def compose(update: Update, context: Context) -> None:
     lang = await lang_of(context, user)
     repo = context.bot_data.repo
     broadcast_id = (await repo.composing(time.time())).get(user.id)
-    if broadcast_id is None:  # given up meanwhile (Cancel, a newer /broadcast)
-        COMPOSING.users.discard(user.id)
+    if broadcast_id is None:
+        COMPOSING.users.pop(user.id, None)
+        taken = await repo.draft_of_message(user.id, message.chat_id, message.message_id)
+        if taken is not None:  # this message, handled again after a crash: ask again
+            await message.reply_text(
+                t(lang, "bc_audience"), reply_markup=audience_keyboard(lang, taken)
+            )
+        else:  # given up meanwhile (Cancel, a newer /broadcast): say so, not nothing
+            await message.reply_text(t(lang, "bc_gone"))
         return
     if not any(getattr(message, kind) for kind in _COPYABLE):
         await message.reply_text(
@@ -103,7 +111,8 @@ async def compose(update: Update, context: Context) -> None:
         )
         return
     await repo.broadcast_message(broadcast_id, user.id, message.chat_id, message.message_id)
-    COMPOSING.users.discard(user.id)
+    COMPOSING.users.pop(user.id, None)
+    COMPOSING.taken[user.id] = message.message_id
     await message.reply_text(
         t(lang, "bc_audience"), reply_markup=audience_keyboard(lang, broadcast_id)
     )
@@ -172,7 +181,7 @@ async def send_tap(update: Update, context: Context) -> None:
     repo = context.bot_data.repo
     if tap.answer == "cancel":
         if await repo.broadcast_drop(found.id, user.id):
-            COMPOSING.users.discard(user.id)
+            COMPOSING.users.pop(user.id, None)
             await safe_answer(query)
             await safe_edit_text(query, t(lang, "bc_dropped"))
         else:
@@ -278,7 +287,9 @@ async def stop_tap(update: Update, context: Context) -> None:
 async def _start_sender(context: Context) -> None:
     """Load who is composing a broadcast and start the outbox sender."""
     COMPOSING.users.clear()
-    COMPOSING.users.update(await context.bot_data.repo.composing(time.time()))
+    COMPOSING.users.update(await context.bot_data.repo.composing_since(time.time()))
+    COMPOSING.taken.clear()
+    COMPOSING.taken.update(await context.bot_data.repo.drafts_awaiting_audience())
     outbox.start(context.application)
 
 

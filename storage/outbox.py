@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from storage.db import Database
+from storage.effects import once, remember
 from storage.workers import IDLE_WITH_WORK_SQL
 
 DAY_S = 86400.0
@@ -126,10 +127,15 @@ class Outbox(Database):
 
     # ------------------------------------------------------------ broadcasts
 
-    async def broadcast_compose(self, project_id: int, sender_id: int, now: float) -> int:
+    async def broadcast_compose(
+        self, project_id: int, sender_id: int, now: float, *, update_id: int | None = None
+    ) -> int:
         """A new broadcast waiting for its message; the sender's earlier unsent ones are
-        dropped (one draft at a time)."""
+        dropped (one draft at a time). The same update again gets the same broadcast."""
         async with self.transaction() as db:
+            done = await once(db, update_id, "broadcast.compose")
+            if done is not None:
+                return int(done)
             await db.execute(
                 "UPDATE broadcasts SET status = 'dropped' WHERE sender_id = ?"
                 " AND status IN ('compose', 'draft')",
@@ -140,7 +146,36 @@ class Outbox(Database):
                 " VALUES (?, ?, 'compose', ?)",
                 (project_id, sender_id, now),
             )
-            return int(cur.lastrowid or 0)
+            broadcast_id = int(cur.lastrowid or 0)
+            await remember(db, update_id, "broadcast.compose", broadcast_id, now)
+            return broadcast_id
+
+    async def composing_since(self, now: float) -> dict[int, float]:
+        """Senders whose broadcast waits for its message: {sender: when they were asked}."""
+        rows = await self.all(
+            "SELECT sender_id, MAX(created_at) FROM broadcasts WHERE status = 'compose'"
+            " AND created_at > ? GROUP BY sender_id",
+            (now - COMPOSE_TTL_S,),
+        )
+        return {int(r[0]): float(r[1]) for r in rows}
+
+    async def drafts_awaiting_audience(self) -> dict[int, int]:
+        """{sender: message id} of the open drafts whose audience is not chosen yet."""
+        rows = await self.all(
+            "SELECT sender_id, message_id FROM broadcasts WHERE status = 'draft'"
+            " AND audience IS NULL AND message_id IS NOT NULL"
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def draft_of_message(self, sender_id: int, chat_id: int, message_id: int) -> int | None:
+        """The sender's open draft made of this message (it was taken already: the same
+        update handled again), or None."""
+        row = await self.one(
+            "SELECT id FROM broadcasts WHERE sender_id = ? AND from_chat_id = ?"
+            " AND message_id = ? AND status = 'draft'",
+            (sender_id, chat_id, message_id),
+        )
+        return None if row is None else int(row[0])
 
     async def composing(self, now: float) -> dict[int, int]:
         """Senders whose broadcast waits for its message: {sender: broadcast id}."""

@@ -358,3 +358,35 @@ async def test_send_under_an_older_preview_sends_to_no_other_audience(world: Wor
             break
         await asyncio.sleep(0.1)
     assert got == [(2,)]
+
+
+async def test_the_command_and_the_message_handled_again_ask_again(world: World) -> None:
+    await world.joined(1)
+    boss = await admin(world)
+    await boss.send("/broadcast colours")
+    prompt = await boss.next_message()
+    command = await handled(world)
+    await replay(world, command)  # a crash before the prompt was confirmed: the same draft
+    again = await boss.next_message()
+    assert again["text"] == prompt["text"]
+    assert await rows(world.repo, "SELECT id, status FROM broadcasts") == [(1, "compose")]
+    await boss.send("hello")
+    assert (await boss.next_message())["text"] == "Who should get it?"
+    message = await handled(world)
+    await replay(world, message)  # its audience question again, not silence
+    assert (await boss.next_message())["text"] == "Who should get it?"
+    assert await rows(world.repo, "SELECT id, status FROM broadcasts") == [(1, "draft")]
+
+
+async def test_a_draft_left_an_hour_lets_a_file_be_an_upload_again(world: World) -> None:
+    from bot.outbox import COMPOSING
+    from storage.outbox import COMPOSE_TTL_S
+
+    boss = await admin(world)
+    await boss.send("/broadcast colours")
+    await boss.next_message()
+    COMPOSING.users[ADMIN_ID] -= COMPOSE_TTL_S + 1  # asked over an hour ago
+    await boss.send_document("more.csv", b"text\nnew sample\n", caption="project=colours")
+    reply = await boss.next_message(timeout=10)
+    assert "Who should get it" not in reply["text"]
+    assert await rows(world.repo, "SELECT COUNT(*) FROM outbox") == [(0,)]
