@@ -18,6 +18,13 @@ RECORD_TEXTS: dict[str, dict[str, str]] = {
     },
     "leave_yes": {"en": "Leave", "ko": "나가기"},
     "cancel": {"en": "Cancel", "ko": "취소"},
+    "leave_suspended": {
+        "en": "Your work in “{project}” is paused (by a coordinator or the quality rules), so "
+        "you can't leave it now: ask a coordinator. To erase your name and Telegram id from "
+        "Labelgram, send /forget.",
+        "ko": "“{project}” 프로젝트 작업이 중지된 상태라 지금은 나갈 수 없어요. 코디네이터에게 "
+        "문의해 주세요. Labelgram에서 이름과 텔레그램 ID를 지우려면 /forget 을 보내 주세요.",
+    },
     "left": {
         "en": "You left “{project}”. Your labels stay with it. To join a project again, open "
         "a new invite link.",

@@ -10,6 +10,7 @@ from bot.context import Context, lang_of
 from bot.menus import handled_commands, refresh_menu
 from bot.texts import t
 from handlers.common import choose_project, read_tap, reject, safe_answer, safe_edit_text
+from storage.errors import Conflict
 
 
 def _confirm(lang: str, yes_key: str, yes: str, no: str) -> InlineKeyboardMarkup:
@@ -66,7 +67,12 @@ async def leave_tap(update: Update, context: Context) -> None:
     if tap.answer == "no":
         text = t(lang, "leave_cancelled" if member else "left", project=project.name_in(lang))
     else:
-        await repo.leave_project(user.id, tap.project_id)
+        try:
+            await repo.leave_project(user.id, tap.project_id)
+        except Conflict:  # suspended or failed the exam: that state stays (see leave_project)
+            await safe_answer(query)
+            await safe_edit_text(query, t(lang, "leave_suspended", project=project.name_in(lang)))
+            return
         text = t(lang, "left", project=project.name_in(lang))
         # Leaving a project may end a role: the menu follows (the same on a replay).
         handled = handled_commands(context.application)

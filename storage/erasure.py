@@ -24,6 +24,7 @@ from config.project import ProjectSpec
 from storage.assignments import release_open
 from storage.db import Database, fetch_all, fetch_one
 from storage.effects import once, remember
+from storage.errors import Conflict
 from storage.events import append_event
 from storage.export import pseudonym
 
@@ -74,9 +75,21 @@ class Erasure(Database):
 
     async def leave_project(self, user_id: int, project_id: int, now: float | None = None) -> bool:
         """End the worker's membership (False if there was none); their open card goes back
-        to the pool, their labels stay."""
+        to the pool, their labels stay.
+
+        Conflict while the worker is suspended or failed the exam: the membership holds that
+        state, and leaving would drop it (the check would count their labels again, and an
+        invite would let them back in afresh). /forget still erases them (it keeps it)."""
         now = time.time() if now is None else now
         async with self.transaction() as db:
+            state = await fetch_one(
+                db,
+                "SELECT suspended_at IS NOT NULL OR exam_status IS 'failed' FROM memberships"
+                " WHERE worker_id = ? AND project_id = ?",
+                (user_id, project_id),
+            )
+            if state is not None and state[0]:
+                raise Conflict("suspended or failed the exam: leaving would undo it")
             cur = await db.execute(
                 "DELETE FROM memberships WHERE worker_id = ? AND project_id = ?",
                 (user_id, project_id),

@@ -7,6 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from storage.backup import problems
 from storage.export import pseudonym
 from storage.models import LabelStatus, Project
@@ -172,3 +174,19 @@ async def test_leaving_ends_the_membership_and_keeps_the_labels(repo: Repository
     worker = await repo.get_worker(ALICE)
     assert worker is not None
     assert worker.current_project_id is None
+
+
+async def test_a_suspended_worker_cannot_leave_and_come_back_afresh(repo: Repository) -> None:
+    from storage.errors import Conflict
+
+    project = await add_project(repo, 4)
+    await add_worker(repo, ALICE, project)
+    assert await repo.roster_action("suspend", project.id, ALICE, actor=9) == (True, False)
+    with pytest.raises(Conflict, match="suspended"):
+        await repo.leave_project(ALICE, project.id)
+    row = await repo.one(
+        "SELECT suspended_at FROM memberships WHERE worker_id = ? AND project_id = ?",
+        (ALICE, project.id),
+    )
+    assert row is not None
+    assert row[0] is not None  # still suspended, still a member
