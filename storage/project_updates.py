@@ -3,10 +3,10 @@
 A changed project file is applied in one transaction: question, guide (a new guide version:
 every label records the version it was made under), option texts, new options, the order of
 the options, settings. What would corrupt labels already given is refused, naming the field:
-removing or renaming an option id that labels, gold answers or consensus use. A new overlap
-applies to the samples not decided yet. Options that move (or an unused one removed) change
-the buttons' numbers, so the cards open at that moment are released: their old buttons are
-refused and the workers get fresh cards.
+removing or renaming an option id that labels, gold answers, consensus or reviews use. A new
+overlap applies to the samples not decided yet. Options that move (or an unused one removed)
+change the buttons' numbers, so the cards open at that moment are released: their old buttons
+are refused and the workers get fresh cards.
 
 The bot caches projects, specs and options; each update bumps `projects.revision`, and a
 running bot drops what it cached of a project whose revision changed (`refresh_projects`, on
@@ -32,15 +32,17 @@ from storage.models import Project
 from storage.projects import Projects
 
 # What uses an option: labels (live or taken back), known answers (gold or imported truth),
-# answers a check or a reviewer decided.
+# answers a check decided, reviews (a reviewer's answer stays on record after its sample's
+# labels are cleared; each row points at the option).
 _USES_SQL = """
 SELECT o.key,
        (SELECT COUNT(*) FROM labels AS l WHERE l.option_id = o.id),
        (SELECT COUNT(*) FROM samples AS s WHERE s.project_id = o.project_id AND s.truth = o.key),
-       (SELECT COUNT(*) FROM samples AS s WHERE s.consensus = o.id)
+       (SELECT COUNT(*) FROM samples AS s WHERE s.consensus = o.id),
+       (SELECT COUNT(*) FROM reviews AS r WHERE r.option_id = o.id)
 FROM options AS o WHERE o.project_id = ?
 """
-_USES = ("labels", "known answers", "decided answers")
+_USES = ("labels", "known answers", "decided answers", "reviews")
 
 
 @dataclass(frozen=True)

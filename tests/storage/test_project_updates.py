@@ -6,7 +6,8 @@ import pytest
 
 from storage.backup import problems
 from storage.errors import Conflict, NotFound
-from storage.models import LabelStatus, Project
+from storage.models import LabelStatus, Project, Role
+from storage.quality import QualityStore
 from storage.repository import Repository
 from tests.conftest import add_project, add_worker, make_spec
 
@@ -169,3 +170,30 @@ async def test_a_running_bot_sees_an_update_made_elsewhere(repo: Repository) -> 
     spec = await repo.project_spec(project.id)
     assert (spec.min_read, spec.card_flow) == (0.5, "edit")
     assert await repo.refresh_projects() == []
+
+
+async def test_an_option_only_a_review_chose_is_in_use(repo: Repository) -> None:
+    # The reviewer's answer stays in `reviews` after the report's fix cleared the sample's
+    # labels and its decided answer: removing that option is refused, not a FOREIGN KEY error.
+    project = await add_project(repo, 1)
+    await add_worker(repo, 1, project)
+    await add_worker(repo, 2, project)
+    await repo.upsert_worker(9, "Cody", None, "en")
+    code = await repo.create_invite(project.id, Role.COORDINATOR)
+    await repo.redeem_invite(code, 9)
+    sample = await label_one(repo, project, 1, 0)  # red
+    card = await repo.next_card(2, project.id)
+    assert card is not None
+    await repo.close_assignment(card.assignment_id, 2, "reported", "typo")
+    await repo.write("UPDATE samples SET status = 'review' WHERE id = ?", (sample,))
+    assert await QualityStore(repo).decide_review(sample, 9, 2) == ("decided", project.id)
+    decision = await repo.decide_reports(
+        sample, "fixed", actor=9, new_text="fixed text", clear_labels=True
+    )
+    assert decision is not None
+    assert decision.cleared == 1
+    with pytest.raises(Conflict, match=r"option id 'blue' is in use \(1 reviews\)"):
+        await repo.update_project(make_spec(options=OPTIONS[:2]))
+    assert [o.key for o in await repo.options(project.id)] == ["red", "green", "blue"]
+    await repo.close()
+    assert problems(repo.path) == []
