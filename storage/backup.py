@@ -8,8 +8,11 @@ is always. The copy is written next to its destination, checked (`PRAGMA integri
 and the counters the triggers keep), and only then renamed into place: a backup that exists
 is a good one.
 
-Restoring refuses while the bot runs on the database, checks the backup the same way, keeps
-the database it replaces beside it, and puts the backup in place with one rename.
+Restoring refuses while the bot runs on the database (and the database itself as the backup),
+copies the backup next to the database and checks the copy the same way; only then is the
+database it replaces moved aside (with its WAL folded in, or kept beside it as it is if the
+database cannot be read) and the copy put in place with one rename. A restore that fails
+leaves the database where and as it was.
 
 sqlite3 only (no aiosqlite): the bot runs these in a thread, the command line directly.
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -120,28 +122,23 @@ def backup(db_path: Path | str, dest: Path | str) -> BackupResult:
     target = backup_path(dest)
     if target.resolve() == source.resolve():
         raise BackupError(f"{target} is the database itself; give another path")
-    if not target.parent.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
+    partial = _partial(target)
     started = time.perf_counter()
     try:
-        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            with contextlib.closing(sqlite3.connect(partial)) as dst:
-                src.backup(dst)  # every page in one step: one read transaction
-                # A backup is one file: no WAL beside it.
-                dst.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            src.close()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy(source, partial)
         found = problems(partial)
         if found:
             raise BackupError(f"the copy of {source} failed its check: {'; '.join(found)}")
         os.replace(partial, target)
     except sqlite3.Error as exc:
         raise BackupError(f"cannot back up {source} to {target}: {exc}") from exc
+    except OSError as exc:
+        raise BackupError(
+            f"cannot write {target}: {exc}; give a path in a folder you can write"
+        ) from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+        _remove(partial)
     return BackupResult(target, target.stat().st_size, time.perf_counter() - started)
 
 
@@ -175,8 +172,16 @@ def bot_running(db_path: Path | str, now: float | None = None) -> bool:
 def restore(backup_file: Path | str, db_path: Path | str, *, force: bool = False) -> Path | None:
     """Put a checked backup in place of the database; the path the replaced database was
     moved to (None if there was none). Refuses while a bot runs on it (unless `force`: the
-    caller knows it is not running, e.g. its heartbeat went stale in a crash just now)."""
+    caller knows it is not running, e.g. its heartbeat went stale in a crash just now).
+
+    The backup is copied and checked next to the database before anything moves; any
+    BackupError leaves the database where and as it was."""
     source, target = Path(backup_file), Path(db_path)
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise BackupError(
+            f"{source} is the database itself; give a backup file (`labelgram backup DIR/`"
+            " makes one)"
+        )
     found = problems(source)
     if found:
         raise BackupError(f"{source} is not a good backup: {'; '.join(found)}")
@@ -184,17 +189,95 @@ def restore(backup_file: Path | str, db_path: Path | str, *, force: bool = False
         raise BackupError(
             f"a bot is running on {target} (its heartbeat is recent): stop it first, then restore"
         )
-    kept: Path | None = None
-    if target.exists():
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        kept = target.with_name(f"{target.stem}.before-restore-{stamp}{target.suffix}")
-        # Fold the WAL in first, so the file kept is the whole database.
-        with contextlib.closing(sqlite3.connect(target)) as db:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        os.replace(target, kept)
-    for extra in ("-wal", "-shm"):
-        Path(f"{target}{extra}").unlink(missing_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
+    partial = _partial(target)
+    unchanged = "the database was not changed"
+    try:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _copy(source, partial)
+        except (sqlite3.Error, OSError) as exc:
+            raise BackupError(
+                f"cannot copy {source} to {partial}: {exc}; {unchanged}: make room or allow"
+                f" writing in {target.parent}, then restore again"
+            ) from exc
+        found = problems(partial)
+        if found:
+            raise BackupError(
+                f"the copy of {source} failed its check: {'; '.join(found)}; {unchanged}:"
+                " restore another backup"
+            )
+        kept = _move_aside(target) if target.exists() else None
+        try:
+            os.replace(partial, target)
+        except OSError as exc:
+            if kept is not None:
+                _move_back(kept, target)
+            raise BackupError(
+                f"cannot put the backup in place of {target}: {exc}; {unchanged}: allow"
+                f" writing in {target.parent}, then restore again"
+            ) from exc
+    finally:
+        _remove(partial)
     return kept
+
+
+def _partial(target: Path) -> Path:
+    """Where a copy for `target` is written and checked before it is renamed into place."""
+    return target.with_name(f".{target.name}.partial")
+
+
+def _copy(source: Path, dest: Path) -> None:
+    """Copy the database at `source` to `dest` as one file (no WAL beside it)."""
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        with contextlib.closing(sqlite3.connect(dest)) as dst:
+            src.backup(dst)  # every page in one step: one read transaction
+            dst.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        src.close()
+
+
+def _move_aside(target: Path) -> Path:
+    """Move the database (and what its WAL still holds) to a dated name beside it; that
+    name. BackupError, with everything where it was, if it cannot be moved."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = target.with_name(f"{target.stem}.before-restore-{stamp}{target.suffix}")
+    n = 1
+    while kept.exists():  # a second restore within the second keeps the first's file
+        n += 1
+        kept = target.with_name(f"{target.stem}.before-restore-{stamp}-{n}{target.suffix}")
+    # Fold the WAL in first, so the file kept is the whole database. A database that cannot
+    # be read (corrupt) is kept as it is, with its WAL beside it.
+    with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(target)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    wal = Path(f"{target}-wal")
+    try:
+        os.replace(target, kept)
+        if wal.is_file() and wal.stat().st_size > 0:
+            os.replace(wal, f"{kept}-wal")
+        # Left beside the backup, the old WAL and index would be read as the backup's own.
+        wal.unlink(missing_ok=True)
+        Path(f"{target}-shm").unlink(missing_ok=True)
+    except OSError as exc:
+        if kept.exists():
+            _move_back(kept, target)
+        raise BackupError(
+            f"cannot move {target} aside: {exc}; the database was not changed: allow"
+            f" writing in {target.parent}, then restore again"
+        ) from exc
+    return kept
+
+
+def _move_back(kept: Path, target: Path) -> None:
+    """Undo `_move_aside` (best effort: the error being raised says what failed)."""
+    with contextlib.suppress(OSError):
+        if Path(f"{kept}-wal").exists():
+            os.replace(f"{kept}-wal", f"{target}-wal")
+        os.replace(kept, target)
+
+
+def _remove(partial: Path) -> None:
+    """Delete a partial copy (if it was made: one that cannot be, e.g. in a file taken for a
+    folder, must not hide the error that says why)."""
+    with contextlib.suppress(OSError):
+        partial.unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -131,3 +132,94 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
         "labelgram-20261203-000000.db",
         "unrelated.db",
     ]
+
+
+async def labeled_once(repo: Repository, tmp_path: Path) -> Path:
+    """One label in the database, closed; a checked backup of it."""
+    project = await add_project(repo, 3)
+    await add_worker(repo, 1, project)
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    await repo.record_label(card.assignment_id, 1, 0)
+    copy = backup(repo.path, tmp_path / "copy.db").path
+    await repo.close()
+    return copy
+
+
+def left_beside(path: Path) -> list[str]:
+    return sorted(p.name for p in path.parent.iterdir() if p.name.startswith(f".{path.name}"))
+
+
+async def test_restoring_the_database_onto_itself_is_refused(
+    repo: Repository, tmp_path: Path
+) -> None:
+    await labeled_once(repo, tmp_path)
+    with pytest.raises(BackupError, match="is the database itself"):
+        restore(repo.path, repo.path)
+    assert problems(repo.path) == []
+    assert live_labels(repo.path) == 1
+    assert not list(tmp_path.glob("*before-restore*"))  # noqa: ASYNC240
+
+
+async def test_a_copy_that_cannot_be_made_leaves_the_database_in_place(
+    repo: Repository, tmp_path: Path
+) -> None:
+    copy = await labeled_once(repo, tmp_path)
+    blocked = tmp_path / f".{repo.path.name}.partial"
+    blocked.mkdir()  # where the copy would be written
+    with pytest.raises(BackupError, match="the database was not changed") as refused:
+        restore(copy, repo.path)
+    assert "\n" not in str(refused.value)
+    assert problems(repo.path) == []
+    assert live_labels(repo.path) == 1
+    assert not list(tmp_path.glob("*before-restore*"))  # noqa: ASYNC240
+
+
+async def test_a_failed_rename_puts_the_database_back(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = await labeled_once(repo, tmp_path)
+    real = os.replace
+
+    def refuse_the_partial(src: str | Path, dst: str | Path) -> None:
+        if Path(src).name.endswith(".partial"):
+            raise PermissionError("refused")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse_the_partial)
+    with pytest.raises(BackupError, match="cannot put the backup in place"):
+        restore(copy, repo.path)
+    monkeypatch.undo()
+    assert problems(repo.path) == []
+    assert live_labels(repo.path) == 1
+    assert not list(tmp_path.glob("*before-restore*"))  # noqa: ASYNC240
+    assert left_beside(repo.path) == []
+
+
+async def test_a_corrupt_database_is_kept_as_it_is_and_replaced(
+    repo: Repository, tmp_path: Path
+) -> None:
+    copy = await labeled_once(repo, tmp_path)
+    garbage = b"not a database at all" * 100
+    repo.path.write_bytes(garbage)
+    kept = restore(copy, repo.path)
+    assert kept is not None
+    assert kept.read_bytes() == garbage
+    assert problems(repo.path) == []
+    assert live_labels(repo.path) == 1
+    assert left_beside(repo.path) == []
+    # A second restore in the same second keeps the first one's file too.
+    again = restore(copy, repo.path)
+    assert again is not None
+    assert again != kept
+    assert kept.read_bytes() == garbage
+    assert problems(again) == []
+
+
+async def test_a_backup_into_a_file_taken_for_a_folder_is_refused(
+    repo: Repository, tmp_path: Path
+) -> None:
+    await add_project(repo, 3)
+    (tmp_path / "taken").write_bytes(b"")
+    with pytest.raises(BackupError, match="give a path in a folder you can write"):
+        backup(repo.path, f"{tmp_path / 'taken'}/")
