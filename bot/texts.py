@@ -215,6 +215,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "There is no label to take back.",
         "ko": "취소할 라벨이 없어요.",
     },
+    "undo_stopped": {
+        "en": "“{project}” is paused or closed, so no label can be taken back now.",
+        "ko": "“{project}” 프로젝트가 일시 중지되었거나 종료되어 지금은 라벨을 취소할 수 없어요.",
+    },
+    "undo_barred": {
+        "en": "Your work in “{project}” is paused, so no label can be taken back. "
+        "Ask a coordinator if you think this is a mistake.",
+        "ko": "“{project}” 프로젝트 작업이 중지된 상태라 라벨을 취소할 수 없어요. 잘못된 것 "
+        "같다면 코디네이터에게 문의해 주세요.",
+    },
     "undo_too_late": {
         "en": "Too late to undo: that sample already has all its labels.",
         "ko": "이미 라벨링이 끝난 샘플이라 취소할 수 없어요.",

@@ -155,6 +155,10 @@ async def _send_next(
 
     try:
         gate = await quality.gate(user_id, project_id)
+        if gate.status == "not_member":  # removed or left: an old card's button, say
+            project = await repo.get_project(project_id)
+            await tell(t(lang, "not_member", project=project.name_in(lang)))
+            return
         if gate.status in ("suspended", "exam_failed"):
             project = await repo.get_project(project_id)
             key = "suspended" if gate.status == "suspended" else "exam_blocked"
@@ -297,6 +301,10 @@ async def undo(update: Update, context: Context) -> None:
         await message.reply_text(t(lang, "undo_nothing"))
     elif outcome.status is UndoStatus.TOO_LATE:
         await message.reply_text(t(lang, "undo_too_late"))
+    elif outcome.status is UndoStatus.STOPPED:
+        await message.reply_text(t(lang, "undo_stopped", project=project.name_in(lang)))
+    elif outcome.status is UndoStatus.BARRED:
+        await message.reply_text(t(lang, "undo_barred", project=project.name_in(lang)))
     else:
         # The card that was on screen went back to the pool, and the answered one is shown
         # again: in its place where the project edits cards in place, else as a new message.

@@ -79,7 +79,8 @@ SELECT a.project_id, a.worker_id, a.status, a.shown_at, a.expires_at, a.option_i
        (SELECT l.option_id FROM labels AS l
         WHERE l.assignment_id = a.id AND l.update_id = :update),
        EXISTS (SELECT 1 FROM update_effects AS e
-               WHERE e.update_id = :update AND e.step = 'label.too_fast')
+               WHERE e.update_id = :update AND e.step = 'label.too_fast'),
+       m.worker_id IS NULL OR m.suspended_at IS NOT NULL
 FROM assignments AS a JOIN samples AS s ON s.id = a.sample_id
 LEFT JOIN memberships AS m ON m.worker_id = a.worker_id AND m.project_id = a.project_id
 WHERE a.id = :assignment
@@ -185,6 +186,7 @@ class TapRow:
     member: tuple[str | None, float | None, int] | None  # (exam status, started, attempts)
     given: int | None  # the option this update labeled here before (/undo took it back)
     refused: bool  # this update was refused as too quick
+    barred: bool = False  # not a member of the project (removed, left) or suspended
 
 
 async def read_tap(
@@ -207,6 +209,7 @@ async def read_tap(
         member=member,
         given=row[12],
         refused=bool(row[13]),
+        barred=bool(row[14]),
     )
 
 
@@ -223,6 +226,8 @@ def verdict(
         return LabelStatus.DUPLICATE
     if row.status != "open":
         return LabelStatus.EXPIRED if row.status == "expired" else LabelStatus.CLOSED
+    if row.barred:  # removed, left or suspended while holding the card: not theirs to label
+        return LabelStatus.CLOSED
     if not 0 <= option_idx < n_options:
         return LabelStatus.BAD_OPTION
     if row.given is not None:  # this tap's label was given, then taken back with /undo

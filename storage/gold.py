@@ -33,7 +33,7 @@ GOLD_ANSWER_SQL = (
 class Gate:
     """May this worker get work in this project now, and of which kind."""
 
-    status: str  # "ok" | "exam" | "suspended" | "exam_failed"
+    status: str  # "ok" | "exam" | "suspended" | "exam_failed" | "not_member"
     reason: str | None = None
     exam_answered: int = 0
 
@@ -182,7 +182,8 @@ async def write_suspension(
 async def read_gate(
     db: aiosqlite.Connection, spec: ProjectSpec, user_id: int, project_id: int
 ) -> Gate:
-    """Whether the worker may label now: suspended, failed exam, in exam, or ok."""
+    """Whether the worker may label now: suspended, failed exam, in exam, not a member (any
+    more: removed, or left), or ok."""
     row = await fetch_one(
         db,
         "SELECT suspended_at, suspended_reason, exam_status, exam_started_at"
@@ -190,7 +191,7 @@ async def read_gate(
         (user_id, project_id),
     )
     if row is None:
-        return Gate("ok")
+        return Gate("not_member")
     suspended_at, reason, exam_status, exam_started = row
     if suspended_at is not None:
         return Gate("suspended", reason)

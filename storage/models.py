@@ -165,6 +165,8 @@ class UndoStatus(StrEnum):
     UNDONE = "undone"
     NOTHING = "nothing"  # no label to take back
     TOO_LATE = "too_late"  # the sample already has all its labels
+    STOPPED = "stopped"  # the project is paused or closed: no card reopens
+    BARRED = "barred"  # suspended, failed the exam, or no longer a member: nothing to label
 
 
 class UndoOutcome(_Row):

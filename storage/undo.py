@@ -33,9 +33,18 @@ async def undo(
     if row is None:
         return UndoStatus.NOTHING, ()
     label_id, assignment_id, n_labels, target, answered_message = row
+    async with db.execute(
+        "SELECT suspended_at IS NULL AND exam_status IS NOT 'failed' FROM memberships"
+        " WHERE worker_id = ? AND project_id = ?",
+        (user_id, project.id),
+    ) as cur:
+        member = await cur.fetchone()
+    if member is None or not member[0]:  # a reopened card would let them label again
+        return UndoStatus.BARRED, ()
     async with db.execute("SELECT 1 FROM project_life WHERE project_id = ?", (project.id,)) as cur:
-        stopped = await cur.fetchone() is not None  # paused or closed: no card reopens
-    if n_labels >= target or stopped:
+        if await cur.fetchone() is not None:  # paused or closed: no card reopens
+            return UndoStatus.STOPPED, ()
+    if n_labels >= target:
         return UndoStatus.TOO_LATE, ()
     async with db.execute(
         "UPDATE assignments SET status = 'released', closed_at = ?"

@@ -271,3 +271,19 @@ async def test_a_closed_project_takes_no_review_decision(world: World) -> None:
     said = await coord.next_message()
     assert "read-only" in said["text"]
     assert buttons(said) == []
+
+
+async def test_a_removed_worker_s_old_card_takes_no_label_and_brings_no_new_one(
+    world: World,
+) -> None:
+    user, card = await world.first_card(1)
+    changed, _ = await world.repo.roster_action("remove", world.project.id, 1, actor=900)
+    assert changed
+    await user.next_message()  # "A coordinator removed you" (the outbox)
+    await user.press(card, data=label_buttons(card)[0][1])
+    said = await user.next_message()
+    assert "You are not in “Colours”" in said["text"]
+    assert buttons(said) == []
+    await handled(world)
+    assert await count(world, "SELECT COUNT(*) FROM labels WHERE worker_id = 1") == 0
+    assert await count(world, "SELECT COUNT(*) FROM assignments WHERE worker_id = 1") == 1

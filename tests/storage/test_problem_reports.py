@@ -186,7 +186,7 @@ async def test_paused_and_closed_projects_claim_nothing(repo: Repository) -> Non
     await repo.record_label(labeled.assignment_id, 1, 0)
     await repo.set_project_state(project.id, "closed", actor=900)
     # Read-only: /undo reopens nothing.
-    assert (await repo.undo_last(1, project.id)).status is UndoStatus.TOO_LATE
+    assert (await repo.undo_last(1, project.id)).status is UndoStatus.STOPPED
     assert await repo.project_states() == {project.id: "closed"}
     assert await repo.next_card(1, project.id) is None
     kinds = await repo.all(
@@ -270,3 +270,29 @@ async def test_the_check_reads_no_excluded_sample_nor_its_labels(repo: Repositor
     assert after.sample_ids.tolist() == [firsts[0]]
     assert after.sample_ids[after.task].tolist() == [firsts[0]] * 2
     assert after.last_label_id == before.last_label_id  # the watermark still counts it
+
+
+async def test_a_suspended_worker_undoes_nothing_and_their_taps_are_refused(
+    repo: Repository,
+) -> None:
+    from storage.models import LabelStatus
+    from storage.quality import QualityStore
+
+    project = await add_project(repo, 5)
+    await add_worker(repo, 1, project)
+    card = await repo.next_card(1, project.id)
+    assert card is not None
+    held = (await repo.tap(card.assignment_id, 1, 0)).card
+    assert held is not None
+    assert await QualityStore(repo).suspend(1, project.id, "too fast", "speed")
+    assert (await repo.undo_last(1, project.id)).status is UndoStatus.BARRED
+    assert await repo.open_card_of(1, project.id) is None
+    # A card reopened before the suspension (there is none here: make one) takes no label.
+    await repo.write(
+        "UPDATE assignments SET status = 'open', closed_at = NULL WHERE id = ?",
+        (held.assignment_id,),
+    )
+    refused = await repo.tap(held.assignment_id, 1, 0)
+    assert refused.outcome.status is LabelStatus.CLOSED
+    assert refused.card is None
+    assert len(await repo.live_labels(project.id)) == 1
