@@ -215,6 +215,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "There is no label to take back.",
         "ko": "취소할 라벨이 없어요.",
     },
+    "import_closed": {
+        "en": "🏁 “{project}” is closed and read-only: no samples are added. /resume reopens it.",
+        "ko": "🏁 “{project}” 프로젝트는 종료되어 읽기 전용이라 샘플을 더할 수 없어요. "
+        "/resume 으로 다시 열 수 있어요.",
+    },
     "undo_stopped": {
         "en": "“{project}” is paused or closed, so no label can be taken back now.",
         "ko": "“{project}” 프로젝트가 일시 중지되었거나 종료되어 지금은 라벨을 취소할 수 없어요.",

@@ -47,7 +47,12 @@ def _limits(
 
 def _count(text: str, top: int) -> int | None:
     """A whole number from 0 to `top` typed by a coordinator, or None."""
-    return int(text) if text.isdigit() and int(text) <= top else None
+    return int(text) if _digits(text) and int(text) <= top else None
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only, and few enough for any count or id ("²" is a digit to isdigit)."""
+    return text.isascii() and text.isdecimal() and len(text) <= 15
 
 
 async def invite(update: Update, context: Context) -> None:
@@ -58,7 +63,7 @@ async def invite(update: Update, context: Context) -> None:
     args = list(context.args or [])
     names = ", ".join(p.slug for p in projects)
     numbers: list[str] = []  # [DAYS] [USES] at the end (a lone number is the project id)
-    while args and args[-1].isdigit() and len(numbers) < 2 and len(args) > 1:
+    while args and _digits(args[-1]) and len(numbers) < 2 and len(args) > 1:
         numbers.insert(0, args.pop())
     days = _count(numbers[0], MAX_INVITE_DAYS) if numbers else None
     uses = _count(numbers[1], MAX_INVITE_USES) if len(numbers) > 1 else None

@@ -108,6 +108,11 @@ async def upload(update: Update, context: Context) -> None:
         await message.reply_text(t(lang, target, projects=names, project=project_name)[:4096])
         return
     project_id = target.id
+    state = await repo.project_state(project_id)
+    if state in ("closed", "archived"):  # read-only; an archived one changes from the CLI only
+        key = "import_closed" if state == "closed" else "life_archived"
+        await message.reply_text(t(lang, key, project=target.name_in(lang)))
+        return
     doc = message.document
     name = Path(doc.file_name or "upload.csv").name
     if Path(name).suffix.lower() not in SUPPORTED:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import ReviewTap
@@ -30,6 +32,8 @@ from handlers.common import (
 )
 from services.checks import CheckReport, check_project
 from storage.models import Option, Project, Role, SampleCounts
+
+log = logging.getLogger(__name__)
 
 
 async def _names(context: Context, report: CheckReport) -> dict[int, str]:
@@ -95,7 +99,8 @@ async def reinstate(update: Update, context: Context) -> None:
     repo = context.bot_data.repo
     found = await repo.find_member([p.id for p in projects], handle)
     if not found:
-        key = "reinstate_not_member" if handle.isdigit() or handle[:1] == "@" else "reinstate_help"
+        named = (handle.isascii() and handle.isdecimal()) or handle[:1] == "@"
+        key = "reinstate_not_member" if named else "reinstate_help"
         await message.reply_text(t(lang, key, handle=handle))
         return
     target = found[0][0]
@@ -121,7 +126,10 @@ async def reinstate(update: Update, context: Context) -> None:
         return
     await message.reply_text(t(lang, "reinstate_done_who", who=who, project=project.name_in(lang)))
     told = await language_of(context.bot_data, target)
-    await notice(context, target, t(told, "reinstated", project=project.name_in(told)))
+    try:
+        await notice(context, target, t(told, "reinstated", project=project.name_in(told)))
+    except Forbidden:  # they blocked the bot: reinstated all the same, just not told
+        log.info("reinstated worker %s could not be told", target)
 
 
 async def _reviewable(context: Context, user_id: int) -> list[Project]:

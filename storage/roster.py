@@ -199,7 +199,7 @@ class Roster(Database):
         marks = ",".join("?" * len(project_ids))
         handle = handle.strip()
         key: int | str
-        if handle.isdigit():
+        if handle.isascii() and handle.isdecimal() and len(handle) <= 15:  # (SQLite's int)
             where, key = "m.worker_id = ?", int(handle)
         elif handle.startswith("@") and len(handle) > 1:
             where, key = "lower(w.username) = lower(?)", handle[1:]
