@@ -237,7 +237,7 @@ class ProjectSpec(BaseModel):
 
     def name_in(self, lang: str) -> str:
         """The project's name in `lang` where it has names per language, else its name."""
-        return pick_text(self.names, lang) if self.names else self.name
+        return self.names.get(lang) or self.name  # (`name` is the English one, else the first)
 
     @field_validator("timezone")
     @classmethod
@@ -355,6 +355,11 @@ def parse_project(raw: Any, path: Path) -> ProjectSpec:
     """
     if not isinstance(raw, dict):
         raise ProjectFileError(f"{path.name}: the file must hold a table of settings")
+    if "names" in raw:  # `names` is filled from `name`; one way to write it
+        raise ProjectFileError(
+            f"{path.name}: names: give the names per language as name = {{ en = \"...\","
+            " ko = \"...\" }"
+        )
     try:
         spec = ProjectSpec.model_validate(raw)
     except ValidationError as exc:

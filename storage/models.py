@@ -51,9 +51,7 @@ class Project(_Row):
     def name_in(self, lang: str) -> str:
         """The name to show a reader of `lang`: theirs where the project has names per
         language (falling back to English, then any), else its one name."""
-        if not self.names:
-            return self.name
-        return self.names.get(lang) or self.names.get("en") or next(iter(self.names.values()))
+        return self.names.get(lang) or self.name  # (`name` is the English one, else the first)
 
 
 class SampleIn(_Row):

@@ -266,6 +266,9 @@ def test_a_name_per_language(tmp_path: Path) -> None:
     )
     with pytest.raises(ProjectFileError, match="ko name is longer than 100 characters"):
         load_project_file(path)
+    path.write_text(GOOD.replace('name = "Colours"', 'name = "C"\nnames = { fr = "Couleurs" }'))
+    with pytest.raises(ProjectFileError, match="give the names per language as name ="):
+        load_project_file(path)
     path.write_text(GOOD.replace('name = "Colours"', 'name = { en = "C", fr = "Couleurs" }'))
     with pytest.raises(ProjectFileError, match="unknown language"):
         load_project_file(path)
