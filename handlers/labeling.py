@@ -395,11 +395,13 @@ async def label_tap(update: Update, context: Context) -> None:
             ensure_card(context, user.id, project_id, lang, slot),
         )
     else:  # expired (the card went to someone else) or closed (skipped, reported, released)
+        # ensure_card, not send_next: the same tap again (a double tap, a redelivery) finds
+        # the next card already out and sends no second one.
         slot = await slot_of(context, query, project_id, t(lang, "mark_inactive"))
         expired = status is LabelStatus.EXPIRED
         await asyncio.gather(
             safe_answer(query, t(lang, "expired" if expired else "closed")),
-            (send_next if expired else ensure_card)(context, user.id, project_id, lang, slot),
+            ensure_card(context, user.id, project_id, lang, slot),
         )
 
 

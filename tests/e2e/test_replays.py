@@ -287,3 +287,17 @@ async def test_a_removed_worker_s_old_card_takes_no_label_and_brings_no_new_one(
     await handled(world)
     assert await count(world, "SELECT COUNT(*) FROM labels WHERE worker_id = 1") == 0
     assert await count(world, "SELECT COUNT(*) FROM assignments WHERE worker_id = 1") == 1
+
+
+async def test_an_expired_card_tapped_twice_brings_one_fresh_card(world: World) -> None:
+    user, card = await world.first_card(1)
+    await world.repo.db.execute("UPDATE assignments SET expires_at = 0 WHERE status = 'open'")
+    await user.press(card, data=label_buttons(card)[0][1])
+    fresh = await user.next_message()
+    assert label_buttons(fresh)
+    tap = await handled(world)
+    await replay(world, tap)
+    await user.press(card, data=label_buttons(card)[0][1], strict=False)  # and a double tap
+    await handled(world)
+    assert await user.messages_after(fresh["message_id"], 0.5) == []
+    assert await count(world, "SELECT COUNT(*) FROM assignments WHERE status = 'open'") == 1
