@@ -5,10 +5,13 @@ Leaving ends the membership: the open card goes back to the pool, the labels sta
 Forgetting erases the person: their Telegram id, name and username are gone from every table
 (the stored updates that carried them are deleted, the audit log and the check summaries that
 named them are rewritten) and the worker becomes a row under a new negative id with no name.
-In each project their labels are kept under the pseudonym its exports gave them (so an
-export before and after the erasure agrees), or deleted where the project's `forget_labels`
-says so (the samples go back to the pool for the labels they lost). One transaction; the
-erasure is audited without the erased data.
+Their memberships keep what matters for their labels (a suspension, the exam) as a worker's:
+an erased id reviews, coordinates and is told nothing. Broadcasts they were writing or sending
+stop (each copies a message from their chat). In each project their labels are kept under the
+pseudonym its exports gave them (so an export before and after the erasure agrees), or deleted
+where the project's `forget_labels` says so (the samples go back to the pool for the labels
+they lost, and so do samples only their reports held). One transaction; the erasure is audited
+without the erased data.
 """
 
 from __future__ import annotations
@@ -41,10 +44,16 @@ _WORKER_COLUMNS = (
     ("worker_flags", "worker_id"),
     ("removals", "worker_id"),
     ("removals", "removed_by"),
+    ("reports", "decided_by"),
+    ("project_life", "actor"),
     ("broadcasts", "sender_id"),
+    ("broadcasts", "from_chat_id"),  # (the private chat with the bot: its id is the user's)
     ("outbox", "chat_id"),
     ("digest_sends", "user_id"),
 )
+# The check summaries' lists that name workers (services.checks): ids, and [id, reason] pairs.
+_SUMMARY_IDS = "suspended"
+_SUMMARY_PAIRS = "flagged"
 # The audit log's keys that name a person.
 _EVENT_KEYS = ("worker", "reviewer", "by")
 _APPEND_ONLY = "events_append_only_update"
@@ -148,10 +157,24 @@ class Erasure(Database):
                 " WHERE chat_id = ? AND status = 'queued'",
                 (now, user_id),
             )
+            await _stop_broadcasts(db, user_id, now)
+            # A notice's once-key ends with its chat id ('guide:P:V:<id>'): the new id there.
+            suffix = f":{user_id}"
+            await db.execute(
+                "UPDATE outbox SET dedup = substr(dedup, 1, length(dedup) - ?) || ?"
+                " WHERE chat_id = ? AND dedup LIKE ?",
+                (len(suffix), f":{surrogate}", user_id, f"%{suffix}"),
+            )
             for table, column in _WORKER_COLUMNS:
                 await db.execute(
                     f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (surrogate, user_id)
                 )
+            # Nobody is there to review, coordinate or be told there is work again; what the
+            # membership holds for their labels (suspension, exam) stays.
+            await db.execute(
+                "UPDATE memberships SET role = 'worker', idle_since = NULL WHERE worker_id = ?",
+                (surrogate,),
+            )
             await _rewrite_log(db, user_id, surrogate)
             await db.execute("DELETE FROM workers WHERE id = ?", (user_id,))
             # The updates Telegram sent from them carry their id, name and username.
@@ -220,10 +243,38 @@ async def _delete_labels(
         [(s,) for s in samples],
     )
     await db.execute("DELETE FROM labels WHERE worker_id = :w AND project_id = :p", params)
+    # Their reports go with their cards: a sample they held that no open report holds now
+    # goes back to the pool (nobody could decide it otherwise).
     await db.execute("DELETE FROM assignments WHERE worker_id = :w AND project_id = :p", params)
+    await db.execute(
+        "UPDATE samples SET held = NULL WHERE project_id = :p AND held = 'held' AND NOT EXISTS"
+        " (SELECT 1 FROM reports AS r WHERE r.sample_id = samples.id AND r.decided_at IS NULL)",
+        params,
+    )
     # The next quality check sees the loss.
     await db.execute("UPDATE project_changes SET n = n + 1 WHERE project_id = ?", (project_id,))
     return len(samples)
+
+
+async def _stop_broadcasts(db: aiosqlite.Connection, user_id: int, now: float) -> None:
+    """End the person's broadcasts: each copies a message from their chat, which no longer
+    has an id here. A draft is dropped; one being sent is cancelled (its queued rows too)."""
+    await db.execute(
+        "UPDATE broadcasts SET status = 'dropped'"
+        " WHERE sender_id = ? AND status IN ('compose', 'draft')",
+        (user_id,),
+    )
+    await db.execute(
+        "UPDATE outbox SET status = 'cancelled', done_at = ? WHERE status = 'queued'"
+        " AND broadcast_id IN (SELECT id FROM broadcasts WHERE sender_id = ?"
+        " AND status = 'sending')",
+        (now, user_id),
+    )
+    await db.execute(
+        "UPDATE broadcasts SET status = 'cancelled', finished_at = ?"
+        " WHERE sender_id = ? AND status = 'sending'",
+        (now, user_id),
+    )
 
 
 async def _rewrite_log(db: aiosqlite.Connection, user_id: int, surrogate: int) -> None:
@@ -249,8 +300,12 @@ async def _rewrite_log(db: aiosqlite.Connection, user_id: int, surrogate: int) -
     )
     for run_id, summary in runs:
         data = json.loads(summary)
-        flagged = data.get("flagged") or []
-        data["flagged"] = [[surrogate if u == user_id else u, r] for u, r in flagged]
+        if data.get(_SUMMARY_IDS):
+            data[_SUMMARY_IDS] = [surrogate if u == user_id else u for u in data[_SUMMARY_IDS]]
+        if data.get(_SUMMARY_PAIRS):
+            data[_SUMMARY_PAIRS] = [
+                [surrogate if u == user_id else u, r] for u, r in data[_SUMMARY_PAIRS]
+            ]
         await db.execute(
             "UPDATE quality_runs SET summary = ? WHERE id = ?",
             (json.dumps(data, ensure_ascii=False), run_id),

@@ -11,7 +11,7 @@ import pytest
 
 from storage.backup import problems
 from storage.export import pseudonym
-from storage.models import LabelStatus, Project
+from storage.models import LabelStatus, Project, Role
 from storage.quality import QualityStore
 from storage.repository import Repository
 from tests.conftest import add_project, add_worker
@@ -190,3 +190,120 @@ async def test_a_suspended_worker_cannot_leave_and_come_back_afresh(repo: Reposi
     )
     assert row is not None
     assert row[0] is not None  # still suspended, still a member
+
+
+COORD = 515151
+
+
+async def join(repo: Repository, project: Project, user: int, role: Role) -> None:
+    await repo.upsert_worker(user, f"U{user}", f"u{user}_name", "en")
+    code = await repo.create_invite(project.id, role)
+    assert await repo.redeem_invite(code, user)
+
+
+async def test_forgetting_reaches_decisions_life_broadcast_sources_and_check_summaries(
+    repo: Repository,
+) -> None:
+    # What other features wrote about the person: a guide notice's once-key, the check that
+    # suspended them, a report they decided, the project's life they changed, and the
+    # message their broadcast copies from their chat.
+    project = await add_project(repo, 5)
+    await add_worker(repo, ALICE, project)
+    await add_worker(repo, 7, project)
+    await join(repo, project, COORD, Role.COORDINATOR)
+    await label_some(repo, project, ALICE, 1)
+    await repo.write(
+        "UPDATE projects SET guide_version = guide_version + 1 WHERE id = ?", (project.id,)
+    )
+    assert await repo.announce_guides("guide_changed", 1.0) == 2  # to Alice and worker 7
+    summary = {"method": "mv", "suspended": [ALICE, 7], "flagged": [[ALICE, "too fast"]]}
+    await QualityStore(repo).write_changes(project.id, [], summary, 0, 0, 0.1, changes=0)
+    card = await repo.next_card(ALICE, project.id)
+    assert card is not None
+    await repo.close_assignment(card.assignment_id, ALICE, "reported", "broken")
+    assert await repo.decide_reports(card.sample.id, "dismissed", actor=COORD) is not None
+    await repo.set_project_state(project.id, "paused", actor=COORD)
+    sending = await repo.broadcast_compose(project.id, COORD, 1.0)
+    assert await repo.broadcast_message(sending, COORD, COORD, 99)
+    assert await repo.broadcast_audience(sending, COORD, "all")
+    assert await repo.broadcast_start(sending, COORD, 1.0, audience="all") == 2
+    draft = await repo.broadcast_compose(project.id, COORD, 2.0)
+    assert await repo.broadcast_message(draft, COORD, COORD, 100)
+
+    assert (await repo.forget_worker(ALICE)).known
+    assert (await repo.forget_worker(COORD)).known
+    alice, coord = -1, -2
+    (run,) = await repo.all("SELECT summary FROM quality_runs")
+    got = json.loads(run[0])
+    assert (got["suspended"], got["flagged"]) == ([alice, 7], [[alice, "too fast"]])
+    keys = await repo.all("SELECT chat_id, dedup FROM outbox WHERE dedup LIKE 'guide:%'")
+    assert sorted(tuple(r) for r in keys) == [
+        (alice, f"guide:{project.id}:2:{alice}"),
+        (7, f"guide:{project.id}:2:7"),
+    ]
+    # Their broadcast copies a message from a chat whose id is gone: it stops.
+    states = await repo.all("SELECT id, status, from_chat_id FROM broadcasts ORDER BY id")
+    assert [tuple(r) for r in states] == [(sending, "cancelled", coord), (draft, "dropped", coord)]
+    queued = await repo.all(
+        "SELECT COUNT(*) FROM outbox WHERE broadcast_id = ? AND status = 'queued'", (sending,)
+    )
+    assert queued[0][0] == 0
+    await repo.close()
+    for user in (ALICE, COORD):
+        assert mentions(repo.path, str(user)) == []
+    assert mentions(repo.path, f"u{COORD}_name") == []
+    assert problems(repo.path) == []
+
+
+async def test_a_forgotten_reviewer_or_coordinator_is_no_longer_one(repo: Repository) -> None:
+    project = await add_project(repo, 3)
+    await join(repo, project, 31, Role.REVIEWER)
+    await join(repo, project, 32, Role.COORDINATOR)
+    await join(repo, project, 33, Role.COORDINATOR)  # stays
+    await add_worker(repo, ALICE, project)
+    await QualityStore(repo).suspend(ALICE, project.id, "too fast", "speed", actor=None)
+    await repo.write("UPDATE memberships SET idle_since = 1 WHERE project_id = ?", (project.id,))
+    for user in (31, 32, ALICE):
+        assert (await repo.forget_worker(user)).known
+    quality = QualityStore(repo)
+    assert await quality.members(project.id, Role.REVIEWER) == []
+    assert await quality.members(project.id, Role.COORDINATOR) == [33]
+    # What the memberships hold for the labels stays: the suspension.
+    rows = await repo.all(
+        "SELECT worker_id, role, suspended_at IS NOT NULL, idle_since FROM memberships"
+        " WHERE worker_id < 0 ORDER BY worker_id DESC"
+    )
+    assert [tuple(r) for r in rows] == [
+        (-1, "worker", 0, None),
+        (-2, "worker", 0, None),
+        (-3, "worker", 1, None),
+    ]
+    # Told "there is work again": nobody under an erased id.
+    await repo.queue_idle_with_work("work_again", 5.0)
+    chats = await repo.all("SELECT chat_id FROM outbox WHERE kind = 'work_again'")
+    assert [r[0] for r in chats] == [33]
+
+
+async def test_deleting_their_reports_lets_go_of_the_samples_only_they_held(
+    repo: Repository,
+) -> None:
+    project = await add_project(repo, 2, forget_labels="delete", report_hold=1)
+    await add_worker(repo, ALICE, project)
+    await add_worker(repo, 7, project)
+    await add_worker(repo, 8, project)
+    mine = await repo.next_card(ALICE, project.id)
+    assert mine is not None
+    await repo.close_assignment(mine.assignment_id, ALICE, "reported", "broken")
+    theirs = await repo.next_card(7, project.id)
+    assert theirs is not None
+    assert theirs.sample.id != mine.sample.id  # (held: out of the pool)
+    await repo.close_assignment(theirs.assignment_id, 7, "reported", "broken")
+    assert (await repo.forget_worker(ALICE)).known
+    held = await repo.all("SELECT id, held FROM samples ORDER BY id")
+    assert {int(r[0]): r[1] for r in held} == {mine.sample.id: None, theirs.sample.id: "held"}
+    assert await repo.open_report_count(project.id) == (1, 1)  # (samples, reports)
+    card = await repo.next_card(8, project.id)  # back in the pool
+    assert card is not None
+    assert card.sample.id == mine.sample.id
+    await repo.close()
+    assert problems(repo.path) == []
