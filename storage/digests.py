@@ -367,7 +367,8 @@ def read_figures(
             (project_id, since, until),
         ).fetchone()
         members = db.execute(
-            "SELECT COUNT(*) FROM memberships WHERE project_id = ? AND role = 'worker'",
+            "SELECT COUNT(*) FROM memberships WHERE project_id = ? AND role = 'worker'"
+            " AND worker_id > 0",
             (project_id,),
         ).fetchone()
         figures = DigestFigures(
@@ -489,7 +490,8 @@ class Digests(Database):
         """(the project's members, whether anyone labeled in it since `since`): who may get
         a worker's digest (not someone who left), and whether there is any to send."""
         rows = await self.all(
-            "SELECT worker_id FROM memberships WHERE project_id = ?", (project_id,)
+            "SELECT worker_id FROM memberships WHERE project_id = ? AND worker_id > 0",
+            (project_id,),
         )
         labeled = await self.one(
             "SELECT 1 FROM labels WHERE project_id = ? AND answered_at >= ? LIMIT 1",

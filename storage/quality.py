@@ -130,9 +130,11 @@ class QualityStore:
         return changed
 
     async def members(self, project_id: int, role: Role) -> list[int]:
-        """User ids with a role in the project."""
+        """User ids with a role in the project (not the surrogates of people forgotten:
+        their ids are negative, and nobody is there to tell)."""
         rows = await self.repo.all(
-            "SELECT worker_id FROM memberships WHERE project_id = ? AND role = ?",
+            "SELECT worker_id FROM memberships WHERE project_id = ? AND role = ?"
+            " AND worker_id > 0",
             (project_id, role.value),
         )
         return [int(r[0]) for r in rows]

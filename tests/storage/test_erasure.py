@@ -307,3 +307,17 @@ async def test_deleting_their_reports_lets_go_of_the_samples_only_they_held(
     assert card.sample.id == mine.sample.id
     await repo.close()
     assert problems(repo.path) == []
+
+
+async def test_nobody_is_told_anything_at_a_forgotten_person_s_surrogate(repo: Repository) -> None:
+    from storage.models import Role
+
+    project = await add_project(repo, 4)
+    await add_worker(repo, ALICE, project)
+    await add_worker(repo, 7, project)
+    await label_some(repo, project, ALICE, 1)
+    assert (await repo.forget_worker(ALICE)).known
+    assert await QualityStore(repo).members(project.id, Role.WORKER) == [7]
+    members, labeled = await repo.digest_audience(project.id, 0.0)
+    assert members == {7}
+    assert labeled
