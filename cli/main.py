@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import os
+import re
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -37,8 +41,7 @@ from storage.models import Project, Role
 from storage.projects import INVITE_DEFAULTS
 from storage.repository import Repository
 
-EXIT_USAGE = 2
-"""How much of a data file is read ahead of an import to estimate its number of rows."""
+EXIT_USAGE = 2  # the exit code of every refusal: a mistake the user can fix, said in one line
 BAD_TOKEN = (
     "labelgram: the Bot API at {url} refused the bot token. Copy the token again from "
     "@BotFather (/mybots → API Token) into LABELGRAM_TOKEN; if you set LABELGRAM_BOT_API_URL, "
@@ -155,42 +158,7 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, metavar="OUT.csv", help="output file (default: stdout)"
     )
 
-    exp = sub.add_parser(
-        "export",
-        help="write a project's samples, labels and decisions to files",
-        description="Export a project (one consistent snapshot, while labeling goes on). -o"
-        " with the format's suffix (.jsonl, .csv, .json) writes one data file; otherwise a"
-        " folder with the data, a dataset card (README.md) and, with --with-media, the media.",
-    )
-    exp.add_argument("project", help="project slug or id")
-    exp.add_argument(
-        "--format",
-        default="jsonl",
-        metavar="FORMAT",
-        help="jsonl (default: everything, one sample per line), csv (one row per sample),"
-        " labels (worker,task,label for `labelgram aggregate`, plus the known answers),"
-        " label-studio (Label Studio task JSON)",
-    )
-    exp.add_argument(
-        "-o", "--output", type=Path, metavar="PATH", help="file or folder (default: SLUG-export)"
-    )
-    exp.add_argument(
-        "--status",
-        default="all",
-        metavar="done|all",
-        help="all samples (default), or only those whose answer is settled",
-    )
-    exp.add_argument(
-        "--with-worker-ids",
-        action="store_true",
-        help="Telegram user ids instead of pseudonyms (personal data: the project's own use)",
-    )
-    exp.add_argument(
-        "--with-media",
-        action="store_true",
-        help="write the samples' media files into the export folder",
-    )
-    exp.add_argument("--quiet", action="store_true", help="no progress bar")
+    records.add_export(sub)
     records.add_commands(sub)
     workers.add_commands(sub)
     return parser
@@ -202,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING
     )
+    secret = ""  # the bot token, once known: never printed
+    db_path: Path | None = args.db
     try:
         if args.command == "demo":
             from cli.demo import DemoOptions, run_demo
@@ -233,10 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve_sandbox(port=args.port, limits=limits, prog="labelgram")
         overrides = {"db_path": args.db} if args.db else {}
         settings = load_settings(**overrides)
+        secret = settings.token.get_secret_value().strip() if settings.token else ""
+        db_path = settings.db_path
         if args.command == "run":
             return _run(settings)
-        if args.command == "export":
-            return _export(args, settings)
         if args.command in records.COMMANDS:
             return records.run(args, settings)
         if args.command in workers.COMMANDS:
@@ -253,10 +223,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         ExportError,
         ValueError,
     ) as exc:
-        print(f"labelgram: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return refuse(str(exc), secret)
+    except OSError as exc:  # a path that cannot be used: a missing folder, a file in the way
+        return refuse(os_error_line(exc), secret)
+    except sqlite3.Error as exc:  # what the storage layer did not turn into a StorageError
+        return refuse(database_error_line(exc, db_path), secret)
     except KeyboardInterrupt:
         return 130
+
+
+def refuse(message: str, secret: str = "") -> int:
+    """Print `labelgram: <message>` (without the token) on stderr; the refusals' exit code."""
+    line = f"labelgram: {message}"
+    print(line.replace(secret, "<token>") if secret else line, file=sys.stderr)
+    return EXIT_USAGE
+
+
+# A temporary name beside a file or folder being written (`.NAME.part`, `.NAME.partial-3fa2`,
+# `.NAME.old-3fa2`): the user knows the NAME they gave.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:part|partial|partial-[0-9a-f]+|old-[0-9a-f]+)$")
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OSError as one line: the path the user gave, what is wrong with it, what to do."""
+    if exc.filename is None:  # not about a file (a port in use, a refused connection)
+        return f"{exc.strerror or exc}"
+    path = Path(os.fsdecode(exc.filename))
+    if match := _TEMPORARY.match(path.name):
+        path = path.with_name(match["name"])
+    if isinstance(exc, FileNotFoundError):
+        if not path.parent.is_dir():
+            return (
+                f"cannot use {path}: no such folder {path.parent}; create it or choose"
+                " another path"
+            )
+        return f"no such file {path}; check the path"
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        # A file where a folder is needed: `backup FILE/`, `-o FILE/name`.
+        file = next((p for p in (path, *path.parents) if p.is_file()), None)
+        if file == path:
+            return f"{path} is a file, not a folder; give a folder or another path"
+        if file is not None:
+            return f"cannot use {path}: {file} is a file, not a folder; choose another path"
+        return f"{path} exists already; choose another path"
+    if isinstance(exc, IsADirectoryError):
+        return f"cannot use {path}: it is a folder; give a file name"
+    if isinstance(exc, PermissionError):
+        return f"cannot use {path}: permission denied; choose a path you may read and write"
+    if exc.errno == errno.ENOSPC:
+        return f"cannot write {path}: the disk is full; free some space or choose another disk"
+    return f"cannot use {path}: {exc.strerror or exc}; check the path"
+
+
+def database_error_line(exc: sqlite3.Error, db_path: Path | None) -> str:
+    """A database error SQLite raised as one line saying which database and what to do."""
+    if db_path is None:
+        return f"database error: {exc}"
+    return (
+        f"cannot use the database {db_path} ({exc}); check that --db or LABELGRAM_DB_PATH"
+        " names a Labelgram database you may write"
+    )
 
 
 def _run(settings: Settings) -> int:
@@ -357,66 +383,6 @@ def _aggregate(
         else:
             print(f"no gold task has labels; accuracy not computed{skipped}", file=sys.stderr)
     return 0
-
-
-def _export(args: argparse.Namespace, settings: Settings) -> int:
-    from services.export import ExportOptions, check_choice, export_project
-    from services.export_media import MediaSource
-
-    # Refused before the database is touched (and before a folder is made).
-    check_choice(args.format, args.status)
-    if not settings.db_path.is_file():
-        raise ExportError(f"no database at {settings.db_path}; give --db or LABELGRAM_DB_PATH")
-    # Opening it once brings an older database's schema up to date (the export secrets).
-    asyncio.run(_check_db(Repository(settings.db_path)))
-    token = settings.token.get_secret_value().strip() if settings.token else ""
-    source = MediaSource(settings.bot_api_url, settings.file_url, token) if token else None
-    options = ExportOptions(
-        status=args.status,
-        worker_ids=args.with_worker_ids,
-        media=args.with_media,
-        source=source,
-    )
-    bar = ExportBar() if sys.stderr.isatty() and not args.quiet else None
-    result = export_project(
-        settings.db_path, args.project, args.format, args.output, options, progress=bar
-    )
-    if bar is not None:
-        bar.finish()
-    for path in result.files:
-        print(path)
-    counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items())
-    print(f"exported {counts}", file=sys.stderr)
-    for warning in result.warnings:
-        print(f"labelgram: {warning}", file=sys.stderr)
-    return 0
-
-
-class ExportBar:
-    """`[#####.....] 12,000/50,000 samples` redrawn on one terminal line (stderr)."""
-
-    WIDTH = 30
-
-    def __init__(self) -> None:
-        self.last = -1.0
-        self.drawn = False
-
-    def __call__(self, done: int, total: int) -> None:
-        """Redraw at most ten times a second, and at the end."""
-        now = time.monotonic()
-        if done < total and now - self.last < 0.1:
-            return
-        self.last = now
-        filled = self.WIDTH * done // total if total else self.WIDTH
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        sys.stderr.write(f"\r  [{bar}] {done:,}/{total:,} samples")
-        sys.stderr.flush()
-        self.drawn = True
-
-    def finish(self) -> None:
-        """End the bar's line."""
-        if self.drawn:
-            sys.stderr.write("\n")
 
 
 def format_eta(seconds: float) -> str:

@@ -1,4 +1,4 @@
-"""The command line's records commands: audit, backup, restore, and `project update`."""
+"""The command line's records commands: export, audit, backup, restore, `project update`."""
 
 from __future__ import annotations
 
@@ -17,16 +17,71 @@ from config.settings import Settings
 from services.audit import event_json, event_line
 from storage.audit import AuditQuery, event_kinds, read_events
 from storage.backup import backup, problems, restore
+from storage.errors import DatabaseUnavailable
+from storage.export import ExportError
 from storage.repository import Repository
 
-COMMANDS = ("audit", "backup", "restore")
+COMMANDS = ("export", "audit", "backup", "restore")
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
+def add_export(sub: Any) -> None:
+    """The export subcommand."""
+    exp = sub.add_parser(
+        "export",
+        help="write a project's samples, labels and decisions to files",
+        description="Export a project (one consistent snapshot, while labeling goes on). -o"
+        " with the format's suffix (.jsonl, .csv, .json) writes one data file, in a folder"
+        " that exists; otherwise a folder with the data, a dataset card (README.md) and,"
+        " with --with-media, the media. A folder export is written beside its place and"
+        " swapped in when complete: it replaces an earlier export there whole (no file of"
+        " it is left), and refuses a folder holding anything else.",
+    )
+    exp.add_argument("project", help="project slug or id")
+    exp.add_argument(
+        "--format",
+        default="jsonl",
+        metavar="FORMAT",
+        help="jsonl (default: everything, one sample per line), csv (one row per sample),"
+        " labels (worker,task,label for `labelgram aggregate`, plus the known answers),"
+        " label-studio (Label Studio task JSON)",
+    )
+    exp.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="file or folder (default: SLUG-export; an earlier export there is replaced)",
+    )
+    exp.add_argument(
+        "--status",
+        default="all",
+        metavar="done|all",
+        help="all samples (default), or only those whose answer is settled",
+    )
+    exp.add_argument(
+        "--with-worker-ids",
+        action="store_true",
+        help="Telegram user ids instead of pseudonyms (personal data: the project's own use)",
+    )
+    exp.add_argument(
+        "--with-media",
+        action="store_true",
+        help="write the samples' media files into the export folder",
+    )
+    exp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def add_commands(sub: Any) -> None:
     """The audit, backup and restore subcommands."""
-    audit = sub.add_parser("audit", help="the audit log: who did what, and when")
+    audit = sub.add_parser(
+        "audit",
+        help="the audit log: who did what, and when",
+        description="The audit log. People appear under the pseudonyms the project's exports"
+        " give them (someone: an event outside any project, or of a deleted one), unless"
+        " --with-worker-ids.",
+    )
     audit.add_argument("project", nargs="?", help="project slug or id (default: all)")
     audit.add_argument(
         "--since", help="from this time on: 2026-12-01, '2026-12-01 09:30', or 2h, 3d (ago)"
@@ -36,6 +91,12 @@ def add_commands(sub: Any) -> None:
     audit.add_argument("--format", choices=("text", "jsonl"), default="text")
     audit.add_argument("--limit", type=int, help="at most this many events")
     audit.add_argument("--newest-first", action="store_true")
+    audit.add_argument(
+        "--with-worker-ids",
+        action="store_true",
+        help="Telegram user ids, names and usernames instead of pseudonyms (personal data:"
+        " the project's own use)",
+    )
 
     bak = sub.add_parser("backup", help="a checked copy of the database, also while the bot runs")
     bak.add_argument("path", help="the backup file, or a folder (ending in /) for a dated one")
@@ -56,7 +117,9 @@ def add_project_update(psub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run audit, backup or restore; the exit code."""
+    """Run export, audit, backup or restore; the exit code."""
+    if args.command == "export":
+        return _export(args, settings)
     if args.command == "audit":
         return _audit(args, settings)
     if args.command == "backup":
@@ -112,6 +175,11 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.db_path.is_file():  # not made by reading it (as opening one would)
+        raise DatabaseUnavailable(
+            f"no database at {settings.db_path}; give --db or LABELGRAM_DB_PATH"
+        )
+    masked = not args.with_worker_ids
     project_id = None
     if args.project:
         project_id = asyncio.run(_project_id(settings.db_path, args.project))
@@ -126,15 +194,86 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     shown = 0
     for event in read_events(settings.db_path, query):
         if args.format == "jsonl":
-            sys.stdout.write(json.dumps(event_json(event), ensure_ascii=False) + "\n")
+            record = event_json(event, pseudonyms=masked)
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
-            sys.stdout.write(event_line(event, project=project_id is None) + "\n")
+            line = event_line(event, project=project_id is None, pseudonyms=masked)
+            sys.stdout.write(line + "\n")
         shown += 1
     if shown == 0 and args.kind:
         kinds = event_kinds(settings.db_path)
         if not any(k == args.kind or k.startswith(f"{args.kind}.") for k in kinds):
             raise ValueError(f"no event of kind {args.kind!r}; kinds: {', '.join(kinds)}")
     return 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from services.export import ExportOptions, check_choice, export_project
+    from services.export_media import MediaSource
+
+    # Refused before the database is touched (and before a folder is made).
+    check_choice(args.format, args.status)
+    if not settings.db_path.is_file():
+        raise ExportError(f"no database at {settings.db_path}; give --db or LABELGRAM_DB_PATH")
+    # Opening it once brings an older database's schema up to date (the export secrets).
+    asyncio.run(_open_once(settings.db_path))
+    token = settings.token.get_secret_value().strip() if settings.token else ""
+    source = MediaSource(settings.bot_api_url, settings.file_url, token) if token else None
+    options = ExportOptions(
+        status=args.status,
+        worker_ids=args.with_worker_ids,
+        media=args.with_media,
+        source=source,
+    )
+    bar = ExportBar() if sys.stderr.isatty() and not args.quiet else None
+    try:
+        result = export_project(
+            settings.db_path, args.project, args.format, args.output, options, progress=bar
+        )
+    finally:  # a refusal's line starts on a line of its own
+        if bar is not None:
+            bar.finish()
+    for path in result.files:
+        print(path)
+    counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items())
+    print(f"exported {counts}", file=sys.stderr)
+    for warning in result.warnings:
+        # A media fetch's message could hold a URL, and Telegram's file URLs hold the token.
+        shown = warning.replace(token, "<token>") if token else warning
+        print(f"labelgram: {shown}", file=sys.stderr)
+    return 0
+
+
+class ExportBar:
+    """`[#####.....] 12,000/50,000 samples` redrawn on one terminal line (stderr)."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        self.last = -1.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        """Redraw at most ten times a second, and at the end."""
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        sys.stderr.write(f"\r  [{bar}] {done:,}/{total:,} samples")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        """End the bar's line."""
+        if self.drawn:
+            sys.stderr.write("\n")
+
+
+async def _open_once(db_path: Path) -> None:
+    async with Repository(db_path):
+        pass
 
 
 async def _project_id(db_path: Path, key: str) -> int:

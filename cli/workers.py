@@ -16,6 +16,7 @@ from typing import Any
 
 from config.settings import Settings
 from services.workreport import build_report, default_period, parse_day
+from storage.errors import DatabaseUnavailable
 from storage.repository import Repository
 
 COMMANDS = ("workers",)
@@ -42,7 +43,24 @@ def add_commands(sub: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run `workers report`; the exit code."""
+    if not settings.db_path.is_file():  # not made by reading it (as opening one would)
+        raise DatabaseUnavailable(
+            f"no database at {settings.db_path}; give --db or LABELGRAM_DB_PATH"
+        )
+    if args.output is not None:  # refused before the report is built, not after
+        _check_output(args.output)
     return asyncio.run(_report(args, settings.db_path))
+
+
+def _check_output(path: Path) -> None:
+    """Refuse an output file that cannot be written: a folder, or in a folder not there."""
+    if path.is_dir():
+        raise ValueError(f"cannot write {path}: it is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        why = f"{folder} is a file, not a folder" if folder.exists() else "no such folder"
+        todo = "choose another path" if folder.exists() else "create it or choose another path"
+        raise ValueError(f"cannot write {path}: {why}; {todo}")
 
 
 async def _report(args: argparse.Namespace, db_path: Path) -> int:
@@ -59,7 +77,12 @@ async def _report(args: argparse.Namespace, db_path: Path) -> int:
     if args.output is None:
         sys.stdout.write(report.csv.decode("utf-8-sig"))
     else:
-        args.output.write_bytes(report.csv)
+        try:
+            args.output.write_bytes(report.csv)
+        except OSError as exc:
+            raise ValueError(
+                f"cannot write {args.output}: {exc.strerror or exc}; choose another path"
+            ) from exc
     amount = ""
     if report.amount is not None:
         amount = f"; to pay: {report.amount:,.2f} {report.currency or ''}".rstrip()

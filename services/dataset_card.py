@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ _TASK_CATEGORY = {
     "document": "text-classification",
 }
 _STRING = {"dtype": "string"}
+_TAG = "labelgram"  # in every card's tags: `is_card` knows a card of ours by it
+_CARD_HEAD = 1 << 20  # characters of a README.md read to find its header
 _LABEL_FEATURES = [
     {"name": "worker", "dtype": "string"},
     {"name": "option", "dtype": "string"},
@@ -149,9 +152,7 @@ def card_stats(snap: ExportSnapshot) -> CardStats:
         gold_workers=len(scored),
         imports=snap.imports(),
         reports=snap.report_reasons(),
-        kinds=[
-            str(r[0]) for r in snap.rows("SELECT DISTINCT kind FROM samples WHERE project_id = :p")
-        ],
+        kinds=snap.sample_kinds(),
         meta_keys=snap.meta_keys(),
     )
 
@@ -235,7 +236,7 @@ def _header(card: CardInput) -> dict[str, Any]:
         "language": languages,
         "task_categories": categories or ["text-classification"],
         "size_categories": [size_category(stats.samples)],
-        "tags": ["crowdsourced", "labelgram"],
+        "tags": ["crowdsourced", _TAG],
     }
     if card.fmt in ("jsonl", "csv"):
         header["configs"] = [
@@ -264,6 +265,23 @@ def _spread_line(values: list[float]) -> str:
         return "—"
     low, q1, median, q3, high = values
     return f"min {low:.3f} · quartiles {q1:.3f} / {median:.3f} / {q3:.3f} · max {high:.3f}"
+
+
+def is_card(path: Path) -> bool:
+    """Whether the file at `path` is a card this module wrote (its YAML header's tags name
+    Labelgram): the mark of an earlier export folder, which the next may replace whole."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            text = fh.read(_CARD_HEAD)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text.startswith("---\n") or (end := text.find("\n---\n", 3)) < 0:
+        return False
+    try:
+        header = yaml.safe_load(text[4:end])
+    except yaml.YAMLError:
+        return False
+    return isinstance(header, dict) and _TAG in (header.get("tags") or [])
 
 
 def render_card(card: CardInput) -> str:

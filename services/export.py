@@ -13,7 +13,10 @@ the project's size. Formats:
 
 A folder export also writes the dataset card, README.md (`services.dataset_card`), and with
 `media` the samples' files (`services.export_media`). Every file is written beside its final
-name and renamed into place: a failed export leaves no half-written file.
+name and renamed into place: a failed export leaves no half-written file. A folder export is
+made in a new folder beside its place and renamed into it when complete: an earlier export
+there is replaced whole (a file of an export with Telegram ids cannot outlive it under a card
+that promises pseudonyms), and a folder holding anything else is refused, never emptied.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import csv
 import io
 import json
 import os
+import secrets
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,9 +35,9 @@ from pathlib import Path
 from queue import Full, Queue
 from typing import Any, BinaryIO, TextIO, TypeVar
 
-from services.dataset_card import CardInput, card_stats, render_card
+from services.dataset_card import CardInput, card_stats, is_card, render_card
 from services.export_ls import label_config, ls_task
-from services.export_media import MediaFetcher, MediaSource
+from services.export_media import MEDIA_DIR, MediaFetcher, MediaSource
 from storage.export import STATUSES, ExportError, ExportSnapshot
 
 FORMATS = ("jsonl", "csv", "labels", "label-studio")
@@ -44,6 +49,11 @@ DATA_FILE = {
     "label-studio": "tasks.json",
 }
 KNOWN_FILE = "known.csv"
+CARD_FILE = "README.md"
+LS_CONFIG_FILE = "label_config.xml"
+# Everything a folder export writes: a folder holding only these (and a card of ours) is an
+# earlier export, replaced whole by the next; anything else is refused, never deleted.
+EXPORT_NAMES = frozenset({*DATA_FILE.values(), KNOWN_FILE, CARD_FILE, LS_CONFIG_FILE, MEDIA_DIR})
 _SUFFIXES = {"jsonl": (".jsonl",), "csv": (".csv",), "labels": (".csv",)}
 _SUFFIXES["label-studio"] = (".json",)
 CSV_COLUMNS = (
@@ -108,57 +118,153 @@ def export_project(
 ) -> ExportResult:
     """Export one project (by slug or id) in `fmt` to `out` (blocking; safe in a thread).
 
-    `out`: a file with the format's suffix (just the data), or a folder (data, README.md, and
-    media with `options.media`); None: the folder `<slug>-export` here. Raises ExportError
-    (UnknownProject) with a message that says what to do.
+    `out`: a file with the format's suffix (just the data; its folder must exist), or a folder
+    (data, README.md, and media with `options.media`); None: the folder `<slug>-export` here.
+    A folder export is written into a new folder beside `out` and put in its place when
+    complete: an earlier Labelgram export there is replaced whole, a folder holding anything
+    else is refused. Raises ExportError (UnknownProject) with a message that says what to do.
     """
     options = options or ExportOptions()
     check_choice(fmt, options.status)
     with ExportSnapshot(db_path, project, worker_ids=options.worker_ids) as snap:
         target = out if out is not None else Path(f"{snap.project.slug}-export")
-        single = is_single_file(fmt, target)
-        if single and options.media:
-            raise ExportError(
-                f"--with-media writes files beside the data: give a folder, not {target}"
-            )
-        if not single:
-            if target.exists() and not target.is_dir():
+        if is_single_file(fmt, target):
+            if options.media:
                 raise ExportError(
-                    f"{target} is a file; give a folder or a {_SUFFIXES[fmt][0]} file"
+                    f"--with-media writes files beside the data: give a folder, not {target}"
                 )
-            target.mkdir(parents=True, exist_ok=True)
-        data = target if single else target / DATA_FILE[fmt]
-        result = ExportResult(files=[])
-        total = snap.count_samples(options.status)
-        tick = _ticker(progress, total)
-        fetcher = MediaFetcher(target, options.source) if options.media else None
-        try:
-            _write_data(snap, fmt, target, data, single, options, fetcher, (tick, total), result)
-        finally:
-            if fetcher is not None:
-                fetcher.close()
+            _check_file(target)
+            return _export_into(snap, fmt, target, target, options, progress)
+        _check_folder(target, fmt)
+        with _fresh_folder(target, fmt) as work:
+            result = _export_into(snap, fmt, work, work / DATA_FILE[fmt], options, progress)
+        result.files = [target / path.relative_to(work) for path in result.files]
+    return result
+
+
+def _export_into(
+    snap: ExportSnapshot,
+    fmt: str,
+    folder: Path,
+    data: Path,
+    options: ExportOptions,
+    progress: Progress | None,
+) -> ExportResult:
+    """Write the export: `data` is `folder` itself for a single file, else a file in it."""
+    single = data == folder
+    result = ExportResult(files=[])
+    total = snap.count_samples(options.status)
+    tick = _ticker(progress, total)
+    fetcher = MediaFetcher(folder, options.source) if options.media else None
+    try:
+        _write_data(snap, fmt, folder, data, single, options, fetcher, (tick, total), result)
+    finally:
         if fetcher is not None:
-            result.counts.update(fetcher.counts())
-            result.warnings += fetcher.problems
-        if not single and options.card:
-            stats = card_stats(snap)
-            card = target / "README.md"
-            with _atomic(card) as fh:
-                fh.write(
-                    render_card(
-                        CardInput(
-                            snap.project,
-                            stats,
-                            fmt,
-                            data.name,
-                            options.status,
-                            options.worker_ids,
-                            options.media,
-                        )
+            fetcher.close()
+    if fetcher is not None:
+        result.counts.update(fetcher.counts())
+        result.warnings += fetcher.problems
+    if not single and options.card:
+        stats = card_stats(snap)
+        card = folder / CARD_FILE
+        with _atomic(card) as fh:
+            fh.write(
+                render_card(
+                    CardInput(
+                        snap.project,
+                        stats,
+                        fmt,
+                        data.name,
+                        options.status,
+                        options.worker_ids,
+                        options.media,
                     )
                 )
-            result.files.append(card)
+            )
+        result.files.append(card)
     return result
+
+
+def _check_file(target: Path) -> None:
+    """Refuse a data file that cannot be written: a folder, or in a folder that is not there."""
+    if target.is_dir():
+        raise ExportError(f"cannot write {target}: it is a folder; choose another file name")
+    folder = target.parent
+    if not folder.is_dir():
+        why = f"{folder} is a file, not a folder" if folder.exists() else "no such folder"
+        todo = "choose another path" if folder.exists() else "create it or choose another path"
+        raise ExportError(f"cannot write {target}: {why}; {todo}")
+
+
+def _check_folder(target: Path, fmt: str) -> None:
+    """Refuse a folder export's place unless it is new, empty or an earlier export."""
+    if target.is_symlink():
+        raise ExportError(f"{target} is a symbolic link; give the folder itself or a new one")
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"{target} is a file; give a folder or a {_SUFFIXES[fmt][0]} file")
+    here = Path.cwd().resolve()
+    if target.resolve() in (here, *here.parents):
+        raise ExportError(f"{target} is the current folder or holds it; give a new folder")
+    if target.is_dir() and (foreign := _foreign(target)):
+        listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise ExportError(
+            f"{target} is not empty and not an earlier Labelgram export (it holds {listed});"
+            " give a new or empty folder, or an earlier export's (it is replaced whole)"
+        )
+
+
+def _foreign(folder: Path) -> list[str]:
+    """What in `folder` no Labelgram export wrote: nothing for an empty folder or an earlier
+    export (whose every file may go); everything if it holds export names but no card of
+    ours (someone's own data.csv is not to be deleted)."""
+    names = sorted(p.name for p in folder.iterdir())
+    foreign = [n for n in names if n not in EXPORT_NAMES and not _leftover(n)]
+    if foreign or not names:
+        return foreign
+    card = folder / CARD_FILE
+    return [] if card.is_file() and is_card(card) else names
+
+
+def _leftover(name: str) -> bool:
+    """A file an interrupted export left (`_atomic`'s temporary name)."""
+    return name.startswith(".") and name.endswith(".part")
+
+
+@contextmanager
+def _fresh_folder(target: Path, fmt: str) -> Iterator[Path]:
+    """A new folder beside `target` to write an export into, put in `target`'s place (an
+    earlier export there goes) when the export is complete, or removed if it fails: no file
+    of an earlier export survives beside a new card that would not describe it."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = target.parent / f".{target.name}.partial-{secrets.token_hex(6)}"
+        work.mkdir()
+    except OSError as exc:
+        raise ExportError(
+            f"cannot make the folder {target}: {exc.strerror or exc}; choose another path"
+        ) from exc
+    try:
+        yield work
+        _swap_in(work, target, fmt)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _swap_in(work: Path, target: Path, fmt: str) -> None:
+    """Rename the finished `work` folder to `target`, replacing an earlier export there."""
+    if not target.is_dir():
+        os.replace(work, target)
+        return
+    _check_folder(target, fmt)  # files may have been put there while the export ran
+    old = target.parent / f".{target.name}.old-{secrets.token_hex(6)}"
+    os.replace(target, old)
+    try:
+        os.replace(work, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_data(
@@ -195,16 +301,10 @@ def _write_data(
             _write_label_studio(snap, fh, options, fetcher, tick, result)
         result.files.append(data)
         if not single:
-            config = target / "label_config.xml"
+            config = target / LS_CONFIG_FILE
             with _atomic(config) as fh:
-                fh.write(label_config(snap.project, _kinds(snap)))
+                fh.write(label_config(snap.project, snap.sample_kinds()))
             result.files.append(config)
-
-
-def _kinds(snap: ExportSnapshot) -> list[str]:
-    return [
-        str(r[0]) for r in snap.rows("SELECT DISTINCT kind FROM samples WHERE project_id = :p")
-    ]
 
 
 def _ticker(progress: Progress | None, total: int) -> Callable[[int], None]:

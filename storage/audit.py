@@ -4,6 +4,11 @@ The events table is written in the transaction of what each event records (`stor
 this is its read side, for `labelgram audit` and the bot's /audit. It runs on a read-only
 sqlite3 connection of its own (one read transaction: a consistent view while the bot writes)
 and yields rows one by one, so a log of millions of labels is read in flat memory.
+
+Each event also carries the people's pseudonyms in its project, the ones the project's exports
+give them (`storage.export.pseudonym`, and a forgotten worker's kept one), so the log can be
+exported without naming anyone. An event outside any project, or of a deleted project (its
+secret went with it), has none.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from storage.errors import DatabaseUnavailable
+from storage.export import pseudonym
 
 _CACHE = 10_000  # names kept at once while reading
 
@@ -50,6 +58,9 @@ class AuditEvent:
     data: dict[str, Any]
     people: dict[int, Person]  # everyone the data names, by id
     names: dict[str, str]  # the data's sample and option ids as the project names them
+    # The actor's and the people's pseudonyms in the event's project, by id (as its exports
+    # name them); nobody's outside a project or in a deleted one.
+    pseudonyms: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,23 +77,24 @@ class AuditQuery:
 
 def read_events(path: Path | str, query: AuditQuery) -> Iterator[AuditEvent]:
     """The events `query` asks for, oldest first unless `newest_first` (blocking: run it in a
-    thread from the bot)."""
+    thread from the bot). DatabaseUnavailable, saying what to do, if `path` is not a readable
+    Labelgram database."""
     where, params = _where(query)
     order = "DESC" if query.newest_first else "ASC"
     sql = (
-        "SELECT e.id, e.at, e.kind, p.slug, e.actor, e.data FROM events AS e"
+        "SELECT e.id, e.at, e.kind, p.slug, e.actor, e.data, p.id FROM events AS e"
         " LEFT JOIN projects AS p ON p.id = e.project_id"
         f"{where} ORDER BY e.id {order}"
     )
     if query.limit is not None:
         sql += " LIMIT ?"
         params.append(query.limit)
-    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+    with _reading(path) as db:
         db.execute("BEGIN")  # one snapshot for the whole read
         people = _People(db)
         names = _Names(db)
-        for event_id, at, kind, slug, actor, data in db.execute(sql, params):
+        masks = _Pseudonyms(db)
+        for event_id, at, kind, slug, actor, data, project_id in db.execute(sql, params):
             values = json.loads(data) if data else {}
             named = {
                 int(v): people.get(int(v))
@@ -94,6 +106,8 @@ def read_events(path: Path | str, query: AuditQuery) -> Iterator[AuditEvent]:
                 for k, v in values.items()
                 if k in _NAMED and isinstance(v, int)
             }
+            everyone = [*named, *([] if actor is None else [int(actor)])]
+            masked = {} if project_id is None else masks.get(int(project_id), everyone)
             yield AuditEvent(
                 id=int(event_id),
                 at=float(at),
@@ -103,7 +117,34 @@ def read_events(path: Path | str, query: AuditQuery) -> Iterator[AuditEvent]:
                 data=values,
                 people=named,
                 names={k: v for k, v in ids.items() if v is not None},
+                pseudonyms=masked,
             )
+
+
+@contextlib.contextmanager
+def _reading(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to the database at `path`; what SQLite says of a missing file
+    or one that is not a database becomes DatabaseUnavailable with what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatabaseUnavailable(f"no database at {path}; give --db or LABELGRAM_DB_PATH")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise DatabaseUnavailable(_unreadable(path, exc)) from exc
+    try:
+        yield db
+    except sqlite3.DatabaseError as exc:  # what a file that is no database says when read
+        raise DatabaseUnavailable(_unreadable(path, exc)) from exc
+    finally:
+        db.close()
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> str:
+    return (
+        f"cannot read the audit log of {path} ({exc}); give --db or LABELGRAM_DB_PATH the"
+        " Labelgram database file"
+    )
 
 
 def _where(query: AuditQuery) -> tuple[str, list[Any]]:
@@ -172,6 +213,53 @@ class _Names:
 
 def event_kinds(path: Path | str) -> list[str]:
     """The kinds of event the log holds (for a refusal that lists them)."""
-    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+    with _reading(path) as db:
         return [str(r[0]) for r in db.execute("SELECT DISTINCT kind FROM events ORDER BY kind")]
+
+
+class _Pseudonyms:
+    """People's pseudonyms per project, as its exports give them: the keyed hash of the
+    Telegram id, or a forgotten worker's kept one (read once each)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.secrets: dict[int, bytes | None] = {}
+        self.known: dict[tuple[int, int], str | None] = {}
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        self.has_secrets = "export_secrets" in tables
+        self.has_erased = "erased_pseudonyms" in tables
+
+    def get(self, project_id: int, people: list[int]) -> dict[int, str]:
+        """Those of `people` who have a pseudonym in the project, by id."""
+        found = {}
+        for person in people:
+            if (project_id, person) not in self.known:
+                if len(self.known) >= _CACHE:
+                    self.known.clear()
+                self.known[project_id, person] = self._make(project_id, person)
+            name = self.known[project_id, person]
+            if name is not None:
+                found[person] = name
+        return found
+
+    def _make(self, project_id: int, person: int) -> str | None:
+        if person < 0:  # a forgotten worker: no Telegram id left, the kept pseudonym only
+            if not self.has_erased:
+                return None
+            row = self.db.execute(
+                "SELECT pseudonym FROM erased_pseudonyms WHERE worker_id = ? AND project_id = ?",
+                (person, project_id),
+            ).fetchone()
+            return None if row is None else str(row[0])
+        secret = self._secret(project_id)
+        return None if secret is None else pseudonym(secret, person)
+
+    def _secret(self, project_id: int) -> bytes | None:
+        if project_id not in self.secrets:
+            row = None
+            if self.has_secrets:
+                row = self.db.execute(
+                    "SELECT secret FROM export_secrets WHERE project_id = ?", (project_id,)
+                ).fetchone()
+            self.secrets[project_id] = None if row is None else bytes(row[0])
+        return self.secrets[project_id]

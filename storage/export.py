@@ -412,18 +412,18 @@ class ExportSnapshot:
 
     # ------------------------------------------------------------ figures for the card
 
-    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """A small query's rows in this snapshot; `:p` is the project's id."""
         return self.db.execute(sql, {"p": self.project.id, **(params or {})}).fetchall()
 
-    def value(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+    def _value(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """The first column of a small query's first row (None without rows)."""
-        found = self.rows(sql, params)
+        found = self._rows(sql, params)
         return found[0][0] if found else None
 
     def last_method(self) -> str | None:
         """The consensus method of the project's last quality check, if any ran."""
-        summary = self.value(
+        summary = self._value(
             "SELECT summary FROM quality_runs WHERE project_id = :p ORDER BY id DESC LIMIT 1"
         )
         if summary is None:
@@ -434,7 +434,7 @@ class ExportSnapshot:
     def state_counts(self) -> dict[str, int]:
         """Samples per exported status (done, needs_labels, in_review, control, excluded)."""
         sql = f"SELECT {_STATE}, COUNT(*) FROM samples AS s WHERE s.project_id = :p GROUP BY 1"
-        return {str(k): int(n) for k, n in self.rows(sql)}
+        return {str(k): int(n) for k, n in self._rows(sql)}
 
     def answer_counts(self) -> list[tuple[str | None, str | None, int]]:
         """(answer, how it was decided, samples) over every sample."""
@@ -443,7 +443,7 @@ class ExportSnapshot:
             " LEFT JOIN x_options AS c ON c.id = s.consensus"
             " WHERE s.project_id = :p GROUP BY 1, 2"
         )
-        return [(a, d, int(n)) for a, d, n in self.rows(sql)]
+        return [(a, d, int(n)) for a, d, n in self._rows(sql)]
 
     def label_counts(self) -> dict[str, int]:
         """Live labels per option key."""
@@ -451,7 +451,7 @@ class ExportSnapshot:
             "SELECT o.key, COUNT(*) FROM labels AS l JOIN x_options AS o ON o.id = l.option_id"
             " WHERE l.project_id = :p AND l.retracted_at IS NULL GROUP BY 1"
         )
-        return {str(k): int(n) for k, n in self.rows(sql)}
+        return {str(k): int(n) for k, n in self._rows(sql)}
 
     def guide_versions(self) -> list[tuple[int, int, float, float]]:
         """(guide version, labels, first and last answer) of every version labels were made
@@ -460,7 +460,7 @@ class ExportSnapshot:
             "SELECT guide_version, COUNT(*), MIN(answered_at), MAX(answered_at) FROM labels"
             " WHERE project_id = :p GROUP BY 1 ORDER BY 1"
         )
-        return [(int(v), int(n), float(a), float(b)) for v, n, a, b in self.rows(sql)]
+        return [(int(v), int(n), float(a), float(b)) for v, n, a, b in self._rows(sql)]
 
     def guide_texts(self) -> list[tuple[int, dict[str, str], float]]:
         """(version, guide per language, since) of every guide the project had (migration
@@ -472,11 +472,11 @@ class ExportSnapshot:
             "SELECT version, guide, created_at FROM guide_versions WHERE project_id = :p"
             " ORDER BY version"
         )
-        return [(int(v), json.loads(g), float(at)) for v, g, at in self.rows(sql)]
+        return [(int(v), json.loads(g), float(at)) for v, g, at in self._rows(sql)]
 
     def label_figures(self) -> dict[str, int]:
         """Counts of labels by what the check makes of them, and of the people behind them."""
-        row = self.rows(
+        row = self._rows(
             "SELECT COUNT(*), COALESCE(SUM(l.retracted_at IS NOT NULL), 0),"
             " COALESCE(SUM(l.retracted_at IS NULL AND w.suspended), 0),"
             " COALESCE(SUM(l.retracted_at IS NULL AND s.gold = 1"
@@ -485,7 +485,7 @@ class ExportSnapshot:
             " FROM labels AS l JOIN x_workers AS w ON w.id = l.worker_id"
             " JOIN samples AS s ON s.id = l.sample_id WHERE l.project_id = :p"
         )[0]
-        members = self.rows(
+        members = self._rows(
             "SELECT COUNT(*), COALESCE(SUM(suspended_at IS NOT NULL), 0),"
             " COALESCE(SUM(role = 'reviewer'), 0) FROM memberships WHERE project_id = :p"
         )[0]
@@ -498,8 +498,8 @@ class ExportSnapshot:
             "members": int(members[0]),
             "suspended_workers": int(members[1]),
             "reviewers": int(members[2]),
-            "reviews": int(self.value("SELECT COUNT(*) FROM reviews WHERE project_id = :p")),
-            "reports": int(self.value("SELECT COUNT(*) FROM reports WHERE project_id = :p")),
+            "reviews": int(self._value("SELECT COUNT(*) FROM reviews WHERE project_id = :p")),
+            "reports": int(self._value("SELECT COUNT(*) FROM reports WHERE project_id = :p")),
         }
 
     def labels_per_sample(self) -> dict[int, int]:
@@ -508,11 +508,11 @@ class ExportSnapshot:
             "SELECT n_labels, COUNT(*) FROM samples WHERE project_id = :p AND gold = 0"
             " GROUP BY 1 ORDER BY 1"
         )
-        return {int(k): int(n) for k, n in self.rows(sql)}
+        return {int(k): int(n) for k, n in self._rows(sql)}
 
     def collection_dates(self) -> tuple[float | None, float | None]:
         """The first and last label's time (None without labels)."""
-        row = self.rows(
+        row = self._rows(
             "SELECT MIN(answered_at), MAX(answered_at) FROM labels WHERE project_id = :p"
         )[0]
         return row[0], row[1]
@@ -530,7 +530,7 @@ class ExportSnapshot:
     def gold_truths(self) -> dict[int, str]:
         """Sample id -> the known answer, for gold samples."""
         sql = "SELECT id, truth FROM samples WHERE project_id = :p AND gold = 1"
-        return {int(i): str(t) for i, t in self.rows(sql)}
+        return {int(i): str(t) for i, t in self._rows(sql)}
 
     def imports(self) -> list[tuple[float, str, int, int, int, dict[str, Any]]]:
         """(at, source, rows read, added, dropped, stored report) of each import, oldest first."""
@@ -540,7 +540,7 @@ class ExportSnapshot:
         )
         return [
             (float(a), str(s), int(r), int(ad), int(d), json.loads(rep))
-            for a, s, r, ad, d, rep in self.rows(sql)
+            for a, s, r, ad, d, rep in self._rows(sql)
         ]
 
     def report_reasons(self) -> dict[str, int]:
@@ -548,7 +548,12 @@ class ExportSnapshot:
         sql = (
             "SELECT reason, COUNT(*) FROM reports WHERE project_id = :p GROUP BY 1 ORDER BY 2 DESC"
         )
-        return {str(k): int(n) for k, n in self.rows(sql)}
+        return {str(k): int(n) for k, n in self._rows(sql)}
+
+    def sample_kinds(self) -> list[str]:
+        """The kinds of the project's samples (text, photo, ...), sorted."""
+        sql = "SELECT DISTINCT kind FROM samples WHERE project_id = :p ORDER BY 1"
+        return [str(r[0]) for r in self._rows(sql)]
 
     def meta_keys(self) -> list[str]:
         """Every meta column kept on the project's samples."""
@@ -556,7 +561,7 @@ class ExportSnapshot:
             "SELECT DISTINCT j.key FROM samples AS s, json_each(s.meta) AS j"
             " WHERE s.project_id = :p AND s.meta IS NOT NULL ORDER BY 1"
         )
-        return [str(r[0]) for r in self.rows(sql)]
+        return [str(r[0]) for r in self._rows(sql)]
 
     def worker_names(self) -> dict[int, str]:
         """Worker id -> the name the export shows."""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import ExportBar, main
+from cli.main import main
+from cli.records import ExportBar
 from storage.repository import Repository
 from tests.services.export_world import build_world
 
