@@ -357,8 +357,8 @@ def parse_project(raw: Any, path: Path) -> ProjectSpec:
         raise ProjectFileError(f"{path.name}: the file must hold a table of settings")
     if "names" in raw:  # `names` is filled from `name`; one way to write it
         raise ProjectFileError(
-            f"{path.name}: names: give the names per language as name = {{ en = \"...\","
-            " ko = \"...\" }"
+            f'{path.name}: names: give the names per language as name = {{ en = "...",'
+            ' ko = "..." }'
         )
     try:
         spec = ProjectSpec.model_validate(raw)
