@@ -36,7 +36,7 @@ from bot.delivery import PENDING_EVERY_S, PENDING_JOB, deliver_pending
 from bot.flood import FloodGuard
 from bot.menus import handled_commands, publish_profile
 from bot.poller import CaughtUp, InboxApplication, InboxPoller, PerUserOrder
-from bot.replies import MOVED_ON_GROUP, MovedOn, ReplyHandler, drop_question
+from bot.replies import MOVED_ON_GROUP, MovedOn, ReplyHandler, drop_question, load_waiting
 from bot.texts import t
 from config.settings import Settings
 from handlers import (
@@ -150,6 +150,10 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         await data.repo.open()
     data.run_id, data.previous_run = await data.inbox.begin_run()
     data.started_at = time.time()
+    # What stored updates are judged by, loaded before polling replays them: who was asked a
+    # question, who is writing a broadcast.
+    await load_waiting(app)
+    await broadcast.load_composing(data.repo)
     # The workers' menu (default scope), the admins' (their chats), the descriptions.
     await publish_profile(app.bot, data, handled_commands(app))
     if app.job_queue is not None:
@@ -202,9 +206,15 @@ async def on_error(update: object, context: Context) -> None:
         user = update.effective_user
         try:
             lang = await lang_of(context, user)
+            answered = False
             if update.callback_query is not None:
-                await update.callback_query.answer(t(lang, "error")[:200])
-            elif update.effective_chat is not None:
+                # A tap handler answers early ("Saved"): then the answer is taken already,
+                # and the message is the only way left to say something went wrong.
+                try:
+                    answered = await update.callback_query.answer(t(lang, "error")[:200])
+                except TelegramError:
+                    answered = False
+            if not answered and update.effective_chat is not None:
                 await context.bot.send_message(update.effective_chat.id, t(lang, "error"))
         except (TelegramError, StorageError):
             pass  # we are already handling an error; the log has it

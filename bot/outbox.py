@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -271,6 +272,9 @@ class OutboxSender:
                 except (StorageError, TelegramError) as exc:
                     log.warning("outbox round failed: %s", exc)
                     started = 0
+                except Exception:  # e.g. sqlite3's "database is locked": the sender goes on
+                    log.exception("outbox round failed")
+                    started = 0
                 if not started:
                     await asyncio.sleep(IDLE_POLL_S)
         finally:
@@ -336,12 +340,18 @@ class OutboxSender:
                     later = time.time() + 2.0 ** (row.attempts + 1)
                     twice = isinstance(exc, TimedOut)
                     await repo.outbox_retry(row.id, later, exc.message, maybe_twice=twice)
+            except (StorageError, sqlite3.Error):
+                raise
+            except Exception as exc:  # a bug writing this notice: it fails, the rest go on
+                log.exception("outbox row %d not sent", row.id)
+                await repo.outbox_done(row.id, "failed", time.time(), error=type(exc).__name__)
             else:
                 if message_id is None:
                     await repo.outbox_done(row.id, "cancelled", time.time(), error="obsolete")
                 else:
                     await repo.outbox_done(row.id, "sent", time.time(), message_id=message_id)
-        except StorageError as exc:  # the database closed under us (stopping): left 'sending'
+        except (StorageError, sqlite3.Error) as exc:  # stopping, or the database is busy:
+            # left 'sending', sent again at the next start (counted as possibly twice)
             log.warning("outbox row %d not recorded: %s", row.id, exc)
         finally:
             self._busy.discard(row.chat_id)

@@ -97,8 +97,9 @@ def reply_done(context: Context, user_id: int) -> None:
         handler.waiting.pop(user_id, None)
 
 
-async def load_waiting(context: Context) -> None:
-    """At start-up: who was asked something before the restart."""
-    handler = _handler(context.application)
+async def load_waiting(application: Application) -> None:  # type: ignore[type-arg]
+    """At start-up, before stored updates are replayed (they are judged by it): who was asked
+    something before the restart."""
+    handler = _handler(application)
     if handler is not None:
-        handler.waiting.update(await context.bot_data.repo.awaiting_users())
+        handler.waiting.update(await application.bot_data.repo.awaiting_users())

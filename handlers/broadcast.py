@@ -50,6 +50,7 @@ from handlers.common import (
     safe_edit_text,
 )
 from storage.outbox import Broadcast
+from storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -284,12 +285,17 @@ async def stop_tap(update: Update, context: Context) -> None:
         await context.bot.send_message(user.id, t(lang, "bc_stopped", id=found.id, count=count))
 
 
-async def _start_sender(context: Context) -> None:
-    """Load who is composing a broadcast and start the outbox sender."""
+async def load_composing(repo: Repository) -> None:
+    """At start-up, before stored updates are replayed (they are judged by it): who is
+    writing a broadcast, and the drafts waiting for their audience."""
     COMPOSING.users.clear()
-    COMPOSING.users.update(await context.bot_data.repo.composing_since(time.time()))
+    COMPOSING.users.update(await repo.composing_since(time.time()))
     COMPOSING.taken.clear()
-    COMPOSING.taken.update(await context.bot_data.repo.drafts_awaiting_audience())
+    COMPOSING.taken.update(await repo.drafts_awaiting_audience())
+
+
+async def _start_sender(context: Context) -> None:
+    """Start the outbox sender."""
     outbox.start(context.application)
 
 

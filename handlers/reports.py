@@ -29,7 +29,7 @@ from bot.cards import TEXT_LIMIT, cut
 from bot.context import Context, language_of
 from bot.delivery import retire
 from bot.keyboards import start_keyboard
-from bot.replies import ReplyHandler, expect_reply, load_waiting, reply_done
+from bot.replies import ReplyHandler, expect_reply, reply_done
 from bot.report_cards import card_text, send_report_card, snippet
 from bot.texts import t
 from config.project import GUIDE_DECORATION, LANGUAGES, telegram_length
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 CARDS_PER_CALL = 10  # /reports shows at most this many samples at once
 NOTICE_JOB = "reports-notice"
 NOTICE_EVERY_S = 60.0  # new reports are gathered into one notice per project this often
-LOAD_JOB = "reports-load-waiting"
 
 
 # ------------------------------------------------------------------------ helpers
@@ -573,10 +572,9 @@ def build_handlers() -> list[BaseHandler[Update, Context, None]]:
 
 def schedule(job_queue: JobQueue[Context]) -> None:
     """This feature's jobs (called at start-up, after the bot's own)."""
-    for name in (NOTICE_JOB, LOAD_JOB):
+    for name in (NOTICE_JOB,):
         for job in job_queue.get_jobs_by_name(name):
             job.schedule_removal()
-    job_queue.run_once(load_waiting, 0, name=LOAD_JOB)
     job_queue.run_repeating(
         announce_reports, interval=NOTICE_EVERY_S, first=NOTICE_EVERY_S, name=NOTICE_JOB
     )

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from app import build_application, polling
 from bot.delivery import PENDING_EVERY_S
 from config.settings import Settings
@@ -188,3 +190,90 @@ async def test_a_card_for_a_worker_who_blocked_the_bot_goes_back_to_the_pool(
         (assignment,),
     )
     assert tuple(next(iter(sample))) == (2, 0)  # wanted again by others (overlap 2)
+
+
+async def test_a_stored_broadcast_message_handled_at_start_is_still_the_broadcast(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    from bot.outbox import COMPOSING
+
+    db = tmp_path / "race.db"
+    repo, _, _ = await project_db(db, samples=3, overlap=1)
+    async with http_client(timeout=10) as http:
+        boss = SandboxUser(sandbox.url, ADMIN_ID, "Boss", client=http)
+        await boss.create()
+        async with bot(sandbox, repo, db):
+            await boss.send("/broadcast colours")
+            assert "Send me the message" in (await boss.next_message())["text"]
+        # A kill -9 right after the coordinator's message was stored, before it was handled:
+        # the next start replays it, and it must find the draft waiting for it.
+        await repo.open()
+        await repo.db.execute("UPDATE runs SET stopped_at = NULL")
+        message = {
+            "update_id": 50_000,
+            "message": {
+                "message_id": 999,
+                "date": int(time.time()),
+                "chat": {"id": ADMIN_ID, "type": "private", "first_name": "Boss"},
+                "from": {"id": ADMIN_ID, "is_bot": False, "first_name": "Boss"},
+                "text": "Meeting at five",
+            },
+        }
+        await Inbox(repo).store([(50_000, json.dumps(message))])
+        COMPOSING.users.clear()  # a new process starts with nothing in memory
+        COMPOSING.taken.clear()
+        seen = boss.last_seen
+        async with bot(sandbox, repo, db):
+            texts = [m.get("text") for m in await boss.messages_after(seen, 3.0)]
+        assert "Who should get it?" in texts
+        await repo.open()
+        assert await repo.all("SELECT status FROM broadcasts") == [("draft",)]
+    await repo.close()
+
+
+async def test_one_database_error_does_not_end_the_outbox_sender(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from bot.outbox import sender_of
+
+    user, _ = await world.joined(1)
+    await asyncio.sleep(0.5)
+    assert sender_of(world.app) is not None
+    real = world.repo.outbox_claim
+    calls = 0
+
+    async def claim(row_id: int) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the disk full for a moment, or another writer holding the lock
+            raise sqlite3.OperationalError("database or disk is full")
+        return await real(row_id)
+
+    monkeypatch.setattr(world.repo, "outbox_claim", claim)
+    seen = user.last_seen
+    await world.repo.queue_notices([1], "more_work", {"project": world.project.id}, time.time())
+    told = await user.next_message(timeout=5)
+    assert told["message_id"] > seen
+    assert "New samples are ready" in told["text"]
+    assert sender_of(world.app) is not None
+
+
+async def test_an_error_after_a_tap_was_answered_still_tells_the_user(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    import handlers.labeling as labeling
+
+    user, card = await world.first_card(1)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        await asyncio.sleep(0.3)  # the tap's "Saved" answer has gone out meanwhile
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(labeling, "deliver", broken)
+    await user.press(card, data=label_buttons(card)[0][1])
+    said = await user.next_message(timeout=5)
+    assert "Something went wrong" in said["text"]
