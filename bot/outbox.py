@@ -35,7 +35,9 @@ from bot.callbacks import CallbackData, GuideTap
 from bot.context import BotData, language_of
 from bot.flood import SPARE, retry_seconds
 from bot.keyboards import start_keyboard
+from bot.reasons import reason_text
 from bot.texts import duration, t
+from bot.texts_roster import person
 from storage.errors import NotFound, StorageError
 from storage.outbox import (
     AUDIENCE_DAYS,
@@ -402,6 +404,27 @@ class OutboxSender:
             return t(lang, "guide_updated", project=project.name_in(lang)), InlineKeyboardMarkup(
                 [[button]]
             )
+        if row.kind in ("suspended", "coord_suspended"):  # a check's rule (QualityStore)
+            reason = reason_text(lang, str(row.payload.get("reason", "")))
+            name = project.name_in(lang)
+            if row.kind == "suspended":
+                return t(lang, "suspended", project=name, reason=reason), None
+            worker_id = int(row.payload["worker"])
+            worker = await data.repo.get_worker(worker_id)
+            who = person(
+                worker.first_name if worker else None,
+                worker.username if worker else None,
+                worker_id,
+            )
+            text = t(
+                lang,
+                "coord_suspended_who",
+                who=who,
+                project=name,
+                reason=reason,
+                slug=project.slug,
+            )
+            return text, None
         if row.kind == "roster":  # what a coordinator did (handlers/roster.py)
             key = ROSTER_NOTICES.get(str(row.payload.get("action")))
             if key is None:

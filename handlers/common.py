@@ -231,19 +231,7 @@ async def notify(context: Context, report: CheckReport) -> None:
     coordinators = await quality.members(report.project_id, Role.COORDINATOR)
     reviewers = await quality.members(report.project_id, Role.REVIEWER) or coordinators
     project = await repo.get_project(report.project_id)
-    for user_id, reason in report.suspended:
-        await _send(context, user_id, "suspended", project=project, reason=reason)
-        who = await worker_name(context, user_id)
-        for c in coordinators:
-            await _send(
-                context,
-                c,
-                "coord_suspended_who",
-                who=who,
-                project=project,
-                reason=reason,
-                slug=project.slug,
-            )
+    # Suspensions are told through the outbox, queued with them (`QualityStore.suspend`).
     if report.result is not None:
         suspended = {u for u, _ in report.suspended}
         flagged = [(u, r) for u, r in report.flagged if u not in suspended]

@@ -34,7 +34,6 @@ from handlers.common import (
     current_project,
     mark,
     notice,
-    notify,
     notify_exam_failed,
     read_command,
     read_member_tap,
@@ -43,7 +42,6 @@ from handlers.common import (
     safe_answer,
     safe_edit_markup,
 )
-from services.checks import CheckReport
 from storage.errors import NotFound
 from storage.models import Card, LabelStatus, Project, Role, UndoStatus
 from storage.projects import InviteRefused
@@ -447,12 +445,8 @@ async def _after_label(
             # The worker has just been told; the next card would only tell them again.
             await notify_exam_failed(context, user_id, project_id, gold)
             return
-        if gold.suspended:
-            _give_up(context, user_id, slot, lang)
-            project = await repo.get_project(project_id)
-            report = CheckReport(project_id, project.name, 0.0, None)
-            report.suspended.append((user_id, gold.suspended))
-            await notify(context, report)
+        if gold.suspended:  # the worker and the coordinators are told by the outbox, queued
+            _give_up(context, user_id, slot, lang)  # with the suspension (storage.gold)
             return
     async with context.bot_data.worker_lock(user_id):
         if card is not None:

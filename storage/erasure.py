@@ -165,6 +165,12 @@ class Erasure(Database):
                 " WHERE chat_id = ? AND dedup LIKE ?",
                 (len(suffix), f":{surrogate}", user_id, f"%{suffix}"),
             )
+            # A notice about them to someone else (a coordinator told of their suspension).
+            await db.execute(
+                "UPDATE outbox SET payload = json_set(payload, '$.worker', ?)"
+                " WHERE json_extract(payload, '$.worker') = ?",
+                (surrogate, user_id),
+            )
             for table, column in _WORKER_COLUMNS:
                 await db.execute(
                     f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (surrogate, user_id)

@@ -9,6 +9,7 @@ can also be composed into one transaction with them.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -155,6 +156,27 @@ async def write_exam(
     await append_event(db, f"exam.{outcome}", user_id, project_id, data, now)
 
 
+async def queue_suspension_notices(
+    db: aiosqlite.Connection, user_id: int, project_id: int, reason: str, now: float
+) -> None:
+    """Queue, in the suspension's transaction, the notices of a rule's suspension: to the
+    worker (outbox kind 'suspended') and to the project's coordinators ('coord_suspended'),
+    rendered in each reader's language by bot.outbox. A crash after the suspension, or a
+    failure before anyone was told, then loses no notice."""
+    told = json.dumps({"project": project_id, "worker": user_id, "reason": reason})
+    await db.execute(
+        "INSERT INTO outbox (chat_id, kind, payload, next_at, created_at)"
+        " VALUES (?, 'suspended', ?, ?, ?)",
+        (user_id, told, now, now),
+    )
+    await db.execute(
+        "INSERT INTO outbox (chat_id, kind, payload, next_at, created_at)"
+        " SELECT worker_id, 'coord_suspended', ?, ?, ? FROM memberships"
+        " WHERE project_id = ? AND role = 'coordinator' AND worker_id > 0",
+        (told, now, now, project_id),
+    )
+
+
 async def write_suspension(
     db: aiosqlite.Connection,
     user_id: int,
@@ -232,6 +254,9 @@ async def score_gold(
     # Accuracy on control answers (never exam answers) below the project's bar: suspended now.
     answered, score = await control_score_of(db, user_id, project_id, q.exam_size)
     reason = gold_rule_breach(q.rules, answered, score)
-    if reason is not None:
-        await write_suspension(db, user_id, project_id, reason, "gold_accuracy", None, now)
+    suspended = reason is not None and await write_suspension(
+        db, user_id, project_id, reason, "gold_accuracy", None, now
+    )
+    if suspended and reason is not None:
+        await queue_suspension_notices(db, user_id, project_id, reason, now)
     return GoldResult(correct, right, suspended=reason)

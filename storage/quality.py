@@ -29,6 +29,7 @@ from storage.gold import (
     exam_member,
     exam_score,
     gold_answer,
+    queue_suspension_notices,
     read_gate,
     score_gold,
     write_exam,
@@ -110,10 +111,16 @@ class QualityStore:
     async def suspend(
         self, user_id: int, project_id: int, reason: str, rule: str, actor: int | None = None
     ) -> bool:
-        """Suspend a worker in a project (False if they already were)."""
+        """Suspend a worker in a project (False if they already were). The worker and the
+        project's coordinators are told through the outbox, queued in the suspension's
+        transaction (`queue_suspension_notices`): the check aggregates again before anyone
+        would be told, and a crash or a failure then loses no notice."""
         now = time.time()
         async with self.repo.transaction() as db:
-            return await write_suspension(db, user_id, project_id, reason, rule, actor, now)
+            if not await write_suspension(db, user_id, project_id, reason, rule, actor, now):
+                return False
+            await queue_suspension_notices(db, user_id, project_id, reason, now)
+            return True
 
     async def reinstate(
         self, user_id: int, project_id: int, actor: int, *, update_id: int | None = None

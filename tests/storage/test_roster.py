@@ -216,3 +216,17 @@ async def test_a_flagged_and_removed_worker_can_be_forgotten(repo: Repository) -
     assert (await repo.forget_worker(2)).known
     rows = await repo.all("SELECT COUNT(*) FROM removals WHERE removed_by = 2")
     assert rows[0][0] == 0
+
+
+async def test_a_rule_s_suspension_queues_its_notices_with_it_once(repo: Repository) -> None:
+    from storage.quality import QualityStore
+
+    project = await add_project(repo, 3)
+    await add_worker(repo, 1, project)
+    await repo.upsert_worker(50, "C", None, "ko")
+    await repo.redeem_invite(await repo.create_invite(project.id, Role.COORDINATOR), 50)
+    quality = QualityStore(repo)
+    assert await quality.suspend(1, project.id, "too fast", "speed")
+    assert not await quality.suspend(1, project.id, "too fast", "speed")  # once
+    rows = await repo.all("SELECT chat_id, kind FROM outbox ORDER BY chat_id")
+    assert [tuple(r) for r in rows] == [(1, "suspended"), (50, "coord_suspended")]
