@@ -5,7 +5,10 @@ python-telegram-bot's AIORateLimiter gives up after a fixed number of retries an
 sent). `FloodGuard` keeps the bot under Telegram's overall rate and, when Telegram answers 429
 anyway, pauses every send for `retry_after` and tries again, for as long as `patience_s`. Only
 after that does the request fail; cards are then sent by the pending-card job
-(bot.delivery). answerCallbackQuery is not paused: it only stops a client's spinner, must
+(bot.delivery). A 429 met sending to one chat pauses that chat only (Telegram limits each chat
+to about a message a second: one fast tapper must not hold up everyone else's cards); 429s
+from GLOBAL_CHATS different chats within a second mean the bot's overall limit, and pause
+every send. answerCallbackQuery is not paused: it only stops a client's spinner, must
 come within seconds, and is not what Telegram throttles. Only calls that put a message on
 someone's screen (send*, edit*, copy*, forward*) count against the overall rate: getUpdates,
 getMe or answerCallbackQuery spending the budget would take it from the cards.
@@ -37,6 +40,7 @@ _UNPAUSED = frozenset({"answerCallbackQuery"})
 _PACED = ("send", "edit", "copy", "forward")
 
 
+GLOBAL_CHATS = 3  # chats meeting a 429 within a second: the overall limit, not theirs
 SPARE = 1
 """`rate_limit_args` of a send that may use only what handlers leave of the rate (the outbox)."""
 
@@ -119,6 +123,8 @@ class FloodGuard(BaseRateLimiter[int]):
         self._resume.set()
         self._paused_until = 0.0
         self._sleeping = 0  # requests waiting out a 429 in _pause
+        self._chat_until: dict[object, float] = {}  # a chat's own pause, after its 429
+        self._recent: list[tuple[float, object]] = []  # (when, chat) of the last 429s
 
     @property
     def rate(self) -> SharedRate | None:
@@ -143,9 +149,15 @@ class FloodGuard(BaseRateLimiter[int]):
         """Send now, or once Telegram's pause is over; raise RetryAfter only past patience."""
         deadline = time.monotonic() + self.patience_s
         paused = endpoint not in _UNPAUSED
+        chat = data.get("chat_id") if isinstance(data, dict) else None
         while True:
             if paused:
                 await self._resume.wait()
+                if chat is not None and (until := self._chat_until.get(chat, 0.0)):
+                    if until > time.monotonic():
+                        await asyncio.sleep(until - time.monotonic())
+                    else:
+                        self._chat_until.pop(chat, None)
             try:
                 rate = self._overall if _paced(endpoint) else None
                 if rate is None or rate_limit_args == SPARE:
@@ -162,9 +174,25 @@ class FloodGuard(BaseRateLimiter[int]):
                     rate.busy -= 1
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
-                if time.monotonic() + wait > deadline:
+                now = time.monotonic()
+                if now + wait > deadline:
                     raise
-                await self._pause(wait)
+                self._recent = [(at, c) for at, c in self._recent if at > now - 1.0]
+                self._recent.append((now, chat))
+                if chat is None or len({c for _, c in self._recent}) >= GLOBAL_CHATS:
+                    await self._pause(wait)
+                else:  # this chat's limit: only its sends wait
+                    log.info("flood limit in one chat: pausing it for %.1f s", wait)
+                    if len(self._chat_until) > 10_000:  # forget pauses long over
+                        self._chat_until = {c: u for c, u in self._chat_until.items() if u > now}
+                    self._chat_until[chat] = max(self._chat_until.get(chat, 0.0), now + wait)
+                    try:
+                        await asyncio.sleep(wait + 0.05)
+                    except asyncio.CancelledError:
+                        # As with the overall pause: a cancelled sleeper lifts it (a send
+                        # that meets a 429 again pauses the chat again).
+                        self._chat_until.pop(chat, None)
+                        raise
 
     async def _pause(self, seconds: float) -> None:
         """Hold every paused request until Telegram's retry_after has passed."""

@@ -122,3 +122,46 @@ async def test_spare_sends_wait_behind_first_lane_sends() -> None:
     # The copy went only once no card was waiting for the budget.
     assert order.index("copy") > order.index("card16")
     assert (rate.taken, rate.spare_taken) == (20, 1)
+
+
+async def to_chat(guard: FloodGuard, call, name: str, chat: int):  # type: ignore[no-untyped-def]
+    return await guard.process_request(call, (name,), {}, "sendMessage", {"chat_id": chat}, None)
+
+
+async def test_one_chat_s_429_holds_that_chat_only() -> None:
+    guard = FloodGuard(None, patience_s=5.0)
+    seen: list[str] = []
+
+    async def call(name: str) -> bool:
+        seen.append(name)
+        if name == "a1" and seen.count("a1") == 1:
+            raise RetryAfter(1)
+        return True
+
+    first = asyncio.create_task(to_chat(guard, call, "a1", 1))
+    await asyncio.sleep(0.05)  # chat 1 waits out its 1 s
+    same = asyncio.create_task(to_chat(guard, call, "a2", 1))
+    assert await asyncio.wait_for(to_chat(guard, call, "b1", 2), 0.5)  # another chat: at once
+    await asyncio.sleep(0.1)
+    assert "a2" not in seen  # chat 1's next send waits for its pause
+    await asyncio.gather(first, same)
+    assert seen.index("a2") > seen.index("b1")
+
+
+async def test_429s_in_several_chats_at_once_pause_every_send() -> None:
+    guard = FloodGuard(None, patience_s=5.0)
+    seen: list[str] = []
+
+    async def call(name: str) -> bool:
+        seen.append(name)
+        if name.startswith("hit") and seen.count(name) == 1:
+            raise RetryAfter(1)
+        return True
+
+    hits = [asyncio.create_task(to_chat(guard, call, f"hit{c}", c)) for c in (1, 2, 3)]
+    await asyncio.sleep(0.05)  # three chats met a 429 within a second: the overall limit
+    other = asyncio.create_task(to_chat(guard, call, "other", 9))
+    await asyncio.sleep(0.2)
+    assert "other" not in seen
+    await asyncio.gather(*hits, other)
+    assert "other" in seen
