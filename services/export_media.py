@@ -93,6 +93,8 @@ class MediaFetcher:
             why = "the file is gone and no bot token was given to fetch it from Telegram"
         except (OSError, httpx.HTTPError, ValueError) as exc:
             why = str(exc) or type(exc).__name__
+            if self.source is not None and self.source.token:  # an HTTP error names its URL,
+                why = why.replace(self.source.token, "<token>")  # and Telegram's holds it
         self.missing += 1
         if len(self.problems) < _MAX_WARNINGS:
             self.problems.append(f"sample {sample_id} ({kind}): no media file: {why}")

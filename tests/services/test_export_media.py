@@ -126,3 +126,23 @@ async def test_a_refused_getfile_names_no_token(
     (warning,) = result.warnings
     assert "Telegram refused getFile" in warning
     assert server.token not in warning
+
+
+def test_a_network_error_naming_the_url_names_no_token(tmp_path: Path) -> None:
+    from services.export_media import MediaFetcher
+
+    token = "123:SECRET-token"
+    fetcher = MediaFetcher(
+        tmp_path, MediaSource("http://127.0.0.1:9/bot", "http://x/file/bot", token)
+    )
+
+    class Refusing(httpx.Client):
+        def post(self, url: object, **kwargs: object) -> httpx.Response:
+            raise httpx.ConnectError(f"cannot reach {url}")
+
+    fetcher._client = Refusing()
+    assert fetcher.fetch(1, "photo", None, "FILE-ID") is None
+    (warning,) = fetcher.problems
+    assert "cannot reach" in warning
+    assert token not in warning
+    fetcher.close()
