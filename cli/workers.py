@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
+from services.export import unwritable
 from services.workreport import build_report, default_period, parse_day
 from storage.errors import DatabaseUnavailable
 from storage.repository import Repository
@@ -53,14 +54,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check_output(path: Path) -> None:
-    """Refuse an output file that cannot be written: a folder, or in a folder not there."""
-    if path.is_dir():
-        raise ValueError(f"cannot write {path}: it is a folder; give a file name")
-    folder = path.parent
-    if not folder.is_dir():
-        why = f"{folder} is a file, not a folder" if folder.exists() else "no such folder"
-        todo = "choose another path" if folder.exists() else "create it or choose another path"
-        raise ValueError(f"cannot write {path}: {why}; {todo}")
+    """Refuse an output file that cannot be written (`services.export.unwritable`)."""
+    if (why := unwritable(path)) is not None:
+        raise ValueError(why)
 
 
 async def _report(args: argparse.Namespace, db_path: Path) -> int:

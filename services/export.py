@@ -186,14 +186,22 @@ def _export_into(
 
 
 def _check_file(target: Path) -> None:
-    """Refuse a data file that cannot be written: a folder, or in a folder that is not there."""
+    """Refuse a data file that cannot be written (`unwritable`)."""
+    if (why := unwritable(target)) is not None:
+        raise ExportError(why)
+
+
+def unwritable(target: Path) -> str | None:
+    """Why no file can be written at `target` (it is a folder, or its folder is not there),
+    as one line that says what to do; None: it can."""
     if target.is_dir():
-        raise ExportError(f"cannot write {target}: it is a folder; choose another file name")
+        return f"cannot write {target}: it is a folder; choose another file name"
     folder = target.parent
     if not folder.is_dir():
         why = f"{folder} is a file, not a folder" if folder.exists() else "no such folder"
         todo = "choose another path" if folder.exists() else "create it or choose another path"
-        raise ExportError(f"cannot write {target}: {why}; {todo}")
+        return f"cannot write {target}: {why}; {todo}"
+    return None
 
 
 def _check_folder(target: Path, fmt: str) -> None:

@@ -59,7 +59,7 @@ def test_a_work_report_into_a_missing_folder(db: Path, capsys: pytest.CaptureFix
     )
     Path("folder").mkdir()
     line = refused(capsys, "--db", str(db), "workers", "report", "colours", "-o", "folder")
-    assert line == "labelgram: cannot write folder: it is a folder; give a file name"
+    assert line == "labelgram: cannot write folder: it is a folder; choose another file name"
 
 
 def test_a_work_report_of_a_missing_database(

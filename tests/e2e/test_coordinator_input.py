@@ -3,20 +3,8 @@ project, /reinstate of a worker who blocked the bot, numbers that are digits to 
 
 from __future__ import annotations
 
-from sandbox.client import SandboxUser
-from storage.models import Role
 from tests.e2e.conftest import World
-from tests.e2e.test_replays import count, handled
-
-
-async def coordinator(world: World, user_id: int = 3) -> SandboxUser:
-    code = await world.repo.create_invite(world.project.id, Role.COORDINATOR)
-    user = world.user(user_id)
-    await user.create()
-    await user.send(f"/start {code}")
-    await user.next_message()
-    await user.next_message()
-    return user
+from tests.e2e.test_replays import coordinator, count, handled
 
 
 async def test_a_file_for_a_closed_project_adds_nothing(world: World) -> None:

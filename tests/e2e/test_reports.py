@@ -91,6 +91,19 @@ async def run_notice_job(world: World) -> None:
     await job.run(world.app)
 
 
+async def reported_card(world: World) -> tuple[SandboxUser, JSON]:
+    """Worker 1001 reports their first card as unclear; the admin opens /reports: (the
+    admin, the sample's card)."""
+    a, card = await world.first_card(1001)
+    await report(a, card, "unclear")
+    await handled(world)
+    admin = world.user(ADMIN_ID)
+    await admin.create()
+    await admin.send("/reports")
+    await admin.next_message()
+    return admin, await admin.next_message()
+
+
 async def test_held_after_two_reporters_then_fixed_with_labels_cleared(
     one_sample: World,
 ) -> None:
@@ -402,14 +415,7 @@ async def test_a_command_drops_the_open_question_so_a_broadcast_is_not_taken_for
     two_samples: World,
 ) -> None:
     world = two_samples
-    a, card = await world.first_card(1001)
-    await report(a, card, "unclear")
-    await handled(world)
-    admin = world.user(ADMIN_ID)
-    await admin.create()
-    await admin.send("/reports")
-    await admin.next_message()
-    first = await admin.next_message()
+    admin, first = await reported_card(world)
     await admin.press(first, text="✏️ Fix text")
     first = await edited_to(admin, first, "Fix, keep its labels")
     await admin.press(first, text="Fix, keep its labels")
@@ -431,14 +437,7 @@ async def test_a_command_drops_the_open_question_so_a_broadcast_is_not_taken_for
 
 async def test_a_closed_projects_reports_and_guide_stay_as_they_are(two_samples: World) -> None:
     world = two_samples
-    a, card = await world.first_card(1001)
-    await report(a, card, "unclear")
-    await handled(world)
-    admin = world.user(ADMIN_ID)
-    await admin.create()
-    await admin.send("/reports")
-    await admin.next_message()
-    first = await admin.next_message()
+    admin, first = await reported_card(world)
     await world.repo.set_project_state(world.project.id, "closed", actor=ADMIN_ID)
     for button in ("🗑 Exclude", "📖 Guide", "✏️ Fix text"):
         answer = await admin.answer(await admin.press(first, text=button))
@@ -456,14 +455,7 @@ async def test_cancel_under_an_older_question_leaves_the_newer_one_open(
     two_samples: World,
 ) -> None:
     world = two_samples
-    a, card = await world.first_card(1001)
-    await report(a, card, "unclear")
-    await handled(world)
-    admin = world.user(ADMIN_ID)
-    await admin.create()
-    await admin.send("/reports")
-    await admin.next_message()
-    first = await admin.next_message()
+    admin, first = await reported_card(world)
     await admin.press(first, text="✏️ Fix text")
     first = await edited_to(admin, first, "Fix, keep its labels")
     await admin.press(first, text="Fix, keep its labels")
