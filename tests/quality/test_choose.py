@@ -127,3 +127,15 @@ def test_clustered_standard_error_counts_a_prolific_worker_once() -> None:
     clustered = qc._standard_error(diff, (task, worker))
     assert clustered > 3 * plain
     assert qc._standard_error(diff[:1], ()) == float("inf")
+
+
+def test_fits_that_predict_alike_keep_the_default_whatever_z_rounding_gives() -> None:
+    # A crowd in full agreement: every fit predicts the held-out labels the same, and the
+    # paired difference is rounding error over a standard error of nothing.
+    task = np.repeat(np.arange(300), 5)
+    worker = np.tile(np.arange(5), 300)
+    labels = Labels.from_indices(task, worker, task % 2, n_tasks=300, n_workers=5, n_classes=2)
+    choice = qc.choose(labels)
+    assert choice.method == qc.DEFAULT
+    assert "no method predicts held-out labels better" in choice.reason
+    assert "inf" not in choice.reason
