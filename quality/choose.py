@@ -64,6 +64,11 @@ MARGIN_Z = 5.0
 # crowd in full agreement, one worker), and a z of thousands is rounding error over an error
 # of nothing. The smallest gain of a switch in the simulation was 0.019.
 MIN_GAIN = 1e-4
+# ds, ocds, hds and mace hold a (classes x classes) matrix per worker: past this many cells
+# (workers x classes^2; 200 classes and 4,740 workers made 190M and took 7.5 GB and 9 min),
+# `auto` chooses among the methods without one (LIGHT) and defaults to the first of them.
+CONFUSION_CELLS = 10_000_000
+LIGHT: tuple[str, ...] = ("glad",)
 SEED = 0
 SKILL_CLIP = (0.01, 0.99)
 
@@ -112,6 +117,10 @@ def choose(
     unknown = [m for m in candidates if m not in CONCRETE]
     if unknown or not candidates:
         raise ValueError(f"candidates must be among {', '.join(CONCRETE)}")
+    default = DEFAULT
+    if labels.n_workers * labels.n_classes**2 > CONFUSION_CELLS:
+        candidates = tuple(m for m in candidates if m in LIGHT) or LIGHT
+        default = candidates[0]
     rng = np.random.default_rng(seed)
     task_hash, worker_hash = _hashes(labels, rng)
     # a hash of the label's task and worker: a label's fold does not depend on the row order
@@ -123,8 +132,8 @@ def choose(
     if kept is not None:
         fold = fold[kept]
     if sample.n < 2 * FOLDS:
-        reason = f"auto: {DEFAULT} (too few labels, {labels.n}, to compare methods)"
-        return Choice(DEFAULT, 1.0, (), 0, 0, reason)
+        reason = f"auto: {default} (too few labels, {labels.n}, to compare methods)"
+        return Choice(default, 1.0, (), 0, 0, reason)
     fits = HELD_OUT_FITS if sample.n <= SMALL_LABELS else LARGE_FITS
     per: dict[str, list[FloatArray]] = {m: [] for m in candidates}
     who: list[IntArray] = []  # the hidden labels' tasks, then workers, fold by fold
@@ -142,16 +151,20 @@ def choose(
         scores.append(Score(method, TEMPERATURES[best], float(table[best].mean()), table[best]))
     scores.sort(key=lambda s: -s.loglik)
     hidden_n = len(scores[0].per_label)
-    return _decide(tuple(scores), hidden_n, fits, np.concatenate(who, axis=1))
+    return _decide(tuple(scores), hidden_n, fits, np.concatenate(who, axis=1), default)
 
 
 def _decide(
-    scores: tuple[Score, ...], hidden: int, fits: int, who: IntArray | None = None
+    scores: tuple[Score, ...],
+    hidden: int,
+    fits: int,
+    who: IntArray | None = None,
+    default: str = DEFAULT,
 ) -> Choice:
     top = scores[0]
-    base = next((s for s in scores if s.method == DEFAULT), None)
+    base = next((s for s in scores if s.method == default), None)
     figures = f"{hidden:,} held-out labels, {fits} folds"
-    if base is None or top.method == DEFAULT:
+    if base is None or top.method == default:
         runner = scores[1] if len(scores) > 1 else top
         reason = (
             f"auto chose {top.method} (T={top.temperature:g}): best held-out label "
@@ -165,22 +178,22 @@ def _decide(
     if z > MARGIN_Z and diff.mean() > MIN_GAIN:
         reason = (
             f"auto chose {top.method} (T={top.temperature:g}): held-out label log-likelihood "
-            f"{top.loglik:.4f} per label against {DEFAULT}'s {base.loglik:.4f}, "
+            f"{top.loglik:.4f} per label against {default}'s {base.loglik:.4f}, "
             f"{z:.1f} standard errors better ({figures})"
         )
         return Choice(top.method, top.temperature, scores, hidden, fits, reason)
     if diff.mean() <= MIN_GAIN:
         reason = (
-            f"auto kept {DEFAULT} (T={base.temperature:g}): no method predicts held-out labels "
+            f"auto kept {default} (T={base.temperature:g}): no method predicts held-out labels "
             f"better ({top.method} {top.loglik:.4f} vs {base.loglik:.4f} per label; {figures})"
         )
-        return Choice(DEFAULT, base.temperature, scores, hidden, fits, reason)
+        return Choice(default, base.temperature, scores, hidden, fits, reason)
     reason = (
-        f"auto kept {DEFAULT} (T={base.temperature:g}): {top.method} predicts held-out labels "
+        f"auto kept {default} (T={base.temperature:g}): {top.method} predicts held-out labels "
         f"only {z:.1f} standard errors better ({top.loglik:.4f} vs {base.loglik:.4f} per "
         f"label; needs {MARGIN_Z:g}; {figures})"
     )
-    return Choice(DEFAULT, base.temperature, scores, hidden, fits, reason)
+    return Choice(default, base.temperature, scores, hidden, fits, reason)
 
 
 def _standard_error(diff: FloatArray, groupings: tuple[IntArray, ...]) -> float:
@@ -246,7 +259,9 @@ def _hashes(
 
     A worker's key hashes how many labels of each class they gave; a task's, the sum of its
     labels' (worker key, class) hashes. So the bot's check and `labelgram aggregate` on the
-    exported labels (tasks and workers numbered differently) hide the same labels.
+    exported labels (tasks and workers numbered differently) hide the same labels, as long as
+    the classes are in the same order: the class's index is hashed (the bot's is the options'
+    order; `labelgram aggregate` sorts them unless `--classes` gives that order).
     """
     k = labels.n_classes
     coef = rng.integers(1, 2**63, size=k + 2, dtype=np.uint64)

@@ -139,3 +139,23 @@ def test_fits_that_predict_alike_keep_the_default_whatever_z_rounding_gives() ->
     assert choice.method == qc.DEFAULT
     assert "no method predicts held-out labels better" in choice.reason
     assert "inf" not in choice.reason
+
+
+def test_a_crowd_too_big_for_confusion_matrices_is_judged_among_the_light_methods() -> None:
+    # 3,000 workers x 60 classes^2 = 10.8M cells: ds, ocds, hds and mace would hold a 60 x 60
+    # matrix per worker (gigabytes at 200 classes); auto keeps to the methods without one.
+    rng = np.random.default_rng(0)
+    n_tasks, k = 1200, 60
+    truth = rng.integers(k, size=n_tasks)
+    task = np.repeat(np.arange(n_tasks), 5)
+    worker = rng.permutation(np.arange(n_tasks * 5) % 3000)
+    right = rng.random(len(task)) < 0.8
+    label = np.where(right, truth[task], rng.integers(k, size=len(task)))
+    labels = Labels.from_indices(task, worker, label, n_tasks=n_tasks, n_workers=3000, n_classes=k)
+    assert labels.n_workers * k**2 > qc.CONFUSION_CELLS
+    choice = qc.choose(labels)
+    assert choice.method in qc.LIGHT
+    assert {s.method for s in choice.scores} <= set(qc.LIGHT)
+    result = aggregate(labels, "auto")
+    assert result.method == f"auto:{choice.method}"
+    assert np.mean(result.label == truth) > 0.9
