@@ -220,14 +220,19 @@ async def test_a_replayed_upload_imports_once(world: World) -> None:
     assert await count(world, "SELECT COUNT(*) FROM imports") == 1
 
 
-async def test_a_replayed_review_decision_decides_once(world: World) -> None:
+async def review_card(world: World) -> tuple[SandboxUser, JSON]:
+    """A coordinator shown the review card of sample t0, sent to review: (them, the card)."""
     coord = await coordinator(world)
     await world.repo.db.execute(
         "UPDATE samples SET status = 'review' WHERE project_id = ? AND ext_id = 't0'",
         (world.project.id,),
     )
     await coord.send("/review")
-    card = await coord.next_message()
+    return coord, await coord.next_message()
+
+
+async def test_a_replayed_review_decision_decides_once(world: World) -> None:
+    coord, card = await review_card(world)
     cb = await coord.press(card, data=buttons(card)[1][1])
     await coord.answer(cb)
     decision = await handled(world)
@@ -251,13 +256,7 @@ async def test_a_replayed_check_runs_once_and_answers_the_same(world: World) -> 
 
 
 async def test_a_closed_project_takes_no_review_decision(world: World) -> None:
-    coord = await coordinator(world)
-    await world.repo.db.execute(
-        "UPDATE samples SET status = 'review' WHERE project_id = ? AND ext_id = 't0'",
-        (world.project.id,),
-    )
-    await coord.send("/review")
-    card = await coord.next_message()
+    coord, card = await review_card(world)
     await world.repo.set_project_state(world.project.id, "closed", actor=3)
     # The card shown before the close: its decision is refused and the sample stays in review.
     cb = await coord.press(card, data=buttons(card)[1][1])

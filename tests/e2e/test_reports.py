@@ -104,6 +104,14 @@ async def reported_card(world: World) -> tuple[SandboxUser, JSON]:
     return admin, await admin.next_message()
 
 
+async def ask_fix(admin: SandboxUser, card: JSON) -> tuple[JSON, JSON]:
+    """Fix text, keeping the labels, on a /reports card: (the card, the bot's question)."""
+    await admin.press(card, text="✏️ Fix text")
+    card = await edited_to(admin, card, "Fix, keep its labels")
+    await admin.press(card, text="Fix, keep its labels")
+    return card, await wait_for(admin, "corrected text")
+
+
 async def test_held_after_two_reporters_then_fixed_with_labels_cleared(
     one_sample: World,
 ) -> None:
@@ -416,10 +424,7 @@ async def test_a_command_drops_the_open_question_so_a_broadcast_is_not_taken_for
 ) -> None:
     world = two_samples
     admin, first = await reported_card(world)
-    await admin.press(first, text="✏️ Fix text")
-    first = await edited_to(admin, first, "Fix, keep its labels")
-    await admin.press(first, text="Fix, keep its labels")
-    await wait_for(admin, "corrected text")
+    await ask_fix(admin, first)
     # The coordinator moves on without answering: the next text is the broadcast's.
     await admin.send("/broadcast colours")
     await wait_for(admin, "Send me the message")
@@ -456,10 +461,7 @@ async def test_cancel_under_an_older_question_leaves_the_newer_one_open(
 ) -> None:
     world = two_samples
     admin, first = await reported_card(world)
-    await admin.press(first, text="✏️ Fix text")
-    first = await edited_to(admin, first, "Fix, keep its labels")
-    await admin.press(first, text="Fix, keep its labels")
-    asked_fix = await wait_for(admin, "corrected text")
+    first, asked_fix = await ask_fix(admin, first)
     first = await edited_to(admin, first, "📖 Guide")
     await admin.press(first, text="📖 Guide")
     await wait_for(admin, "new guide")
